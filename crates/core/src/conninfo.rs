@@ -1,0 +1,428 @@
+//! Connection strings, as libpq reads them: a `postgres://` URL or `key=value` pairs, with the
+//! libpq environment variables (`PGHOST`, `PGPORT`, ...) filling what the string leaves out.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+const DEFAULT_PORT: u16 = 5432;
+/// Where libpq looks for a Unix socket when no host is given (Debian's folder, then upstream's).
+const DEFAULT_SOCKET_DIRS: [&str; 2] = ["/var/run/postgresql", "/tmp"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    Disable,
+    Allow,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+/// One place to connect to: a TCP host or a Unix socket folder (a host starting with `/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+}
+
+impl Target {
+    pub fn is_unix_socket(&self) -> bool {
+        self.host.starts_with('/')
+    }
+
+    /// How error messages name this target: never with credentials.
+    pub fn describe(&self) -> String {
+        if self.is_unix_socket() {
+            format!("socket \"{}/.s.PGSQL.{}\"", self.host, self.port)
+        } else if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Everything needed to open a connection. `Debug` leaves the password out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConnInfo {
+    pub targets: Vec<Target>,
+    pub user: String,
+    pub password: Option<String>,
+    pub dbname: String,
+    pub application_name: Option<String>,
+    pub options: Option<String>,
+    pub connect_timeout: Option<Duration>,
+    pub sslmode: SslMode,
+}
+
+impl std::fmt::Debug for ConnInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnInfo")
+            .field("targets", &self.targets)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("dbname", &self.dbname)
+            .field("application_name", &self.application_name)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish()
+    }
+}
+
+impl ConnInfo {
+    /// Parses a connection string with the process environment as defaults.
+    pub fn parse(conninfo: &str) -> Result<ConnInfo> {
+        Self::parse_with_env(conninfo, |name| std::env::var(name).ok())
+    }
+
+    /// Parses a connection string, taking defaults from `env` (injectable for tests).
+    pub fn parse_with_env(conninfo: &str, env: impl Fn(&str) -> Option<String>) -> Result<ConnInfo> {
+        let trimmed = conninfo.trim();
+        let pairs = if trimmed.starts_with("postgres://") || trimmed.starts_with("postgresql://") {
+            parse_url(trimmed)?
+        } else {
+            parse_key_values(trimmed)?
+        };
+        let mut raw = RawParams::default();
+        for (key, value) in pairs {
+            raw.set(&key, value)?;
+        }
+        raw.fill_from_env(&env);
+        raw.finish(&env)
+    }
+}
+
+/// The recognised keys before defaults and validation; later values win, as in libpq.
+#[derive(Default)]
+struct RawParams {
+    host: Option<String>,
+    port: Option<String>,
+    user: Option<String>,
+    password: Option<String>,
+    dbname: Option<String>,
+    application_name: Option<String>,
+    fallback_application_name: Option<String>,
+    options: Option<String>,
+    connect_timeout: Option<String>,
+    sslmode: Option<String>,
+}
+
+impl RawParams {
+    fn set(&mut self, key: &str, value: String) -> Result<()> {
+        let slot = match key {
+            "host" | "hostaddr" => &mut self.host,
+            "port" => &mut self.port,
+            "user" => &mut self.user,
+            "password" => &mut self.password,
+            "dbname" => &mut self.dbname,
+            "application_name" => &mut self.application_name,
+            "fallback_application_name" => &mut self.fallback_application_name,
+            "options" => &mut self.options,
+            "connect_timeout" => &mut self.connect_timeout,
+            "sslmode" => &mut self.sslmode,
+            // Accepted for compatibility; they change nothing here.
+            "client_encoding" | "keepalives" | "keepalives_idle" | "gssencmode" => return Ok(()),
+            _ => return Err(Error::config(format!("invalid connection option \"{key}\""))),
+        };
+        *slot = Some(value);
+        Ok(())
+    }
+
+    fn fill_from_env(&mut self, env: &impl Fn(&str) -> Option<String>) {
+        let pairs: [(&mut Option<String>, &str); 8] = [
+            (&mut self.host, "PGHOST"),
+            (&mut self.port, "PGPORT"),
+            (&mut self.user, "PGUSER"),
+            (&mut self.password, "PGPASSWORD"),
+            (&mut self.dbname, "PGDATABASE"),
+            (&mut self.application_name, "PGAPPNAME"),
+            (&mut self.connect_timeout, "PGCONNECT_TIMEOUT"),
+            (&mut self.sslmode, "PGSSLMODE"),
+        ];
+        for (slot, name) in pairs {
+            if slot.as_deref().map_or(true, str::is_empty) {
+                if let Some(value) = env(name).filter(|v| !v.is_empty()) {
+                    *slot = Some(value);
+                }
+            }
+        }
+        if self.options.is_none() {
+            self.options = env("PGOPTIONS").filter(|v| !v.is_empty());
+        }
+    }
+
+    fn finish(self, env: &impl Fn(&str) -> Option<String>) -> Result<ConnInfo> {
+        let ports = match self.port.as_deref().filter(|p| !p.is_empty()) {
+            None => vec![DEFAULT_PORT],
+            Some(list) => list.split(',').map(parse_port).collect::<Result<Vec<_>>>()?,
+        };
+        let hosts: Vec<String> = match self.host.as_deref().filter(|h| !h.is_empty()) {
+            Some(list) => list.split(',').map(|h| h.trim().to_string()).collect(),
+            None => vec![default_host(ports[0])],
+        };
+        if ports.len() != 1 && ports.len() != hosts.len() {
+            return Err(Error::config(format!(
+                "could not match {} port numbers to {} hosts",
+                ports.len(),
+                hosts.len()
+            )));
+        }
+        let targets = hosts
+            .into_iter()
+            .enumerate()
+            .map(|(i, host)| Target {
+                host: if host.is_empty() { default_host(DEFAULT_PORT) } else { host },
+                port: if ports.len() == 1 { ports[0] } else { ports[i] },
+            })
+            .collect();
+        let user = self
+            .user
+            .filter(|u| !u.is_empty())
+            .or_else(|| env("USER"))
+            .or_else(|| env("LOGNAME"))
+            .unwrap_or_else(|| "postgres".to_string());
+        let connect_timeout = match self.connect_timeout.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => {
+                let seconds: i64 = text.parse().map_err(|_| {
+                    Error::config(format!("invalid integer value \"{text}\" for connection option \"connect_timeout\""))
+                })?;
+                // libpq: zero or negative means wait indefinitely; below 2 s is raised to 2 s.
+                (seconds > 0).then(|| Duration::from_secs(seconds.max(2) as u64))
+            }
+        };
+        let sslmode = match self.sslmode.as_deref().unwrap_or("prefer") {
+            "disable" => SslMode::Disable,
+            "allow" => SslMode::Allow,
+            "prefer" => SslMode::Prefer,
+            "require" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" => SslMode::VerifyFull,
+            other => return Err(Error::config(format!("invalid sslmode value: \"{other}\""))),
+        };
+        Ok(ConnInfo {
+            targets,
+            dbname: self.dbname.filter(|d| !d.is_empty()).unwrap_or_else(|| user.clone()),
+            user,
+            password: self.password,
+            application_name: self.application_name.or(self.fallback_application_name),
+            options: self.options,
+            connect_timeout,
+            sslmode,
+        })
+    }
+}
+
+fn parse_port(text: &str) -> Result<u16> {
+    let text = text.trim();
+    match text.parse::<u16>() {
+        Ok(port) if port > 0 => Ok(port),
+        _ => Err(Error::config(format!("invalid port number: \"{text}\""))),
+    }
+}
+
+fn default_host(port: u16) -> String {
+    DEFAULT_SOCKET_DIRS
+        .iter()
+        .find(|dir| std::path::Path::new(&format!("{dir}/.s.PGSQL.{port}")).exists())
+        .map_or_else(|| "localhost".to_string(), |dir| dir.to_string())
+}
+
+/// `key=value key2='quoted \' value'`, as libpq accepts it.
+fn parse_key_values(text: &str) -> Result<Vec<(String, String)>> {
+    let mut pairs = Vec::new();
+    let mut chars = text.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.peek().is_none() {
+            return Ok(pairs);
+        }
+        let mut key = String::new();
+        while let Some(c) = chars.next_if(|c| *c != '=' && !c.is_whitespace()) {
+            key.push(c);
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.next() != Some('=') {
+            return Err(Error::config(format!(
+                "missing \"=\" after \"{key}\" in connection info string"
+            )));
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut value = String::new();
+        if chars.next_if_eq(&'\'').is_some() {
+            loop {
+                match chars.next() {
+                    Some('\'') => break,
+                    Some('\\') => value.extend(chars.next()),
+                    Some(c) => value.push(c),
+                    None => {
+                        return Err(Error::config(format!(
+                            "unterminated quoted string in connection info string (option \"{key}\")"
+                        )))
+                    }
+                }
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
+                if c == '\\' {
+                    value.extend(chars.next());
+                } else {
+                    value.push(c);
+                }
+            }
+        }
+        pairs.push((key, value));
+    }
+}
+
+/// `postgres://user:password@host1:port1,host2/dbname?key=value`, percent-decoded.
+fn parse_url(url: &str) -> Result<Vec<(String, String)>> {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (authority, dbname) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut pairs = Vec::new();
+    let hostlist = match authority.rsplit_once('@') {
+        Some((userinfo, hosts)) => {
+            let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+            if !user.is_empty() {
+                pairs.push(("user".to_string(), percent_decode(user, "user")?));
+            }
+            if userinfo.contains(':') {
+                pairs.push(("password".to_string(), percent_decode(password, "password")?));
+            }
+            hosts
+        }
+        None => authority,
+    };
+    if !hostlist.is_empty() {
+        let mut hosts = Vec::new();
+        let mut ports = Vec::new();
+        for entry in hostlist.split(',') {
+            let (host, port) = split_host_port(entry)?;
+            hosts.push(percent_decode(host, "host")?);
+            ports.push(port.to_string());
+        }
+        pairs.push(("host".to_string(), hosts.join(",")));
+        if ports.iter().any(|p| !p.is_empty()) {
+            let ports: Vec<String> = ports
+                .into_iter()
+                .map(|p| if p.is_empty() { DEFAULT_PORT.to_string() } else { p })
+                .collect();
+            pairs.push(("port".to_string(), ports.join(",")));
+        }
+    }
+    if !dbname.is_empty() {
+        pairs.push(("dbname".to_string(), percent_decode(dbname, "dbname")?));
+    }
+    for param in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = param.split_once('=').ok_or_else(|| {
+            Error::config(format!("missing \"=\" after \"{param}\" in connection URI query parameter"))
+        })?;
+        let key = percent_decode(key, "query parameter")?;
+        let value = percent_decode(value, &key)?;
+        pairs.push((key, value));
+    }
+    Ok(pairs)
+}
+
+fn split_host_port(entry: &str) -> Result<(&str, &str)> {
+    if let Some(bracketed) = entry.strip_prefix('[') {
+        let (host, after) = bracketed.split_once(']').ok_or_else(|| {
+            Error::config(format!("missing \"]\" in IPv6 host address in URI: \"{entry}\""))
+        })?;
+        return Ok((host, after.strip_prefix(':').unwrap_or("")));
+    }
+    Ok(entry.split_once(':').unwrap_or((entry, "")))
+}
+
+fn percent_decode(text: &str, what: &str) -> Result<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok());
+            let byte = hex.ok_or_else(|| {
+                Error::config(format!("invalid percent-encoded token in the {what} of a connection URI"))
+            })?;
+            out.push(byte);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out)
+        .map_err(|_| Error::config(format!("the {what} of a connection URI is not valid UTF-8")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ConnInfo> {
+        ConnInfo::parse_with_env(text, |name| match name {
+            "USER" => Some("alice".to_string()),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn url_with_everything() {
+        let info = parse("postgresql://bob:s%40cret@db.example:6543/shop?application_name=web&connect_timeout=5").unwrap();
+        assert_eq!(info.targets, vec![Target { host: "db.example".into(), port: 6543 }]);
+        assert_eq!(info.user, "bob");
+        assert_eq!(info.password.as_deref(), Some("s@cret"));
+        assert_eq!(info.dbname, "shop");
+        assert_eq!(info.application_name.as_deref(), Some("web"));
+        assert_eq!(info.connect_timeout, Some(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn url_with_several_hosts_and_ipv6() {
+        let info = parse("postgres://h1:5433,[::1]:5434,h3/db").unwrap();
+        let ports: Vec<u16> = info.targets.iter().map(|t| t.port).collect();
+        assert_eq!(ports, vec![5433, 5434, 5432]);
+        assert_eq!(info.targets[1].host, "::1");
+        assert_eq!(info.targets[1].describe(), "[::1]:5434");
+    }
+
+    #[test]
+    fn key_values_with_quotes_and_defaults() {
+        let info = parse(r"host=127.0.0.1 port = 5544 password='it\'s' options='-c x=1'").unwrap();
+        assert_eq!(info.password.as_deref(), Some("it's"));
+        assert_eq!(info.options.as_deref(), Some("-c x=1"));
+        assert_eq!(info.user, "alice");
+        assert_eq!(info.dbname, "alice");
+    }
+
+    #[test]
+    fn environment_fills_the_gaps() {
+        let info = ConnInfo::parse_with_env("dbname=x", |name| match name {
+            "PGHOST" => Some("envhost".into()),
+            "PGPORT" => Some("7777".into()),
+            "PGUSER" => Some("carol".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(info.targets, vec![Target { host: "envhost".into(), port: 7777 }]);
+        assert_eq!(info.user, "carol");
+        assert_eq!(info.dbname, "x");
+    }
+
+    #[test]
+    fn errors_name_the_culprit() {
+        let err = parse("host=x bogus=1").unwrap_err();
+        assert_eq!(err.to_string(), "invalid connection option \"bogus\"");
+        let err = parse("port=99999").unwrap_err();
+        assert_eq!(err.to_string(), "invalid port number: \"99999\"");
+        let err = parse("host=x dbname").unwrap_err();
+        assert!(err.to_string().contains("\"dbname\""), "{err}");
+    }
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let info = parse("postgres://u:hunter2@h/d").unwrap();
+        assert!(!format!("{info:?}").contains("hunter2"));
+    }
+}

