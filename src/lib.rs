@@ -1,3 +1,6 @@
-use napi_derive::napi;
-#[napi]
-pub fn x() -> u32 { 1 }
+//! The N-API binding: converts arguments and results, exposes the engine's types as classes,
+//! and carries errors across typed. No pool policy lives here.
+
+mod connection;
+mod errors;
+mod result;

@@ -1,0 +1,208 @@
+// The error classes of DESIGN §3, with psycopg's hierarchy, and the one place where an error
+// from the native binding becomes one of them.
+
+/** Base of every error pgtide raises. */
+export class PgError extends Error {
+  override name = 'PgError'
+}
+
+/** The API was used wrongly (a closed connection, a foreign connection given back to a pool). */
+export class InterfaceError extends PgError {
+  override name = 'InterfaceError'
+}
+
+/** Fields the server sends with an error report; present when the server sent them. */
+export interface ServerErrorFields {
+  sqlstate?: string
+  severity?: string
+  detail?: string
+  hint?: string
+  position?: string
+  internalPosition?: string
+  internalQuery?: string
+  where?: string
+  schema?: string
+  table?: string
+  column?: string
+  dataType?: string
+  constraint?: string
+  file?: string
+  line?: string
+  routine?: string
+}
+
+/** An error reported by (or about) the database. Server errors carry its fields. */
+export class DatabaseError extends PgError implements ServerErrorFields {
+  override name = 'DatabaseError'
+  sqlstate?: string
+  /** The SQLSTATE again, under the name pg uses. */
+  code?: string
+  severity?: string
+  detail?: string
+  hint?: string
+  position?: string
+  internalPosition?: string
+  internalQuery?: string
+  where?: string
+  schema?: string
+  table?: string
+  column?: string
+  dataType?: string
+  constraint?: string
+  file?: string
+  line?: string
+  routine?: string
+
+  constructor(message: string, fields: ServerErrorFields = {}) {
+    super(message)
+    Object.assign(this, fields)
+    if (fields.sqlstate !== undefined) this.code = fields.sqlstate
+  }
+}
+
+/** The database is unreachable, the connection was lost, or a pool could not serve in time. */
+export class OperationalError extends DatabaseError {
+  override name = 'OperationalError'
+}
+
+/** The SQL or its use is wrong: syntax errors, missing tables, misuse of the API's state. */
+export class ProgrammingError extends DatabaseError {
+  override name = 'ProgrammingError'
+}
+
+/** A constraint was violated (SQLSTATE class 23). */
+export class IntegrityError extends DatabaseError {
+  override name = 'IntegrityError'
+}
+
+/** A value was invalid for its type or out of range (SQLSTATE class 22). */
+export class DataError extends DatabaseError {
+  override name = 'DataError'
+}
+
+/** The server hit an internal error (SQLSTATE classes XX and 40, among others). */
+export class InternalError extends DatabaseError {
+  override name = 'InternalError'
+}
+
+/** The server does not support what was asked (SQLSTATE class 0A). */
+export class NotSupportedError extends DatabaseError {
+  override name = 'NotSupportedError'
+}
+
+/** No connection could be had from the pool within the timeout. */
+export class PoolTimeout extends OperationalError {
+  override name = 'PoolTimeout'
+}
+
+/** The pool is closed (or not yet open). */
+export class PoolClosed extends OperationalError {
+  override name = 'PoolClosed'
+}
+
+/** The pool's waiting queue is full (`maxWaiting`). */
+export class TooManyRequests extends OperationalError {
+  override name = 'TooManyRequests'
+}
+
+type ServerErrorClass = new (message: string, fields?: ServerErrorFields) => DatabaseError
+
+/** psycopg's choice of class by SQLSTATE class (its first two characters). */
+const BY_SQLSTATE_CLASS: Record<string, ServerErrorClass> = {
+  '08': OperationalError, // connection exception
+  '0A': NotSupportedError,
+  '22': DataError,
+  '23': IntegrityError,
+  '24': InternalError, // invalid cursor state
+  '25': InternalError, // invalid transaction state
+  '26': ProgrammingError, // invalid SQL statement name
+  '27': OperationalError, // triggered data change violation
+  '28': OperationalError, // invalid authorization
+  '2B': InternalError,
+  '2D': InternalError,
+  '2F': InternalError,
+  '34': ProgrammingError, // invalid cursor name
+  '38': InternalError,
+  '39': InternalError,
+  '3B': InternalError,
+  '3D': ProgrammingError, // invalid catalog name
+  '3F': ProgrammingError, // invalid schema name
+  '40': OperationalError, // transaction rollback (serialization, deadlock)
+  '42': ProgrammingError, // syntax error or access rule violation
+  '44': ProgrammingError, // with check option violation
+  '53': OperationalError, // insufficient resources
+  '54': OperationalError, // program limit exceeded
+  '55': OperationalError, // object not in prerequisite state
+  '57': OperationalError, // operator intervention (cancel, shutdown)
+  '58': OperationalError, // system error
+  F0: InternalError,
+  HV: OperationalError,
+  P0: InternalError,
+  XX: InternalError,
+}
+
+interface NativeErrorRecord {
+  kind: 'database' | 'operational' | 'interface' | 'programming' | 'config' | 'param'
+  message: string
+  sqlstate?: string
+  severity?: string
+  fields?: Record<string, string>
+  position?: number
+  pgType?: string
+}
+
+const NATIVE_PREFIX = 'pgtide:'
+
+/** A parameter value that cannot be sent as its parameter's type. */
+export interface ParameterTypeError extends TypeError {
+  /** 1-based, as in `$1`. */
+  position: number
+  /** The PostgreSQL type the parameter has. */
+  pgType: string
+}
+
+/** Turns an error thrown by the native binding into pgtide's class for it. */
+export function fromNative(error: unknown): unknown {
+  if (!(error instanceof Error) || !error.message.startsWith(NATIVE_PREFIX)) return error
+  let record: NativeErrorRecord
+  try {
+    record = JSON.parse(error.message.slice(NATIVE_PREFIX.length)) as NativeErrorRecord
+  } catch {
+    return error
+  }
+  switch (record.kind) {
+    case 'database': {
+      const fields: ServerErrorFields = { ...record.fields, sqlstate: record.sqlstate, severity: record.severity }
+      const Class = BY_SQLSTATE_CLASS[record.sqlstate?.slice(0, 2) ?? ''] ?? DatabaseError
+      return new Class(record.message, fields)
+    }
+    case 'operational':
+      return new OperationalError(record.message)
+    case 'interface':
+      return new InterfaceError(record.message)
+    case 'programming':
+    case 'config':
+      return new ProgrammingError(record.message)
+    case 'param':
+      return Object.assign(new TypeError(record.message), { position: record.position, pgType: record.pgType })
+  }
+  return error
+}
+
+/** Runs a native call and rethrows its error as pgtide's class. */
+export function native<T>(call: () => T): T {
+  try {
+    return call()
+  } catch (error) {
+    throw fromNative(error)
+  }
+}
+
+/** Awaits a native Promise and rethrows its error as pgtide's class. */
+export async function nativeAsync<T>(promise: Promise<T>): Promise<T> {
+  try {
+    return await promise
+  } catch (error) {
+    throw fromNative(error)
+  }
+}
