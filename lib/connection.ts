@@ -103,6 +103,11 @@ export class AsyncConnection extends BaseConnection {
     await nativeAsync(this.native.rollback())
   }
 
+  /** Asks the server to cancel the statement this connection runs (a no-op when idle). */
+  async cancel(): Promise<void> {
+    await nativeAsync(this.native.cancel())
+  }
+
   /** Closes the connection; an open transaction is rolled back by the server. */
   async close(): Promise<void> {
     await this.native.close()
@@ -139,6 +144,14 @@ export class Connection extends BaseConnection {
 
   rollback(): void {
     native(() => this.native.rollbackSync())
+  }
+
+  /**
+   * Asks the server to cancel the statement this connection runs. A sync connection blocks while
+   * it runs a statement, so this is for another thread holding the same connection, or for idle use.
+   */
+  cancel(): void {
+    native(() => this.native.cancelSync())
   }
 
   /** Closes the connection; an open transaction is rolled back by the server. */

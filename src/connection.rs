@@ -17,7 +17,9 @@ pub struct NativeConnection {
 
 async fn open(conninfo: String, autocommit: bool) -> napi::Result<NativeConnection> {
     let info = ConnInfo::parse(&conninfo).into_napi()?;
-    let inner = Connection::connect(&info, ConnectOptions { autocommit }).await.into_napi()?;
+    let inner = Connection::connect(&info, ConnectOptions { autocommit })
+        .await
+        .into_napi()?;
     Ok(NativeConnection { inner })
 }
 
@@ -77,6 +79,17 @@ impl NativeConnection {
     #[napi]
     pub fn rollback_sync(&self) -> napi::Result<()> {
         block_on(self.inner.rollback()).into_napi()
+    }
+
+    /// Sends a CancelRequest for whatever this connection runs.
+    #[napi]
+    pub async fn cancel(&self) -> napi::Result<()> {
+        self.inner.cancel().await.into_napi()
+    }
+
+    #[napi]
+    pub fn cancel_sync(&self) -> napi::Result<()> {
+        block_on(self.inner.cancel()).into_napi()
     }
 
     #[napi]

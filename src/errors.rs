@@ -38,7 +38,11 @@ pub fn to_napi(error: Error) -> napi::Error {
         Error::Interface(message) => json!({ "kind": "interface", "message": message }),
         Error::Programming(message) => json!({ "kind": "programming", "message": message }),
         Error::Config(message) => json!({ "kind": "config", "message": message }),
-        Error::ParamType { position, pg_type, message } => {
+        Error::ParamType {
+            position,
+            pg_type,
+            message,
+        } => {
             json!({ "kind": "param", "message": message, "position": position, "pgType": pg_type })
         }
     };

@@ -1,8 +1,6 @@
 //! Opening a session: the socket, the startup message, authentication (trust, password, md5,
 //! SCRAM-SHA-256) and the server's greeting up to its first ReadyForQuery.
 
-use std::collections::HashMap;
-
 use fallible_iterator::FallibleIterator;
 use postgres_protocol::authentication::{md5_hash, sasl};
 use postgres_protocol::message::backend::Message;
@@ -20,7 +18,6 @@ pub struct Session {
     pub target: Target,
     pub backend_pid: i32,
     pub secret_key: i32,
-    pub parameters: HashMap<String, String>,
 }
 
 /// Tries each target in turn, as libpq does, and reports every failure if none answers.
@@ -34,9 +31,12 @@ pub async fn connect(info: &ConnInfo) -> Result<Session> {
     for target in &info.targets {
         let attempt = connect_target(info, target);
         let outcome = match info.connect_timeout {
-            Some(limit) => tokio::time::timeout(limit, attempt)
-                .await
-                .unwrap_or_else(|_| Err(Error::operational(format!("timeout expired after {}s", limit.as_secs())))),
+            Some(limit) => tokio::time::timeout(limit, attempt).await.unwrap_or_else(|_| {
+                Err(Error::operational(format!(
+                    "timeout expired after {}s",
+                    limit.as_secs()
+                )))
+            }),
             None => attempt.await,
         };
         match outcome {
@@ -81,7 +81,9 @@ async fn open_socket(target: &Target) -> Result<Socket> {
         let path = format!("{}/.s.PGSQL.{}", target.host, target.port);
         Ok(Socket::Unix(UnixStream::connect(path).await.map_err(refused)?))
     } else {
-        let stream = TcpStream::connect((target.host.as_str(), target.port)).await.map_err(refused)?;
+        let stream = TcpStream::connect((target.host.as_str(), target.port))
+            .await
+            .map_err(refused)?;
         // Queries are small request/response exchanges: never wait to coalesce packets.
         stream.set_nodelay(true).map_err(refused)?;
         Ok(Socket::Tcp(stream))
@@ -111,13 +113,19 @@ async fn authenticate(wire: &mut Wire, info: &ConnInfo) -> Result<()> {
                     scram_offered |= mechanism == sasl::SCRAM_SHA_256;
                 }
                 if !scram_offered {
-                    return Err(Error::operational("the server offered no SASL mechanism pgtide supports (SCRAM-SHA-256)"));
+                    return Err(Error::operational(
+                        "the server offered no SASL mechanism pgtide supports (SCRAM-SHA-256)",
+                    ));
                 }
                 scram_exchange(wire, password()?).await?;
                 continue;
             }
             Message::ErrorResponse(body) => return Err(server_refusal(body)),
-            _ => return Err(Error::operational("the server asked for an authentication method pgtide does not support")),
+            _ => {
+                return Err(Error::operational(
+                    "the server asked for an authentication method pgtide does not support",
+                ))
+            }
         }
         wire.flush().await?;
     }
@@ -144,24 +152,34 @@ async fn scram_exchange(wire: &mut Wire, password: &[u8]) -> Result<()> {
 
 async fn read_greeting(mut wire: Wire, target: Target) -> Result<Session> {
     let (mut backend_pid, mut secret_key) = (0, 0);
-    let mut parameters = HashMap::new();
     loop {
         match wire.read().await? {
             Message::BackendKeyData(body) => {
                 backend_pid = body.process_id();
                 secret_key = body.secret_key();
             }
-            Message::ParameterStatus(body) => {
-                let name = body.name().map_err(protocol_error)?.to_string();
-                parameters.insert(name, body.value().map_err(protocol_error)?.to_string());
-            }
             Message::ReadyForQuery(_) => {
-                return Ok(Session { wire, target, backend_pid, secret_key, parameters });
+                return Ok(Session {
+                    wire,
+                    target,
+                    backend_pid,
+                    secret_key,
+                });
             }
             Message::ErrorResponse(body) => return Err(server_refusal(body)),
             _ => {}
         }
     }
+}
+
+/// Sends a CancelRequest for the backend `pid` on a connection of its own.
+pub async fn send_cancel(target: &Target, pid: i32, secret_key: i32) -> Result<()> {
+    let mut wire = Wire::new(open_socket(target).await?);
+    frontend::cancel_request(pid, secret_key, &mut wire.out);
+    wire.flush().await?;
+    // The server answers by closing the socket; wait for that so the request has landed.
+    let _ = wire.read().await;
+    Ok(())
 }
 
 /// The server refused the session (bad database, role, password, too many clients...).

@@ -65,6 +65,7 @@ pub struct Connection {
     session: Mutex<Session>,
     target: Target,
     backend_pid: i32,
+    secret_key: i32,
     /// The last ReadyForQuery status, as `TransactionStatus as u8`.
     status: AtomicU8,
     autocommit: AtomicBool,
@@ -78,6 +79,7 @@ impl Connection {
         Ok(Arc::new(Connection {
             target: session.target.clone(),
             backend_pid: session.backend_pid,
+            secret_key: session.secret_key,
             session: Mutex::new(session),
             status: AtomicU8::new(TransactionStatus::Idle as u8),
             autocommit: AtomicBool::new(options.autocommit),
@@ -147,7 +149,9 @@ impl Connection {
             return Err(Error::interface("the connection is closed"));
         }
         if self.broken() {
-            return Err(Error::operational("the connection is lost: the server closed it or the network failed"));
+            return Err(Error::operational(
+                "the connection is lost: the server closed it or the network failed",
+            ));
         }
         Ok(())
     }
@@ -194,6 +198,12 @@ impl Connection {
         self.settle(outcome)
     }
 
+    /// Asks the server to cancel whatever this connection is running, over a separate socket
+    /// (the CancelRequest of the protocol). Harmless when nothing runs.
+    pub async fn cancel(&self) -> Result<()> {
+        crate::connect::send_cancel(&self.target, self.backend_pid, self.secret_key).await
+    }
+
     /// Ends the session politely; the server rolls back any open transaction.
     pub async fn close(&self) {
         let mut session = self.session.lock().await;
@@ -232,18 +242,22 @@ impl Connection {
         frontend::describe(b'S', "", out).map_err(encode_error)?;
         frontend::sync(out);
         session.wire.flush().await?;
-        let begin_outcome = if began { self.read_until_ready(session, |_| Ok(())).await } else { Ok(()) };
+        let begin_outcome = if began {
+            self.read_until_ready(session, |_| Ok(())).await
+        } else {
+            Ok(())
+        };
 
         let mut param_types = Vec::new();
         let mut fields: Vec<Field> = Vec::new();
         self.read_until_ready(session, |message| {
             match message {
                 Message::ParameterDescription(body) => {
-                    param_types = body.parameters().collect().map_err(|e| protocol(e.into()))?;
+                    param_types = body.parameters().collect().map_err(protocol)?;
                 }
                 Message::RowDescription(body) => {
                     let mut described = body.fields();
-                    while let Some(f) = described.next().map_err(|e| protocol(e.into()))? {
+                    while let Some(f) = described.next().map_err(protocol)? {
                         fields.push(Field {
                             name: f.name().to_string(),
                             table_oid: f.table_oid(),
@@ -264,7 +278,10 @@ impl Connection {
 
         let encoded = params::encode(params, &param_types)?;
         let out = &mut session.wire.out;
-        let values = encoded.values.iter().map(|range| range.clone().map(|r| &encoded.data[r]));
+        let values = encoded
+            .values
+            .iter()
+            .map(|range| range.clone().map(|r| &encoded.data[r]));
         frontend::bind(
             "",
             "",
@@ -285,7 +302,12 @@ impl Connection {
         frontend::sync(out);
         session.wire.flush().await?;
 
-        let mut result = QueryResult { tag: String::new(), fields: fields.into(), rows: Vec::new(), row_count: 0 };
+        let mut result = QueryResult {
+            tag: String::new(),
+            fields: fields.into(),
+            rows: Vec::new(),
+            row_count: 0,
+        };
         self.read_until_ready(session, |message| {
             match message {
                 Message::DataRow(body) => {
@@ -307,7 +329,11 @@ impl Connection {
         let began = self.queue_implicit_begin(session);
         frontend::query(sql, &mut session.wire.out).map_err(encode_error)?;
         session.wire.flush().await?;
-        let begin_outcome = if began { self.read_until_ready(session, |_| Ok(())).await } else { Ok(()) };
+        let begin_outcome = if began {
+            self.read_until_ready(session, |_| Ok(())).await
+        } else {
+            Ok(())
+        };
         let script_outcome = self.read_until_ready(session, |_| Ok(())).await;
         begin_outcome.and(script_outcome)
     }

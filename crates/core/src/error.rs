@@ -72,9 +72,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Database(db) => write!(f, "{}", db.message),
-            Error::Operational(m) | Error::Interface(m) | Error::Programming(m) | Error::Config(m) => {
-                f.write_str(m)
-            }
+            Error::Operational(m) | Error::Interface(m) | Error::Programming(m) | Error::Config(m) => f.write_str(m),
             Error::ParamType { message, .. } => f.write_str(message),
         }
     }

@@ -102,12 +102,19 @@ pub fn encode(params: &[Param<'_>], types: &[u32]) -> Result<Encoded> {
             params.len()
         )));
     }
-    let mut encoded = Encoded { formats: Vec::with_capacity(params.len()), values: Vec::with_capacity(params.len()), data: BytesMut::new() };
+    let mut encoded = Encoded {
+        formats: Vec::with_capacity(params.len()),
+        values: Vec::with_capacity(params.len()),
+        data: BytesMut::new(),
+    };
     for (index, (param, &oid)) in params.iter().zip(types).enumerate() {
         let start = encoded.data.len();
-        let format = encode_one(*param, oid, &mut encoded.data).map_err(|problem| param_error(index + 1, oid, problem))?;
+        let format =
+            encode_one(*param, oid, &mut encoded.data).map_err(|problem| param_error(index + 1, oid, problem))?;
         encoded.formats.push(format);
-        encoded.values.push((*param != Param::Null).then(|| start..encoded.data.len()));
+        encoded
+            .values
+            .push((*param != Param::Null).then(|| start..encoded.data.len()));
     }
     Ok(encoded)
 }
@@ -124,15 +131,25 @@ fn encode_one(param: Param<'_>, oid: u32, out: &mut BytesMut) -> Result<i16, Str
             Ok(FORMAT_TEXT)
         }
         Param::Number(n) => match oid {
-            oid if oid == Type::INT2.oid() => integer(n, i16::MIN as f64, i16::MAX as f64).map(|i| out.put_i16(i as i16)),
-            oid if oid == Type::INT4.oid() => integer(n, i32::MIN as f64, i32::MAX as f64).map(|i| out.put_i32(i as i32)),
+            oid if oid == Type::INT2.oid() => {
+                integer(n, i16::MIN as f64, i16::MAX as f64).map(|i| out.put_i16(i as i16))
+            }
+            oid if oid == Type::INT4.oid() => {
+                integer(n, i32::MIN as f64, i32::MAX as f64).map(|i| out.put_i32(i as i32))
+            }
             oid if oid == Type::INT8.oid() => {
                 // Beyond 2^53 a JavaScript number has already lost digits: ask for a bigint.
                 integer(n, -9007199254740991.0, 9007199254740991.0).map(|i| out.put_i64(i))
             }
             oid if oid == Type::OID.oid() => integer(n, 0.0, u32::MAX as f64).map(|i| out.put_u32(i as u32)),
-            oid if oid == Type::FLOAT4.oid() => Ok(out.put_f32(n as f32)),
-            oid if oid == Type::FLOAT8.oid() => Ok(out.put_f64(n)),
+            oid if oid == Type::FLOAT4.oid() => {
+                out.put_f32(n as f32);
+                Ok(())
+            }
+            oid if oid == Type::FLOAT8.oid() => {
+                out.put_f64(n);
+                Ok(())
+            }
             oid if oid == Type::BOOL.oid() => Err(format!("{} is a number, not a boolean", format_number(n))),
             _ => return number_as_text(n, out),
         }
@@ -142,9 +159,17 @@ fn encode_one(param: Param<'_>, oid: u32, out: &mut BytesMut) -> Result<i16, Str
                 out.put_u8(b as u8);
                 Ok(FORMAT_BINARY)
             }
-            oid if [Type::INT2, Type::INT4, Type::INT8, Type::FLOAT4, Type::FLOAT8, Type::NUMERIC, Type::OID]
-                .iter()
-                .any(|t| t.oid() == oid) =>
+            oid if [
+                Type::INT2,
+                Type::INT4,
+                Type::INT8,
+                Type::FLOAT4,
+                Type::FLOAT8,
+                Type::NUMERIC,
+                Type::OID,
+            ]
+            .iter()
+            .any(|t| t.oid() == oid) =>
             {
                 Err(format!("{b} is a boolean, not a number"))
             }
@@ -196,7 +221,15 @@ mod tests {
     fn tagged_form_round_trips() {
         let buf = ParamBuffer::default().null().text("héllo").number(-1.5).bool(true);
         let params = decode(buf.bytes()).unwrap();
-        assert_eq!(params, vec![Param::Null, Param::Text("héllo"), Param::Number(-1.5), Param::Bool(true)]);
+        assert_eq!(
+            params,
+            vec![
+                Param::Null,
+                Param::Text("héllo"),
+                Param::Number(-1.5),
+                Param::Bool(true)
+            ]
+        );
     }
 
     #[test]

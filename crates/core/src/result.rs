@@ -34,12 +34,37 @@ impl QueryResult {
     }
 }
 
+/// The format each result column is asked for: binary where JavaScript decodes the binary form
+/// exactly and faster than text, text otherwise (a type without a decoder arrives as its text).
+pub fn result_format(type_oid: u32) -> i16 {
+    use postgres_types::Type;
+    const BINARY: [Type; 7] = [
+        Type::BOOL,
+        Type::INT2,
+        Type::INT4,
+        Type::INT8,
+        Type::OID,
+        Type::FLOAT4,
+        Type::FLOAT8,
+    ];
+    if BINARY.iter().any(|t| t.oid() == type_oid) {
+        crate::params::FORMAT_BINARY
+    } else {
+        crate::params::FORMAT_TEXT
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn tagged(tag: &str) -> QueryResult {
-        QueryResult { tag: tag.into(), fields: Arc::new([]), rows: vec![], row_count: 0 }
+        QueryResult {
+            tag: tag.into(),
+            fields: Arc::new([]),
+            rows: vec![],
+            row_count: 0,
+        }
     }
 
     #[test]
@@ -48,17 +73,5 @@ mod tests {
         assert_eq!(tagged("INSERT 0 12").command_and_count(), ("INSERT", Some(12)));
         assert_eq!(tagged("CREATE TABLE").command_and_count(), ("CREATE", None));
         assert_eq!(tagged("").command_and_count(), ("", None));
-    }
-}
-
-/// The format each result column is asked for: binary where JavaScript decodes the binary form
-/// exactly and faster than text, text otherwise (a type without a decoder arrives as its text).
-pub fn result_format(type_oid: u32) -> i16 {
-    use postgres_types::Type;
-    const BINARY: [Type; 7] = [Type::BOOL, Type::INT2, Type::INT4, Type::INT8, Type::OID, Type::FLOAT4, Type::FLOAT8];
-    if BINARY.iter().any(|t| t.oid() == type_oid) {
-        crate::params::FORMAT_BINARY
-    } else {
-        crate::params::FORMAT_TEXT
     }
 }

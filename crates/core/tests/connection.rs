@@ -36,11 +36,17 @@ async fn query_with_parameters_and_nulls() {
     let conn = connect(true).await;
     assert!(conn.backend_pid() > 0);
     let result = conn
-        .query("SELECT $1::int4 AS n, $2::text AS t, $3::text AS missing", &[Param::Number(7.0), Param::Text("hi"), Param::Null])
+        .query(
+            "SELECT $1::int4 AS n, $2::text AS t, $3::text AS missing",
+            &[Param::Number(7.0), Param::Text("hi"), Param::Null],
+        )
         .await
         .unwrap();
     assert_eq!(result.command_and_count(), ("SELECT", Some(1)));
-    assert_eq!(result.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["n", "t", "missing"]);
+    assert_eq!(
+        result.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+        ["n", "t", "missing"]
+    );
     let row = values(&result.rows, 3);
     assert_eq!(row[0].as_deref(), Some(&7i32.to_be_bytes()[..]));
     assert_eq!(row[1].as_deref(), Some(&b"hi"[..]));

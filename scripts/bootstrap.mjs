@@ -1,0 +1,127 @@
+// The README's two commands on a fresh clone: installs what is missing, builds the native addon
+// and the TypeScript, finds a server (DATABASE_URL, or a throwaway one), then runs the tests or
+// the demo against it. Node builtins only: it runs before `npm install`.
+//
+//   node scripts/bootstrap.mjs test [vitest args...]
+//   node scripts/bootstrap.mjs demo
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+import { ensureDatabase } from './pg-server.mjs'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const [command, ...extraArgs] = process.argv.slice(2)
+
+function log(message) {
+  console.error(`[pgtide] ${message}`)
+}
+
+/** Runs a step with inherited output; returns its exit status (1 when killed). */
+function run(file, args, env = process.env) {
+  const result = spawnSync(file, args, { cwd: root, stdio: 'inherit', env })
+  if (result.error) throw result.error
+  return result.status ?? 1
+}
+
+/** Runs a step, echoing its output, and resolves with its status and stdout. */
+function runCapturing(file, args, env) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { cwd: root, env, stdio: ['inherit', 'pipe', 'inherit'] })
+    let stdout = ''
+    child.stdout.on('data', (chunk) => {
+      process.stdout.write(chunk)
+      stdout += chunk
+    })
+    child.on('error', reject)
+    child.on('close', (status) => resolve({ status: status ?? 1, stdout }))
+  })
+}
+
+/** Sums the `test result: ok. N passed; M failed; K ignored` lines of cargo test. */
+function cargoCounts(stdout) {
+  const counts = { passed: 0, failed: 0, skipped: 0 }
+  for (const [, passed, failed, ignored] of stdout.matchAll(/test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored/g)) {
+    counts.passed += Number(passed)
+    counts.failed += Number(failed)
+    counts.skipped += Number(ignored)
+  }
+  return counts
+}
+
+async function runTests(env) {
+  log('cargo test (the engine, against the server)')
+  const cargo = await runCapturing('cargo', ['test', '--workspace'], env)
+  const counts = cargoCounts(cargo.stdout)
+  if (cargo.status !== 0) counts.failed = Math.max(counts.failed, 1)
+
+  log('vitest (the JavaScript API, against the server)')
+  const reportDir = mkdtempSync(path.join(os.tmpdir(), 'pgtide-vitest-'))
+  const report = path.join(reportDir, 'report.json')
+  const vitest = path.join(root, 'node_modules', '.bin', 'vitest')
+  const args = ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...extraArgs]
+  const status = run(vitest, args, env)
+  if (existsSync(report)) {
+    const summary = JSON.parse(readFileSync(report, 'utf8'))
+    counts.passed += summary.numPassedTests
+    counts.failed += summary.numFailedTests
+    counts.skipped += summary.numPendingTests + summary.numTodoTests
+  }
+  rmSync(reportDir, { recursive: true, force: true })
+  if (status !== 0) counts.failed = Math.max(counts.failed, 1)
+
+  console.log(`\ntotal: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`)
+  return cargo.status !== 0 ? cargo.status : status
+}
+
+function mustRun(file, args) {
+  const status = run(file, args)
+  if (status !== 0) {
+    log(`${file} ${args.join(' ')} failed (exit ${status})`)
+    process.exit(status)
+  }
+}
+
+function installDependencies() {
+  const marker = path.join(root, 'node_modules', '.package-lock.json')
+  const lock = path.join(root, 'package-lock.json')
+  const fresh = existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs
+  if (fresh) return
+  log('installing npm dependencies')
+  mustRun('npm', ['ci', '--no-audit', '--no-fund'])
+}
+
+function build() {
+  if (spawnSync('cargo', ['--version'], { stdio: 'ignore' }).status !== 0) {
+    log('cargo was not found: building pgtide from source needs a Rust toolchain (https://rustup.rs)')
+    process.exit(1)
+  }
+  log('building the native addon and the TypeScript layer')
+  mustRun('npm', ['run', '--silent', 'build'])
+}
+
+async function main() {
+  if (command !== 'test' && command !== 'demo') {
+    log('usage: node scripts/bootstrap.mjs test|demo')
+    process.exit(2)
+  }
+  installDependencies()
+  build()
+  const database = await ensureDatabase({ log: (message) => log(`server: ${message}`) })
+  const env = { ...process.env, DATABASE_URL: database.url }
+  let status
+  try {
+    if (command === 'test') {
+      status = await runTests(env)
+    } else {
+      status = run(process.execPath, [path.join(root, 'examples', 'demo.mjs')], env)
+    }
+  } finally {
+    await database.stop()
+  }
+  process.exit(status)
+}
+
+await main()
