@@ -37,9 +37,11 @@ function checkSql(sql: unknown): string {
 
 /** What both connection faces share: state getters over the native connection. */
 abstract class BaseConnection {
-  protected readonly native: NativeConnection
+  /** @internal */
+  readonly native: NativeConnection
 
-  protected constructor(nativeConnection: NativeConnection) {
+  /** @internal Connections are made by `connect()` or handed out by a pool. */
+  constructor(nativeConnection: NativeConnection) {
     this.native = nativeConnection
   }
 

@@ -142,7 +142,18 @@ const BY_SQLSTATE_CLASS: Record<string, ServerErrorClass> = {
 }
 
 interface NativeErrorRecord {
-  kind: 'database' | 'operational' | 'interface' | 'programming' | 'config' | 'param'
+  kind:
+    | 'database'
+    | 'operational'
+    | 'interface'
+    | 'programming'
+    | 'config'
+    | 'param'
+    | 'range'
+    | 'callback'
+    | 'poolTimeout'
+    | 'poolClosed'
+    | 'tooManyRequests'
   message: string
   sqlstate?: string
   severity?: string
@@ -185,6 +196,16 @@ export function fromNative(error: unknown): unknown {
       return new ProgrammingError(record.message)
     case 'param':
       return Object.assign(new TypeError(record.message), { position: record.position, pgType: record.pgType })
+    case 'range':
+      return new RangeError(record.message)
+    case 'callback':
+      return new PgError(record.message)
+    case 'poolTimeout':
+      return new PoolTimeout(record.message)
+    case 'poolClosed':
+      return new PoolClosed(record.message)
+    case 'tooManyRequests':
+      return new TooManyRequests(record.message)
   }
   return error
 }

@@ -9,3 +9,4 @@ export const binding: typeof Binding = require('../index.js')
 export type NativeConnection = Binding.NativeConnection
 export type NativeResult = Binding.NativeResult
 export type NativeField = Binding.NativeField
+export type NativeStats = Binding.NativeStats

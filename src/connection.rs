@@ -8,11 +8,20 @@ use napi_derive::napi;
 use pgtide_core::{params, ConnInfo, ConnectOptions, Connection};
 
 use crate::errors::IntoNapi;
+use crate::pool::PoolLease;
 use crate::result::NativeResult;
 
 #[napi]
 pub struct NativeConnection {
-    inner: Arc<Connection>,
+    pub(crate) inner: Arc<Connection>,
+    /// Set when a pool handed this connection out.
+    pub(crate) lease: Option<PoolLease>,
+}
+
+impl NativeConnection {
+    pub(crate) fn standalone(inner: Arc<Connection>) -> NativeConnection {
+        NativeConnection { inner, lease: None }
+    }
 }
 
 async fn open(conninfo: String, autocommit: bool) -> napi::Result<NativeConnection> {
@@ -20,7 +29,20 @@ async fn open(conninfo: String, autocommit: bool) -> napi::Result<NativeConnecti
     let inner = Connection::connect(&info, ConnectOptions { autocommit })
         .await
         .into_napi()?;
-    Ok(NativeConnection { inner })
+    Ok(NativeConnection::standalone(inner))
+}
+
+/// `close()` on a connection checked out of a pool with `closeReturns` gives it back instead.
+async fn close(inner: Arc<Connection>, lease: Option<PoolLease>) -> napi::Result<()> {
+    match lease {
+        Some(lease) if lease.pool.close_returns() && lease.pool.is_checked_out(lease.id) => {
+            lease.pool.putconn(lease.id).await.into_napi()
+        }
+        _ => {
+            inner.close().await;
+            Ok(())
+        }
+    }
 }
 
 async fn run_query(conn: Arc<Connection>, sql: String, params: Buffer) -> napi::Result<NativeResult> {
@@ -93,13 +115,19 @@ impl NativeConnection {
     }
 
     #[napi]
-    pub async fn close(&self) {
-        self.inner.close().await
+    pub async fn close(&self) -> napi::Result<()> {
+        close(self.inner.clone(), self.lease.clone()).await
     }
 
     #[napi]
-    pub fn close_sync(&self) {
-        block_on(self.inner.close())
+    pub fn close_sync(&self) -> napi::Result<()> {
+        block_on(close(self.inner.clone(), self.lease.clone()))
+    }
+
+    /// psycopg's `check_connection`: an empty query, autocommit left as it was.
+    #[napi]
+    pub async fn check_connection(&self) -> napi::Result<()> {
+        pgtide_core::pool::check_connection(&self.inner).await.into_napi()
     }
 
     #[napi(getter)]

@@ -38,6 +38,11 @@ pub fn to_napi(error: Error) -> napi::Error {
         Error::Interface(message) => json!({ "kind": "interface", "message": message }),
         Error::Programming(message) => json!({ "kind": "programming", "message": message }),
         Error::Config(message) => json!({ "kind": "config", "message": message }),
+        Error::Value(message) => json!({ "kind": "range", "message": message }),
+        Error::Callback(message) => json!({ "kind": "callback", "message": message }),
+        Error::PoolTimeout(message) => json!({ "kind": "poolTimeout", "message": message }),
+        Error::PoolClosed(message) => json!({ "kind": "poolClosed", "message": message }),
+        Error::TooManyRequests(message) => json!({ "kind": "tooManyRequests", "message": message }),
         Error::ParamType {
             position,
             pg_type,

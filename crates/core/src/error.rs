@@ -44,6 +44,16 @@ pub enum Error {
     },
     /// A connection string or option is malformed; names the culprit.
     Config(String),
+    /// A value is out of its allowed range (pool sizes, timeouts): a RangeError in JavaScript.
+    Value(String),
+    /// A user callback (configure, check, reset, a conninfo function) failed or misbehaved.
+    Callback(String),
+    /// The pool could not hand out a connection in time.
+    PoolTimeout(String),
+    /// The pool is closed, or not open yet.
+    PoolClosed(String),
+    /// The pool's waiting queue is full.
+    TooManyRequests(String),
 }
 
 impl Error {
@@ -59,6 +69,22 @@ impl Error {
         Error::Config(message.into())
     }
 
+    /// The JavaScript class this error becomes, for log lines that name it.
+    pub fn class_name(&self) -> &'static str {
+        match self {
+            Error::Database(_) => "DatabaseError",
+            Error::Operational(_) => "OperationalError",
+            Error::Interface(_) => "InterfaceError",
+            Error::Programming(_) | Error::Config(_) => "ProgrammingError",
+            Error::ParamType { .. } => "TypeError",
+            Error::Value(_) => "RangeError",
+            Error::Callback(_) => "Error",
+            Error::PoolTimeout(_) => "PoolTimeout",
+            Error::PoolClosed(_) => "PoolClosed",
+            Error::TooManyRequests(_) => "TooManyRequests",
+        }
+    }
+
     /// The SQLSTATE of a server error, if this is one.
     pub fn sqlstate(&self) -> Option<&str> {
         match self {
@@ -72,7 +98,15 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Database(db) => write!(f, "{}", db.message),
-            Error::Operational(m) | Error::Interface(m) | Error::Programming(m) | Error::Config(m) => f.write_str(m),
+            Error::Operational(m)
+            | Error::Interface(m)
+            | Error::Programming(m)
+            | Error::Config(m)
+            | Error::Value(m)
+            | Error::Callback(m)
+            | Error::PoolTimeout(m)
+            | Error::PoolClosed(m)
+            | Error::TooManyRequests(m) => f.write_str(m),
             Error::ParamType { message, .. } => f.write_str(message),
         }
     }

@@ -5,6 +5,7 @@ pub mod connection;
 pub mod conninfo;
 pub mod error;
 pub mod params;
+pub mod pool;
 pub mod result;
 
 mod connect;
@@ -15,4 +16,5 @@ pub use connection::{ConnectOptions, Connection, TransactionStatus};
 pub use conninfo::ConnInfo;
 pub use error::{DbError, Error, Result};
 pub use params::{Param, ParamBuffer};
+pub use pool::{Lease, Pool, PoolConfig, PoolKind};
 pub use result::{Field, QueryResult};

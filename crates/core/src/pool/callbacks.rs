@@ -1,0 +1,60 @@
+//! What the pool asks of its owner: how to reach the server, the user's hooks, and where log
+//! records go. The binding fills these with JavaScript functions; tests with Rust closures.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::connection::{ConnectOptions, Connection};
+use crate::conninfo::ConnInfo;
+use crate::error::Result;
+
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// Resolves the connection parameters; called at every connection attempt, as psycopg calls a
+/// `conninfo` or `kwargs` function.
+pub type ConnectParams = Arc<dyn Fn() -> BoxFuture<Result<(ConnInfo, ConnectOptions)>> + Send + Sync>;
+
+/// `configure`, `check` or `reset`: runs on a connection; an error means "discard it".
+pub type ConnectionHook = Arc<dyn Fn(Arc<Connection>) -> BoxFuture<Result<()>> + Send + Sync>;
+
+pub type ReconnectFailed = Arc<dyn Fn() -> BoxFuture<()> + Send + Sync>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Debug,
+    Info,
+    Warning,
+}
+
+pub type Logger = Arc<dyn Fn(Level, String) + Send + Sync>;
+
+#[derive(Clone)]
+pub struct Callbacks {
+    pub connect_params: ConnectParams,
+    pub configure: Option<ConnectionHook>,
+    pub check: Option<ConnectionHook>,
+    pub reset: Option<ConnectionHook>,
+    pub reconnect_failed: Option<ReconnectFailed>,
+    pub logger: Option<Logger>,
+    /// Records below this level are not even formatted (getconn logs at info on every call).
+    pub log_level: Level,
+}
+
+impl Callbacks {
+    /// Fixed connection parameters and no hooks.
+    pub fn fixed(info: ConnInfo, options: ConnectOptions) -> Callbacks {
+        Callbacks {
+            connect_params: Arc::new(move || {
+                let params = (info.clone(), options.clone());
+                Box::pin(async move { Ok(params) })
+            }),
+            configure: None,
+            check: None,
+            reset: None,
+            reconnect_failed: None,
+            logger: None,
+            log_level: Level::Warning,
+        }
+    }
+}

@@ -1,0 +1,933 @@
+//! The pool engine: psycopg_pool's algorithms on tokio (spec §3–§4), shared by all four
+//! JavaScript pool classes. The regular and the null pool differ only where `PoolKind` says.
+//!
+//! One `std::sync::Mutex` guards the pool's state and is never held across an await: every
+//! wait (for a connection, a connect, a rollback, a hook) happens outside it.
+
+mod backoff;
+mod callbacks;
+mod check;
+mod config;
+mod stats;
+mod tasks;
+mod waiter;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch, Notify};
+
+pub use backoff::{jitter, Attempt, DELAY_BACKOFF, DELAY_JITTER, INITIAL_DELAY};
+pub use callbacks::{BoxFuture, Callbacks, ConnectParams, ConnectionHook, Level, Logger, ReconnectFailed};
+pub use check::check_connection;
+pub use config::{check_sizes, PoolConfig, PoolKind, Settings};
+pub use stats::{Counters, Stats};
+
+use crate::connection::{Connection, TransactionStatus};
+use crate::error::{Error, Result};
+use stats::millis;
+use tasks::Task;
+use waiter::Waiter;
+
+/// Ids are unique across pools, so a connection can never be mistaken for another pool's.
+static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A connection handed out by `getconn`; give it back with `putconn(id)`.
+#[derive(Clone)]
+pub struct Lease {
+    pub id: u64,
+    pub conn: Arc<Connection>,
+}
+
+/// A connection the pool manages, with the times that decide when it is replaced.
+struct Slot {
+    lease: Lease,
+    created_at: Instant,
+    expire_at: Instant,
+    /// When it was last handed out (for `usage_ms`).
+    handed_out_at: Option<Instant>,
+}
+
+#[derive(Clone)]
+pub struct Pool {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    name: String,
+    kind: PoolKind,
+    num_workers: usize,
+    close_returns: bool,
+    settings: Mutex<Settings>,
+    callbacks: Callbacks,
+    state: Mutex<State>,
+}
+
+struct State {
+    opened: bool,
+    closed: bool,
+    min_size: usize,
+    max_size: usize,
+    /// Idle connections: served from the front, returned to the back (round-robin use).
+    idle: VecDeque<Slot>,
+    waiting: VecDeque<Arc<Waiter>>,
+    checked_out: HashMap<u64, Slot>,
+    /// Connections managed: idle, checked out, or being prepared (psycopg's `_nconns`).
+    nconns: usize,
+    /// The fewest idle connections seen since the last shrink check.
+    nconns_min: usize,
+    growing: bool,
+    drained_at: Option<Instant>,
+    counters: Counters,
+    /// Set while `wait()` waits for the pool to fill.
+    filled: Option<Arc<Notify>>,
+    tasks: Option<mpsc::UnboundedSender<Task>>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+    /// Flips to true at close, so scheduled tasks stop sleeping.
+    closing: Option<watch::Sender<bool>>,
+}
+
+impl Pool {
+    /// A new pool, not open yet. Sizes must have passed `check_sizes`.
+    pub fn new(config: PoolConfig, callbacks: Callbacks) -> Pool {
+        let nconns = match config.kind {
+            PoolKind::Regular => config.min_size,
+            PoolKind::Null => 0,
+        };
+        let state = State {
+            opened: false,
+            closed: true,
+            min_size: config.min_size,
+            max_size: config.max_size,
+            idle: VecDeque::new(),
+            waiting: VecDeque::new(),
+            checked_out: HashMap::new(),
+            nconns,
+            nconns_min: config.min_size,
+            growing: false,
+            drained_at: None,
+            counters: Counters::default(),
+            filled: None,
+            tasks: None,
+            workers: Vec::new(),
+            closing: None,
+        };
+        Pool {
+            shared: Arc::new(Shared {
+                name: config.name,
+                kind: config.kind,
+                num_workers: config.num_workers.max(1),
+                close_returns: config.close_returns && config.kind == PoolKind::Regular,
+                settings: Mutex::new(config.settings),
+                callbacks,
+                state: Mutex::new(state),
+            }),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    pub fn kind(&self) -> PoolKind {
+        self.shared.kind
+    }
+
+    pub fn close_returns(&self) -> bool {
+        self.shared.close_returns
+    }
+
+    pub fn closed(&self) -> bool {
+        self.shared.state().closed
+    }
+
+    pub fn sizes(&self) -> (usize, usize) {
+        let state = self.shared.state();
+        (state.min_size, state.max_size)
+    }
+
+    pub fn settings(&self) -> Settings {
+        self.shared.settings()
+    }
+
+    pub fn set_settings(&self, settings: Settings) {
+        *self.shared.settings.lock().unwrap() = settings;
+    }
+
+    /// Whether two handles are the same pool.
+    pub fn same_pool(&self, other: &Pool) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    /// Starts the workers and the initial fill. Must run inside the tokio runtime.
+    pub fn open(&self) -> Result<()> {
+        self.shared.open()
+    }
+
+    /// Waits until `min_size` connections are idle; on timeout closes the pool (psycopg).
+    pub async fn wait(&self, timeout: Duration) -> Result<()> {
+        self.shared.wait(timeout).await
+    }
+
+    pub async fn close(&self, timeout: Duration) {
+        self.shared.close(timeout).await
+    }
+
+    pub async fn getconn(&self, timeout: Option<Duration>) -> Result<Lease> {
+        self.shared.getconn(timeout).await
+    }
+
+    pub async fn putconn(&self, id: u64) -> Result<()> {
+        self.shared.putconn(id).await
+    }
+
+    /// Ends a `connection(fn)` block: commits if `succeeded`, else rolls back, then returns the
+    /// connection and counts the usage time. Returns the commit's error, if any, after the
+    /// connection is back.
+    pub async fn finish_use(&self, id: u64, succeeded: bool) -> Result<()> {
+        self.shared.finish_use(id, succeeded).await
+    }
+
+    /// A checked-out connection's `close()`: returns it when `close_returns` is on; otherwise
+    /// the caller closes it (and its slot is replaced when it comes back).
+    pub fn is_checked_out(&self, id: u64) -> bool {
+        self.shared.state().checked_out.contains_key(&id)
+    }
+
+    pub fn resize(&self, min_size: i64, max_size: Option<i64>) -> Result<()> {
+        self.shared.resize(min_size, max_size)
+    }
+
+    pub async fn check(&self) {
+        self.shared.check().await
+    }
+
+    pub async fn drain(&self) {
+        self.shared.drain().await
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.shared.stats(false)
+    }
+
+    pub fn pop_stats(&self) -> Stats {
+        self.shared.stats(true)
+    }
+}
+
+/// How log lines name a connection, with psycopg's status tokens (`[INTRANS]`, `[BAD]`...).
+fn describe(conn: &Connection) -> String {
+    let status = match conn.transaction_status() {
+        TransactionStatus::Idle => "IDLE",
+        TransactionStatus::Active => "ACTIVE",
+        TransactionStatus::InTrans => "INTRANS",
+        TransactionStatus::InError => "INERROR",
+        TransactionStatus::Unknown => "BAD",
+    };
+    format!(
+        "<connection [{status}] backend_pid={} at {}>",
+        conn.backend_pid(),
+        conn.target().describe()
+    )
+}
+
+/// Closes a connection the pool is done with, without waiting for it.
+fn close_in_background(conn: Arc<Connection>) {
+    tokio::spawn(async move { conn.close().await });
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the state half-updated in a way that
+        // matters more than refusing all further work, so recover the guard.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn settings(&self) -> Settings {
+        self.settings.lock().unwrap().clone()
+    }
+
+    fn log(&self, level: Level, message: impl FnOnce() -> String) {
+        if let Some(logger) = &self.callbacks.logger {
+            if level >= self.callbacks.log_level {
+                logger(level, message());
+            }
+        }
+    }
+
+    fn quoted_name(&self) -> String {
+        format!("'{}'", self.name)
+    }
+
+    fn open(self: &Arc<Self>) -> Result<()> {
+        let mut state = self.state();
+        if !state.closed {
+            return Ok(());
+        }
+        if state.opened {
+            return Err(Error::PoolClosed(
+                "pool has already been opened/closed and cannot be reused".into(),
+            ));
+        }
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
+        state.workers = (0..self.num_workers)
+            .map(|_| tokio::spawn(tasks::worker(Arc::downgrade(self), receiver.clone())))
+            .collect();
+        state.tasks = Some(sender);
+        state.closing = Some(watch::channel(false).0);
+        state.closed = false;
+        state.opened = true;
+        if self.kind == PoolKind::Regular {
+            for _ in 0..state.nconns {
+                self.run_task(
+                    &state,
+                    Task::AddConnection {
+                        attempt: None,
+                        growing: false,
+                    },
+                );
+            }
+            self.run_task(&state, Task::ScheduleShrink);
+        }
+        Ok(())
+    }
+
+    fn run_task(&self, state: &State, task: Task) {
+        if let Some(tasks) = &state.tasks {
+            let _ = tasks.send(task);
+        }
+    }
+
+    /// Queues `task` after `delay`, unless the pool closes first.
+    fn schedule_task(self: &Arc<Self>, state: &State, task: Task, delay: Duration) {
+        let Some(closing) = &state.closing else { return };
+        let mut closing = closing.subscribe();
+        let pool = Arc::downgrade(self);
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {
+                    if let Some(pool) = pool.upgrade() {
+                        let state = pool.state();
+                        pool.run_task(&state, task);
+                    }
+                }
+                _ = closing.wait_for(|closed| *closed) => {}
+            }
+        });
+    }
+
+    fn check_open(&self, state: &State) -> Result<()> {
+        if !state.closed {
+            Ok(())
+        } else if state.opened {
+            Err(Error::PoolClosed(format!(
+                "the pool {} is already closed",
+                self.quoted_name()
+            )))
+        } else {
+            Err(Error::PoolClosed(format!(
+                "the pool {} is not open yet",
+                self.quoted_name()
+            )))
+        }
+    }
+
+    async fn wait(self: &Arc<Self>, timeout: Duration) -> Result<()> {
+        let filled = {
+            let mut state = self.state();
+            self.check_open(&state)?;
+            if state.filled.is_some() {
+                return Err(Error::Interface(format!(
+                    "wait() is already running on pool {}",
+                    self.quoted_name()
+                )));
+            }
+            let filled = Arc::new(Notify::new());
+            match self.kind {
+                PoolKind::Regular if state.idle.len() >= state.min_size => return Ok(()),
+                PoolKind::Regular => {}
+                // The null pool proves it can connect with one throwaway connection.
+                PoolKind::Null => self.run_task(
+                    &state,
+                    Task::AddConnection {
+                        attempt: None,
+                        growing: false,
+                    },
+                ),
+            }
+            state.filled = Some(filled.clone());
+            filled
+        };
+        self.log(Level::Info, || {
+            format!("waiting for pool {} initialization", self.quoted_name())
+        });
+        let outcome = tokio::time::timeout(timeout, filled.notified()).await;
+        self.state().filled = None;
+        if outcome.is_err() {
+            self.close(Duration::from_secs(5)).await;
+            return Err(Error::PoolTimeout(format!(
+                "pool initialization incomplete after {:?} sec",
+                timeout.as_secs_f64()
+            )));
+        }
+        self.log(Level::Info, || format!("pool {} is ready to use", self.quoted_name()));
+        Ok(())
+    }
+
+    async fn close(self: &Arc<Self>, timeout: Duration) {
+        let (waiting, idle, workers) = {
+            let mut state = self.state();
+            if state.closed {
+                return;
+            }
+            state.closed = true;
+            if let Some(closing) = state.closing.take() {
+                let _ = closing.send(true);
+            }
+            for _ in 0..state.workers.len() {
+                self.run_task(&state, Task::Stop);
+            }
+            state.tasks = None;
+            (
+                std::mem::take(&mut state.waiting),
+                std::mem::take(&mut state.idle),
+                std::mem::take(&mut state.workers),
+            )
+        };
+        self.log(Level::Debug, || format!("pool {} closed", self.quoted_name()));
+        let unfinished = Arc::new(AtomicU64::new(workers.len() as u64));
+        let joined = {
+            let unfinished = unfinished.clone();
+            async move {
+                for worker in workers {
+                    let _ = worker.await;
+                    unfinished.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
+        };
+        if tokio::time::timeout(timeout, joined).await.is_err() {
+            let left = unfinished.load(Ordering::Relaxed);
+            self.log(Level::Warning, || {
+                format!(
+                    "couldn't stop {left} worker task(s) of pool {} within {:?} seconds",
+                    self.quoted_name(),
+                    timeout.as_secs_f64()
+                )
+            });
+        }
+        for slot in idle {
+            slot.lease.conn.close().await;
+        }
+        for waiter in waiting {
+            waiter.fail(Error::PoolClosed(format!("the pool {} is closed", self.quoted_name())));
+        }
+    }
+
+    async fn getconn(self: &Arc<Self>, timeout: Option<Duration>) -> Result<Lease> {
+        let timeout = timeout.unwrap_or_else(|| self.settings().timeout);
+        let deadline = Instant::now() + timeout;
+        self.log(Level::Info, || {
+            format!("connection requested from {}", self.quoted_name())
+        });
+        {
+            let mut state = self.state();
+            state.counters.requests_num += 1;
+            self.check_open(&state)?;
+        }
+        match self.getconn_checked(deadline).await {
+            Err(Error::PoolTimeout(_)) => Err(Error::PoolTimeout(format!(
+                "couldn't get a connection after {:.2} sec",
+                timeout.as_secs_f64()
+            ))),
+            outcome => outcome,
+        }
+    }
+
+    /// Serves a connection that passed the user's `check`, retrying with backoff (spec §4.12).
+    async fn getconn_checked(self: &Arc<Self>, deadline: Instant) -> Result<Lease> {
+        let mut attempt: Option<Attempt> = None;
+        loop {
+            let lease = self.getconn_unchecked(deadline).await?;
+            let Some(check) = &self.callbacks.check else {
+                self.log(Level::Info, || format!("connection given by {}", self.quoted_name()));
+                return Ok(lease);
+            };
+            match check(lease.conn.clone()).await {
+                Ok(()) => {
+                    self.log(Level::Info, || format!("connection given by {}", self.quoted_name()));
+                    return Ok(lease);
+                }
+                Err(e) => {
+                    self.log(Level::Info, || format!("connection failed check: {e}"));
+                    let slot = self.state().checked_out.remove(&lease.id);
+                    if let Some(slot) = slot {
+                        self.return_connection(slot, true).await;
+                    }
+                }
+            }
+            let now = Instant::now();
+            match &mut attempt {
+                // The first retry is immediate; the budget is what is left until the deadline.
+                None => attempt = Some(Attempt::new(deadline.saturating_duration_since(now))),
+                Some(attempt) => attempt.update_delay(now),
+            }
+            let attempt = attempt.as_ref().expect("set just above");
+            if attempt.time_to_give_up(now) {
+                return Err(Error::PoolTimeout(String::new()));
+            }
+            tokio::time::sleep(attempt.delay).await;
+        }
+    }
+
+    /// Takes an idle connection, or queues for one (spec §4.5).
+    async fn getconn_unchecked(self: &Arc<Self>, deadline: Instant) -> Result<Lease> {
+        let waiter = match self.take_or_queue(deadline)? {
+            Ready::Lease(lease) => return Ok(lease),
+            Ready::Connect => return self.connect_for_client(deadline).await,
+            Ready::Queued(waiter) => waiter,
+        };
+        let started = Instant::now();
+        let mut queued = QueuedClient {
+            pool: self,
+            waiter: &waiter,
+            done: false,
+        };
+        let outcome = waiter.wait(deadline).await;
+        queued.done = true;
+        let mut state = self.state();
+        state.counters.requests_wait_ms += millis(started.elapsed());
+        match outcome {
+            Some(Ok(lease)) => Ok(lease),
+            Some(Err(e)) => {
+                state.counters.requests_errors += 1;
+                Err(e)
+            }
+            None => {
+                // Timed out: leave the queue at once, and give back a connection that was
+                // offered in the meantime.
+                state.counters.requests_errors += 1;
+                drop(state);
+                self.abandon(&waiter);
+                Err(Error::PoolTimeout(String::new()))
+            }
+        }
+    }
+
+    fn take_or_queue(&self, deadline: Instant) -> Result<Ready> {
+        let mut state = self.state();
+        match self.kind {
+            PoolKind::Regular => {
+                if let Some(mut slot) = state.idle.pop_front() {
+                    state.nconns_min = state.nconns_min.min(state.idle.len());
+                    slot.handed_out_at = Some(Instant::now());
+                    let lease = slot.lease.clone();
+                    state.checked_out.insert(lease.id, slot);
+                    return Ok(Ready::Lease(lease));
+                }
+            }
+            PoolKind::Null => {
+                if state.max_size == 0 || state.nconns < state.max_size {
+                    state.nconns += 1;
+                    return Ok(Ready::Connect);
+                }
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::PoolTimeout(String::new()));
+        }
+        let max_waiting = self.settings().max_waiting;
+        if max_waiting > 0 && state.waiting.len() >= max_waiting {
+            state.counters.requests_errors += 1;
+            return Err(Error::TooManyRequests(format!(
+                "the pool {} has already {} requests waiting",
+                self.quoted_name(),
+                state.waiting.len()
+            )));
+        }
+        let waiter = Arc::new(Waiter::new());
+        state.waiting.push_back(waiter.clone());
+        state.counters.requests_queued += 1;
+        self.maybe_grow(&mut state);
+        Ok(Ready::Queued(waiter))
+    }
+
+    /// A queued client gives up (timeout, or its future was dropped): it leaves the queue, and
+    /// a connection handed to it meanwhile goes back to the pool, never to nobody.
+    fn abandon(&self, waiter: &Arc<Waiter>) {
+        let mut state = self.state();
+        state.waiting.retain(|w| !Arc::ptr_eq(w, waiter));
+        if let Some(lease) = waiter.leave() {
+            if let Some(slot) = state.checked_out.remove(&lease.id) {
+                self.add_to_pool(&mut state, slot);
+            }
+        }
+    }
+
+    /// Null pools: the client pays for its own connection (concurrent connects don't wait on
+    /// each other, unlike psycopg's).
+    async fn connect_for_client(self: &Arc<Self>, deadline: Instant) -> Result<Lease> {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let outcome = match tokio::time::timeout(remaining, self.connect()).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(Error::PoolTimeout(String::new())),
+        };
+        let mut state = self.state();
+        match outcome {
+            Ok(mut slot) => {
+                slot.handed_out_at = Some(Instant::now());
+                let lease = slot.lease.clone();
+                state.checked_out.insert(lease.id, slot);
+                Ok(lease)
+            }
+            Err(e) => {
+                state.nconns -= 1;
+                Err(e)
+            }
+        }
+    }
+
+    /// Starts one growth connection if clients wait and there is room (spec §4.7).
+    fn maybe_grow(&self, state: &mut State) {
+        if self.kind == PoolKind::Null || state.nconns >= state.max_size || state.growing {
+            return;
+        }
+        state.nconns += 1;
+        let size = state.nconns;
+        self.log(Level::Info, || format!("growing pool {} to {size}", self.quoted_name()));
+        state.growing = true;
+        self.run_task(
+            state,
+            Task::AddConnection {
+                attempt: None,
+                growing: true,
+            },
+        );
+    }
+
+    /// Opens a connection with the pool's parameters and `configure` hook (spec §4.8).
+    async fn connect(&self) -> Result<Slot> {
+        self.state().counters.connections_num += 1;
+        let (info, options) = (self.callbacks.connect_params)().await?;
+        let started = Instant::now();
+        let conn = match Connection::connect(&info, options).await {
+            Ok(conn) => conn,
+            Err(e) => {
+                self.state().counters.connections_errors += 1;
+                return Err(e);
+            }
+        };
+        self.state().counters.connections_ms += millis(started.elapsed());
+        if let Some(configure) = &self.callbacks.configure {
+            configure(conn.clone()).await?;
+            let status = conn.transaction_status();
+            if status != TransactionStatus::Idle {
+                close_in_background(conn.clone());
+                return Err(Error::Programming(format!(
+                    "connection left in status {} by configure function: discarded",
+                    status.as_str().to_uppercase()
+                )));
+            }
+        }
+        let created_at = Instant::now();
+        let lifetime = jitter(self.settings().max_lifetime, -0.05, 0.0);
+        let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
+        Ok(Slot {
+            lease: Lease { id, conn },
+            created_at,
+            expire_at: created_at + lifetime,
+            handed_out_at: None,
+        })
+    }
+
+    async fn putconn(self: &Arc<Self>, id: u64) -> Result<()> {
+        let slot = self.take_checked_out(id)?;
+        self.log(Level::Info, || {
+            format!("returning connection to {}", self.quoted_name())
+        });
+        self.give_back(slot).await;
+        Ok(())
+    }
+
+    async fn finish_use(self: &Arc<Self>, id: u64, succeeded: bool) -> Result<()> {
+        let slot = self.take_checked_out(id)?;
+        let conn = &slot.lease.conn;
+        let mut outcome = Ok(());
+        if !conn.closed() && !conn.broken() {
+            if succeeded {
+                outcome = conn.commit().await;
+            } else if let Err(e) = conn.rollback().await {
+                self.log(Level::Warning, || {
+                    format!("error ignored in rollback on {}: {e}", describe(conn))
+                });
+            }
+        }
+        let used_since = slot.handed_out_at;
+        self.give_back(slot).await;
+        if let Some(since) = used_since {
+            self.state().counters.usage_ms += millis(since.elapsed());
+        }
+        outcome
+    }
+
+    fn take_checked_out(&self, id: u64) -> Result<Slot> {
+        self.state().checked_out.remove(&id).ok_or_else(|| {
+            Error::Interface(format!(
+                "can't return connection to pool {}, it doesn't come from any pool (or it was returned already)",
+                self.quoted_name()
+            ))
+        })
+    }
+
+    /// The return path after a client is done (spec §4.10).
+    async fn give_back(self: &Arc<Self>, slot: Slot) {
+        let conn = slot.lease.conn.clone();
+        if self.close_instead_of_returning(&conn) {
+            conn.close().await;
+            return;
+        }
+        if self.callbacks.reset.is_some() {
+            let state = self.state();
+            self.run_task(
+                &state,
+                Task::ReturnConnection {
+                    slot,
+                    from_getconn: false,
+                },
+            );
+        } else {
+            self.return_connection(slot, false).await;
+        }
+    }
+
+    /// A closed pool closes what comes back; a null pool too, unless a client waits for it.
+    fn close_instead_of_returning(&self, conn: &Connection) -> bool {
+        let mut state = self.state();
+        let close = state.closed || (self.kind == PoolKind::Null && state.waiting.is_empty());
+        if close && self.kind == PoolKind::Null {
+            if conn.transaction_status() == TransactionStatus::Unknown {
+                state.counters.returns_bad += 1;
+            }
+            state.nconns = state.nconns.saturating_sub(1);
+        }
+        close
+    }
+
+    /// Brings a connection back to idle and into the pool, or replaces it (spec §4.10).
+    async fn return_connection(self: &Arc<Self>, slot: Slot, from_getconn: bool) {
+        let conn = slot.lease.conn.clone();
+        self.reset_connection(&conn).await;
+        let mut state = self.state();
+        if conn.transaction_status() == TransactionStatus::Unknown {
+            if from_getconn {
+                state.counters.connections_lost += 1;
+                self.log(Level::Info, || "not serving connection found broken".into());
+            } else {
+                state.counters.returns_bad += 1;
+                self.log(Level::Warning, || {
+                    format!("discarding closed connection: {}", describe(&conn))
+                });
+            }
+            self.replace(&mut state, conn);
+            return;
+        }
+        let drained = state.drained_at.is_some_and(|at| slot.created_at <= at);
+        if drained || slot.expire_at <= Instant::now() {
+            self.log(Level::Info, || "discarding expired connection".into());
+            self.replace(&mut state, conn);
+            return;
+        }
+        self.add_to_pool(&mut state, slot);
+    }
+
+    /// Discards a connection and starts its replacement (null pools just free the slot).
+    fn replace(&self, state: &mut State, conn: Arc<Connection>) {
+        close_in_background(conn);
+        match self.kind {
+            PoolKind::Regular => self.run_task(
+                state,
+                Task::AddConnection {
+                    attempt: None,
+                    growing: false,
+                },
+            ),
+            PoolKind::Null => state.nconns -= 1,
+        }
+    }
+
+    /// Rolls back what the client left open, then runs the `reset` hook (spec §4.10, §4.11).
+    async fn reset_connection(&self, conn: &Arc<Connection>) {
+        match conn.transaction_status() {
+            TransactionStatus::Idle => {}
+            TransactionStatus::InTrans | TransactionStatus::InError => {
+                self.log(Level::Warning, || {
+                    format!("rolling back returned connection: {}", describe(conn))
+                });
+                if let Err(e) = conn.rollback().await {
+                    self.log(Level::Warning, || {
+                        format!(
+                            "rollback failed: {}: {e}. Discarding connection {}",
+                            e.class_name(),
+                            describe(conn)
+                        )
+                    });
+                    conn.close().await;
+                }
+            }
+            TransactionStatus::Active => {
+                self.log(Level::Warning, || {
+                    format!("closing returned connection: {}", describe(conn))
+                });
+                conn.close().await;
+            }
+            TransactionStatus::Unknown => return,
+        }
+        let Some(reset) = &self.callbacks.reset else { return };
+        if conn.transaction_status() == TransactionStatus::Unknown {
+            return;
+        }
+        let outcome = match reset(conn.clone()).await {
+            Ok(()) if conn.transaction_status() != TransactionStatus::Idle => Err(Error::Programming(format!(
+                "connection left in status {} by reset function: discarded",
+                conn.transaction_status().as_str().to_uppercase()
+            ))),
+            outcome => outcome,
+        };
+        if let Err(e) = outcome {
+            self.log(Level::Warning, || format!("error resetting connection: {e}"));
+            conn.close().await;
+        }
+    }
+
+    /// Hands a connection to the first live waiter, or puts it in the idle deque.
+    fn add_to_pool(&self, state: &mut State, mut slot: Slot) {
+        if state.closed {
+            close_in_background(slot.lease.conn.clone());
+            return;
+        }
+        while let Some(waiter) = state.waiting.pop_front() {
+            slot.handed_out_at = Some(Instant::now());
+            let lease = slot.lease.clone();
+            let id = lease.id;
+            match waiter.offer(lease) {
+                Ok(()) => {
+                    state.checked_out.insert(id, slot);
+                    return;
+                }
+                Err(_) => continue,
+            }
+        }
+        match self.kind {
+            PoolKind::Regular => {
+                slot.handed_out_at = None;
+                state.idle.push_back(slot);
+                if state.idle.len() >= state.min_size {
+                    if let Some(filled) = &state.filled {
+                        filled.notify_one();
+                    }
+                }
+            }
+            PoolKind::Null => {
+                // No waiter: a null pool keeps nothing. The connection of `wait()` was never
+                // counted in `nconns`; a client's was.
+                close_in_background(slot.lease.conn.clone());
+                match &state.filled {
+                    Some(filled) => filled.notify_one(),
+                    None => state.nconns = state.nconns.saturating_sub(1),
+                }
+            }
+        }
+    }
+
+    fn resize(self: &Arc<Self>, min_size: i64, max_size: Option<i64>) -> Result<()> {
+        let (min_size, max_size) = check_sizes(self.kind, min_size, max_size)?;
+        let mut state = self.state();
+        let grow = min_size.saturating_sub(state.min_size);
+        self.log(Level::Info, || {
+            format!(
+                "resizing {} to min_size={min_size} max_size={max_size}",
+                self.quoted_name()
+            )
+        });
+        state.min_size = min_size;
+        state.max_size = max_size;
+        if self.kind == PoolKind::Null {
+            return Ok(());
+        }
+        state.nconns += grow;
+        for _ in 0..grow {
+            self.run_task(
+                &state,
+                Task::AddConnection {
+                    attempt: None,
+                    growing: false,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    async fn drain(self: &Arc<Self>) {
+        let idle = {
+            let mut state = self.state();
+            state.drained_at = Some(Instant::now());
+            let idle = std::mem::take(&mut state.idle);
+            for _ in 0..idle.len() {
+                self.run_task(
+                    &state,
+                    Task::AddConnection {
+                        attempt: None,
+                        growing: false,
+                    },
+                );
+            }
+            idle
+        };
+        for slot in idle {
+            slot.lease.conn.close().await;
+        }
+    }
+
+    fn stats(&self, pop: bool) -> Stats {
+        let mut state = self.state();
+        let counters = if pop {
+            std::mem::take(&mut state.counters)
+        } else {
+            state.counters.clone()
+        };
+        Stats {
+            pool_min: state.min_size as u64,
+            pool_max: state.max_size as u64,
+            pool_size: state.nconns as u64,
+            pool_available: state.idle.len() as u64,
+            requests_waiting: state.waiting.len() as u64,
+            counters,
+        }
+    }
+}
+
+/// What `getconn` found under the lock.
+enum Ready {
+    Lease(Lease),
+    /// A null pool with room: the client connects.
+    Connect,
+    Queued(Arc<Waiter>),
+}
+
+/// Removes a queued client whose `getconn` future is dropped before it is served.
+struct QueuedClient<'a> {
+    pool: &'a Shared,
+    waiter: &'a Arc<Waiter>,
+    done: bool,
+}
+
+impl Drop for QueuedClient<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.pool.state().counters.requests_errors += 1;
+            self.pool.abandon(self.waiter);
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! Maintenance work, run by the pool's `num_workers` worker tasks (spec §4.2–§4.3, §4.9,
+//! §4.14): adding connections with reconnection backoff, returns that run the `reset` hook,
+//! and shrinking idle connections.
+
+use std::sync::{Arc, Weak};
+use std::time::Instant;
+
+use tokio::sync::{mpsc, Mutex};
+
+use super::{Attempt, Level, PoolKind, Shared, Slot};
+
+pub(super) enum Task {
+    AddConnection {
+        attempt: Option<Attempt>,
+        growing: bool,
+    },
+    ReturnConnection {
+        slot: Slot,
+        from_getconn: bool,
+    },
+    /// Starts the periodic shrink check, `max_idle` after a worker picks this up.
+    ScheduleShrink,
+    ShrinkPool,
+    Stop,
+}
+
+impl Task {
+    fn name(&self) -> &'static str {
+        match self {
+            Task::AddConnection { .. } => "AddConnection",
+            Task::ReturnConnection { .. } => "ReturnConnection",
+            Task::ScheduleShrink => "Schedule",
+            Task::ShrinkPool => "ShrinkPool",
+            Task::Stop => "StopWorker",
+        }
+    }
+}
+
+/// One worker: takes tasks until told to stop or until the pool is gone. Workers hold the
+/// pool weakly, so a pool nobody references can be dropped while they wait.
+pub(super) async fn worker(pool: Weak<Shared>, queue: Arc<Mutex<mpsc::UnboundedReceiver<Task>>>) {
+    loop {
+        let next = queue.lock().await.recv().await;
+        let task = match next {
+            None | Some(Task::Stop) => return,
+            Some(task) => task,
+        };
+        let Some(shared) = pool.upgrade() else { return };
+        let name = task.name();
+        if shared.state().closed {
+            shared.log(Level::Debug, || format!("task run discarded: {name}"));
+            continue;
+        }
+        // Each task runs in a task of its own, so a panic in one is logged, not fatal.
+        let outcome = tokio::spawn({
+            let shared = shared.clone();
+            async move { shared.run(task).await }
+        })
+        .await;
+        if let Err(e) = outcome {
+            shared.log(Level::Warning, || format!("task run {name} failed: {e}"));
+        }
+    }
+}
+
+impl Shared {
+    async fn run(self: Arc<Self>, task: Task) {
+        match task {
+            Task::AddConnection { attempt, growing } => self.add_connection(attempt, growing).await,
+            Task::ReturnConnection { slot, from_getconn } => self.return_connection(slot, from_getconn).await,
+            Task::ScheduleShrink => {
+                let state = self.state();
+                self.schedule_task(&state, Task::ShrinkPool, self.settings().max_idle);
+            }
+            Task::ShrinkPool => self.shrink(),
+            Task::Stop => {}
+        }
+    }
+
+    /// Opens one connection; on failure retries with backoff until `reconnect_timeout`, then
+    /// gives the slot up and calls `reconnect_failed` (spec §4.9).
+    async fn add_connection(self: &Arc<Self>, attempt: Option<Attempt>, growing: bool) {
+        let now = Instant::now();
+        let mut attempt = attempt.unwrap_or_else(|| Attempt::new(self.settings().reconnect_timeout));
+        let slot = match self.connect().await {
+            Ok(slot) => slot,
+            Err(e) => {
+                self.log(Level::Warning, || {
+                    format!("error connecting in {}: {e}", self.quoted_name())
+                });
+                if attempt.time_to_give_up(now) {
+                    let budget = self.settings().reconnect_timeout.as_secs_f64();
+                    self.log(Level::Warning, || {
+                        format!(
+                            "reconnection attempt in pool {} failed after {budget:?} sec",
+                            self.quoted_name()
+                        )
+                    });
+                    {
+                        let mut state = self.state();
+                        if self.kind == PoolKind::Regular {
+                            state.nconns = state.nconns.saturating_sub(1);
+                        }
+                        if growing {
+                            state.growing = false;
+                        }
+                    }
+                    if let Some(reconnect_failed) = &self.callbacks.reconnect_failed {
+                        reconnect_failed().await;
+                    }
+                } else {
+                    attempt.update_delay(now);
+                    let delay = attempt.delay;
+                    let state = self.state();
+                    self.schedule_task(
+                        &state,
+                        Task::AddConnection {
+                            attempt: Some(attempt),
+                            growing,
+                        },
+                        delay,
+                    );
+                }
+                return;
+            }
+        };
+        self.log(Level::Info, || "adding new connection to the pool".into());
+        let mut state = self.state();
+        self.add_to_pool(&mut state, slot);
+        if growing {
+            // Growth is serial: the next growth connection starts when this one is in.
+            if state.nconns < state.min_size || (state.nconns < state.max_size && !state.waiting.is_empty()) {
+                state.nconns += 1;
+                let size = state.nconns;
+                self.log(Level::Info, || format!("growing pool {} to {size}", self.quoted_name()));
+                self.run_task(
+                    &state,
+                    Task::AddConnection {
+                        attempt: None,
+                        growing: true,
+                    },
+                );
+            } else {
+                state.growing = false;
+            }
+        }
+    }
+
+    /// Closes the longest-idle connection if the pool never ran out of idle connections in
+    /// the last `max_idle` window (spec §4.14). At most one per window.
+    fn shrink(self: &Arc<Self>) {
+        let max_idle = self.settings().max_idle;
+        let mut state = self.state();
+        self.schedule_task(&state, Task::ShrinkPool, max_idle);
+        let fewest_idle = state.nconns_min;
+        state.nconns_min = state.idle.len();
+        if state.nconns > state.min_size && fewest_idle > 0 {
+            if let Some(slot) = state.idle.pop_front() {
+                state.nconns -= 1;
+                state.nconns_min = state.nconns_min.saturating_sub(1);
+                let size = state.nconns;
+                self.log(Level::Info, || {
+                    format!(
+                        "shrinking pool {} to {size} because {fewest_idle} unused connections in the last {:?} sec",
+                        self.quoted_name(),
+                        max_idle.as_secs_f64()
+                    )
+                });
+                super::close_in_background(slot.lease.conn);
+            }
+        }
+    }
+}

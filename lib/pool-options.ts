@@ -1,0 +1,233 @@
+// Pool options: psycopg's names in camelCase, psycopg's defaults, checked once at
+// construction with errors that name the option. Size rules are the engine's (one place).
+
+import type { AsyncConnection, Connection } from './connection'
+import { connectionOptionsFrom, type ConnectionOptions, type NormalisedConnectionOptions } from './options'
+
+/** pino-compatible: `logger.warn(obj, msg)`; any method may be missing. */
+export interface PoolLogger {
+  debug?(obj: object, msg: string): void
+  info?(obj: object, msg: string): void
+  warn?(obj: object, msg: string): void
+  /** pino's level name, used to skip records the logger would drop anyway. */
+  level?: string
+}
+
+export type LogLevel = 'debug' | 'info' | 'warning'
+
+type MaybePromise<T> = T | Promise<T>
+
+export interface PoolOptions<C, P> {
+  /** Connections kept open (default 4; null pools 0, and must be 0). */
+  minSize?: number
+  /** Upper bound when clients wait (default: minSize; null pools 0 = unlimited). */
+  maxSize?: number | null
+  /** Open in the constructor, filling in the background (default true). */
+  open?: boolean
+  /** Runs on each new connection before it is used; must leave it idle. */
+  configure?: (conn: C) => MaybePromise<void>
+  /** Runs before each hand-out; a throw discards the connection and another is tried. */
+  check?: (conn: C) => MaybePromise<void>
+  /** Runs on each returned connection, after any rollback; must leave it idle. */
+  reset?: (conn: C) => MaybePromise<void>
+  /** Default `pool-N`. */
+  name?: string
+  /** `close()` on a checked-out connection returns it to the pool (default false). */
+  closeReturns?: boolean
+  /** Seconds `getconn()`/`connection()` wait by default (default 30). */
+  timeout?: number
+  /** Clients allowed to wait at once; 0 = unlimited (default 0). */
+  maxWaiting?: number
+  /** Seconds after which a connection is replaced, with 5% jitter (default 3600). */
+  maxLifetime?: number
+  /** Seconds an idle connection above minSize may stay unused (default 600). */
+  maxIdle?: number
+  /** Seconds of reconnection attempts before giving up (default 300). */
+  reconnectTimeout?: number
+  /** Called when reconnection gives up. */
+  reconnectFailed?: (pool: P) => MaybePromise<void>
+  /** Background workers that open connections (default 3). */
+  numWorkers?: number
+  /** Options for each connection, or a function called at every connection attempt. */
+  connectionOptions?: ConnectionOptions | (() => MaybePromise<ConnectionOptions>)
+  /** Where log records go (default: warnings to the console). */
+  logger?: PoolLogger
+  /** The least severe record sent to the logger (default: from `logger.level`, else 'info'). */
+  logLevel?: LogLevel
+}
+
+export type AsyncPoolOptions<P> = PoolOptions<AsyncConnection, P>
+export type SyncPoolOptions<P> = PoolOptions<Connection, P>
+
+export type Conninfo = string | (() => MaybePromise<string>)
+
+const OPTION_NAMES = new Set([
+  'minSize',
+  'maxSize',
+  'open',
+  'configure',
+  'check',
+  'reset',
+  'name',
+  'closeReturns',
+  'timeout',
+  'maxWaiting',
+  'maxLifetime',
+  'maxIdle',
+  'reconnectTimeout',
+  'reconnectFailed',
+  'numWorkers',
+  'connectionOptions',
+  'logger',
+  'logLevel',
+])
+
+/** One counter for all four classes, as psycopg's `pool-N`. */
+let poolCounter = 0
+
+export interface NormalisedPoolOptions<C, P> {
+  null: boolean
+  name: string
+  minSize: number
+  maxSize: number | undefined
+  open: boolean
+  numWorkers: number
+  closeReturns: boolean
+  timeout: number
+  maxWaiting: number
+  maxLifetime: number
+  maxIdle: number
+  reconnectTimeout: number
+  configure?: (conn: C) => MaybePromise<void>
+  check?: (conn: C) => MaybePromise<void>
+  reset?: (conn: C) => MaybePromise<void>
+  reconnectFailed?: (pool: P) => MaybePromise<void>
+  conninfo: Conninfo
+  connectionOptions: NormalisedConnectionOptions | (() => MaybePromise<ConnectionOptions>)
+  logger: PoolLogger
+  logLevel: LogLevel
+}
+
+function integer(options: Record<string, unknown>, name: string, fallback: number): number {
+  const value = options[name] ?? fallback
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new TypeError(`pool option '${name}' must be an integer, not ${describe(value)}`)
+  }
+  return value
+}
+
+function seconds(options: Record<string, unknown>, name: string, fallback: number): number {
+  const value = options[name] ?? fallback
+  if (typeof value !== 'number' || Number.isNaN(value)) {
+    throw new TypeError(`pool option '${name}' must be a number of seconds, not ${describe(value)}`)
+  }
+  if (value < 0) throw new RangeError(`pool option '${name}' cannot be negative (got ${value})`)
+  return value
+}
+
+function boolean(options: Record<string, unknown>, name: string, fallback: boolean): boolean {
+  const value = options[name] ?? fallback
+  if (typeof value !== 'boolean') throw new TypeError(`pool option '${name}' must be a boolean, not ${describe(value)}`)
+  return value
+}
+
+function callback<F>(options: Record<string, unknown>, name: string): F | undefined {
+  const value = options[name]
+  if (value === undefined || value === null) return undefined
+  if (typeof value !== 'function') throw new TypeError(`pool option '${name}' must be a function, not ${describe(value)}`)
+  return value as F
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`
+  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`
+}
+
+const defaultLogger: PoolLogger = {
+  warn: (obj, msg) => console.warn(`[pgtide ${(obj as { pool?: string }).pool ?? ''}] ${msg}`),
+}
+
+function logLevelOf(options: Record<string, unknown>, logger: PoolLogger | undefined): LogLevel {
+  const explicit = options.logLevel
+  if (explicit !== undefined) {
+    if (explicit !== 'debug' && explicit !== 'info' && explicit !== 'warning') {
+      throw new TypeError(`pool option 'logLevel' must be 'debug', 'info' or 'warning', not ${describe(explicit)}`)
+    }
+    return explicit
+  }
+  if (logger === undefined) return 'warning'
+  switch (logger.level) {
+    case 'trace':
+    case 'debug':
+      return 'debug'
+    case 'warn':
+    case 'error':
+    case 'fatal':
+    case 'silent':
+      return 'warning'
+    default:
+      return 'info'
+  }
+}
+
+export function poolOptionsFrom<C, P>(
+  kind: 'regular' | 'null',
+  conninfo: unknown,
+  input: PoolOptions<C, P> | undefined,
+): NormalisedPoolOptions<C, P> {
+  if (input !== undefined && (typeof input !== 'object' || input === null)) {
+    throw new TypeError(`pool options must be an object, not ${describe(input)}`)
+  }
+  const options = (input ?? {}) as Record<string, unknown>
+  for (const name of Object.keys(options)) {
+    if (!OPTION_NAMES.has(name)) throw new TypeError(`unknown pool option '${name}'`)
+  }
+  if (conninfo !== undefined && typeof conninfo !== 'string' && typeof conninfo !== 'function') {
+    throw new TypeError(`conninfo must be a string or a function returning one, not ${describe(conninfo)}`)
+  }
+  const isNull = kind === 'null'
+  const minSize = integer(options, 'minSize', isNull ? 0 : 4)
+  const maxSize = options.maxSize === undefined || options.maxSize === null ? undefined : integer(options, 'maxSize', 0)
+  const rawName = options.name
+  if (rawName !== undefined && typeof rawName !== 'string') {
+    throw new TypeError(`pool option 'name' must be a string, not ${describe(rawName)}`)
+  }
+  // Counted before the numWorkers check, as psycopg does.
+  poolCounter += 1
+  const name = rawName || `pool-${poolCounter}`
+  const numWorkers = integer(options, 'numWorkers', 3)
+  if (numWorkers < 1) throw new RangeError('numWorkers must be at least 1')
+  const maxWaiting = integer(options, 'maxWaiting', 0)
+  if (maxWaiting < 0) throw new RangeError(`pool option 'maxWaiting' cannot be negative (got ${maxWaiting})`)
+  const logger = options.logger as PoolLogger | undefined
+  if (logger !== undefined && (typeof logger !== 'object' || logger === null)) {
+    throw new TypeError(`pool option 'logger' must be an object with debug/info/warn methods, not ${describe(logger)}`)
+  }
+  const connectionOptions = options.connectionOptions
+  return {
+    null: isNull,
+    name,
+    minSize,
+    maxSize,
+    open: boolean(options, 'open', true),
+    numWorkers,
+    closeReturns: boolean(options, 'closeReturns', false),
+    timeout: seconds(options, 'timeout', 30),
+    maxWaiting,
+    maxLifetime: seconds(options, 'maxLifetime', 3600),
+    maxIdle: seconds(options, 'maxIdle', 600),
+    reconnectTimeout: seconds(options, 'reconnectTimeout', 300),
+    configure: callback(options, 'configure'),
+    check: callback(options, 'check'),
+    reset: callback(options, 'reset'),
+    reconnectFailed: callback(options, 'reconnectFailed'),
+    conninfo: (conninfo as Conninfo | undefined) ?? '',
+    connectionOptions:
+      typeof connectionOptions === 'function'
+        ? (connectionOptions as () => MaybePromise<ConnectionOptions>)
+        : connectionOptionsFrom(connectionOptions as ConnectionOptions | undefined),
+    logger: logger ?? defaultLogger,
+    logLevel: logLevelOf(options, logger),
+  }
+}

@@ -1,0 +1,398 @@
+//! `NativePool`: the engine's pool, with JavaScript functions as its hooks. The policy is all
+//! in `pgtide_core::pool`; this file only converts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use napi::bindgen_prelude::{within_runtime_if_available, Either, FnArgs, Function, Promise, PromiseRaw};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{Env, Status};
+use napi_derive::napi;
+use pgtide_core::pool::{self, Callbacks, Level, PoolConfig, PoolKind, Settings};
+use pgtide_core::{ConnInfo, ConnectOptions, Connection, Error, Pool};
+
+use crate::connection::NativeConnection;
+use crate::errors::IntoNapi;
+
+/// A connection's ticket back to the pool that handed it out.
+#[derive(Clone)]
+pub struct PoolLease {
+    pub pool: Pool,
+    pub id: u64,
+}
+
+#[napi(object)]
+pub struct NativePoolOptions {
+    /// A null pool (no idle connections kept) rather than a regular one.
+    pub null: bool,
+    pub name: String,
+    pub min_size: i64,
+    pub max_size: Option<i64>,
+    pub num_workers: u32,
+    pub close_returns: bool,
+    pub timeout: f64,
+    pub max_waiting: u32,
+    pub max_lifetime: f64,
+    pub max_idle: f64,
+    pub reconnect_timeout: f64,
+    /// The least severe log record to send to `log`: "debug", "info" or "warning".
+    pub log_level: String,
+}
+
+/// What a connection attempt needs; a function returning it is called at every attempt.
+#[napi(object)]
+pub struct NativeConnectParams {
+    pub conninfo: String,
+    pub autocommit: bool,
+}
+
+#[napi(object)]
+pub struct NativeStats {
+    pub pool_min: f64,
+    pub pool_max: f64,
+    pub pool_size: f64,
+    pub pool_available: f64,
+    pub requests_waiting: f64,
+    pub requests_num: f64,
+    pub requests_queued: f64,
+    pub requests_wait_ms: f64,
+    pub requests_errors: f64,
+    pub usage_ms: f64,
+    pub returns_bad: f64,
+    pub connections_num: f64,
+    pub connections_ms: f64,
+    pub connections_errors: f64,
+    pub connections_lost: f64,
+}
+
+type HookFn = ThreadsafeFunction<NativeConnection, Promise<()>, NativeConnection, Status, false, true>;
+type ParamsFn = ThreadsafeFunction<(), Promise<NativeConnectParams>, (), Status, false, true>;
+type NotifyFn = ThreadsafeFunction<(), Promise<()>, (), Status, false, true>;
+type LogFn = ThreadsafeFunction<FnArgs<(String, String)>, (), FnArgs<(String, String)>, Status, false, true>;
+
+#[napi]
+pub struct NativePool {
+    pool: Pool,
+}
+
+fn seconds(value: f64) -> Duration {
+    Duration::try_from_secs_f64(value.max(0.0)).unwrap_or(Duration::MAX)
+}
+
+fn connect_options(params: &NativeConnectParams) -> ConnectOptions {
+    ConnectOptions {
+        autocommit: params.autocommit,
+    }
+}
+
+/// A JavaScript hook failed: keep its message for the pool's log lines.
+fn callback_error(error: napi::Error) -> Error {
+    Error::Callback(error.reason.clone())
+}
+
+fn hook(function: HookFn) -> pool::ConnectionHook {
+    let function = Arc::new(function);
+    Arc::new(move |conn: Arc<Connection>| {
+        let function = function.clone();
+        Box::pin(async move {
+            let promise = function
+                .call_async_catch(NativeConnection::standalone(conn))
+                .await
+                .map_err(callback_error)?;
+            promise.await.map_err(callback_error)
+        })
+    })
+}
+
+fn level(name: &str) -> napi::Result<Level> {
+    match name {
+        "debug" => Ok(Level::Debug),
+        "info" => Ok(Level::Info),
+        "warning" => Ok(Level::Warning),
+        other => Err(napi::Error::from_reason(format!("invalid log level {other:?}"))),
+    }
+}
+
+fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::Debug => "debug",
+        Level::Info => "info",
+        Level::Warning => "warning",
+    }
+}
+
+#[napi]
+impl NativePool {
+    /// `connect` is either fixed parameters or a function returning a Promise of them. Hooks
+    /// are async functions taking a native connection; `log(level, message)` gets log records.
+    #[napi(constructor)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        options: NativePoolOptions,
+        connect: Either<NativeConnectParams, Function<(), Promise<NativeConnectParams>>>,
+        configure: Option<Function<NativeConnection, Promise<()>>>,
+        check: Option<Function<NativeConnection, Promise<()>>>,
+        reset: Option<Function<NativeConnection, Promise<()>>>,
+        reconnect_failed: Option<Function<(), Promise<()>>>,
+        log: Option<Function<FnArgs<(String, String)>, ()>>,
+    ) -> napi::Result<NativePool> {
+        let kind = if options.null {
+            PoolKind::Null
+        } else {
+            PoolKind::Regular
+        };
+        let (min_size, max_size) = pool::check_sizes(kind, options.min_size, options.max_size).into_napi()?;
+        let connect_params: pool::ConnectParams = match connect {
+            Either::A(params) => {
+                let info = ConnInfo::parse(&params.conninfo).into_napi()?;
+                let options = connect_options(&params);
+                Callbacks::fixed(info, options).connect_params
+            }
+            Either::B(function) => {
+                let function: Arc<ParamsFn> = Arc::new(
+                    function
+                        .build_threadsafe_function()
+                        .callee_handled::<false>()
+                        .weak::<true>()
+                        .build()?,
+                );
+                Arc::new(move || {
+                    let function = function.clone();
+                    Box::pin(async move {
+                        let promise = function.call_async_catch(()).await.map_err(callback_error)?;
+                        let params = promise.await.map_err(callback_error)?;
+                        Ok((ConnInfo::parse(&params.conninfo)?, connect_options(&params)))
+                    })
+                })
+            }
+        };
+        let build_hook = |f: Option<Function<NativeConnection, Promise<()>>>| -> napi::Result<_> {
+            f.map(|f| {
+                Ok(hook(
+                    f.build_threadsafe_function()
+                        .callee_handled::<false>()
+                        .weak::<true>()
+                        .build()?,
+                ))
+            })
+            .transpose()
+        };
+        let reconnect_failed = match reconnect_failed {
+            None => None,
+            Some(f) => {
+                let function: Arc<NotifyFn> = Arc::new(
+                    f.build_threadsafe_function()
+                        .callee_handled::<false>()
+                        .weak::<true>()
+                        .build()?,
+                );
+                let notify: pool::ReconnectFailed = Arc::new(move || {
+                    let function = function.clone();
+                    Box::pin(async move {
+                        // The user's callback failing is reported by the JS wrapper; the pool goes on.
+                        if let Ok(promise) = function.call_async_catch(()).await {
+                            let _ = promise.await;
+                        }
+                    })
+                });
+                Some(notify)
+            }
+        };
+        let log_level = level(&options.log_level)?;
+        let logger = match log {
+            None => None,
+            Some(f) => {
+                let function: LogFn = f
+                    .build_threadsafe_function()
+                    .callee_handled::<false>()
+                    .weak::<true>()
+                    .build()?;
+                let logger: pool::Logger = Arc::new(move |level, message| {
+                    function.call(
+                        (level_name(level).to_string(), message).into(),
+                        ThreadsafeFunctionCallMode::NonBlocking,
+                    );
+                });
+                Some(logger)
+            }
+        };
+        let callbacks = Callbacks {
+            connect_params,
+            configure: build_hook(configure)?,
+            check: build_hook(check)?,
+            reset: build_hook(reset)?,
+            reconnect_failed,
+            logger,
+            log_level,
+        };
+        let config = PoolConfig {
+            kind,
+            name: options.name,
+            min_size,
+            max_size,
+            num_workers: options.num_workers as usize,
+            close_returns: options.close_returns,
+            settings: Settings {
+                timeout: seconds(options.timeout),
+                max_waiting: options.max_waiting as usize,
+                max_lifetime: seconds(options.max_lifetime),
+                max_idle: seconds(options.max_idle),
+                reconnect_timeout: seconds(options.reconnect_timeout),
+            },
+        };
+        Ok(NativePool {
+            pool: Pool::new(config, callbacks),
+        })
+    }
+
+    #[napi]
+    pub fn open(&self) -> napi::Result<()> {
+        within_runtime_if_available(|| self.pool.open()).into_napi()
+    }
+
+    #[napi]
+    pub async fn wait(&self, timeout: f64) -> napi::Result<()> {
+        self.pool.wait(seconds(timeout)).await.into_napi()
+    }
+
+    #[napi]
+    pub async fn close(&self, timeout: f64) {
+        self.pool.close(seconds(timeout)).await
+    }
+
+    /// `timeout` in seconds; `None` uses the pool's.
+    #[napi]
+    pub async fn getconn(&self, timeout: Option<f64>) -> napi::Result<NativeConnection> {
+        let lease = self.pool.getconn(timeout.map(seconds)).await.into_napi()?;
+        Ok(NativeConnection {
+            inner: lease.conn,
+            lease: Some(PoolLease {
+                pool: self.pool.clone(),
+                id: lease.id,
+            }),
+        })
+    }
+
+    #[napi]
+    pub fn putconn<'env>(&self, env: &'env Env, conn: &NativeConnection) -> napi::Result<PromiseRaw<'env, ()>> {
+        let id = self.own_lease(conn)?;
+        let pool = self.pool.clone();
+        env.spawn_future(async move { pool.putconn(id).await.into_napi() })
+    }
+
+    /// Ends a `connection(fn)` block: commit or rollback, return, count the usage.
+    #[napi]
+    pub fn finish_use<'env>(
+        &self,
+        env: &'env Env,
+        conn: &NativeConnection,
+        succeeded: bool,
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
+        let id = self.own_lease(conn)?;
+        let pool = self.pool.clone();
+        env.spawn_future(async move { pool.finish_use(id, succeeded).await.into_napi() })
+    }
+
+    #[napi]
+    pub fn resize(&self, min_size: i64, max_size: Option<i64>) -> napi::Result<()> {
+        within_runtime_if_available(|| self.pool.resize(min_size, max_size)).into_napi()
+    }
+
+    #[napi]
+    pub async fn check(&self) {
+        self.pool.check().await
+    }
+
+    #[napi]
+    pub async fn drain(&self) {
+        self.pool.drain().await
+    }
+
+    #[napi]
+    pub fn get_stats(&self) -> NativeStats {
+        native_stats(self.pool.stats())
+    }
+
+    #[napi]
+    pub fn pop_stats(&self) -> NativeStats {
+        native_stats(self.pool.pop_stats())
+    }
+
+    #[napi(getter)]
+    pub fn name(&self) -> String {
+        self.pool.name().to_string()
+    }
+
+    #[napi(getter)]
+    pub fn min_size(&self) -> u32 {
+        self.pool.sizes().0 as u32
+    }
+
+    #[napi(getter)]
+    pub fn max_size(&self) -> u32 {
+        self.pool.sizes().1 as u32
+    }
+
+    #[napi(getter)]
+    pub fn closed(&self) -> bool {
+        self.pool.closed()
+    }
+
+    /// psycopg's live settings: timeout, maxWaiting, maxLifetime, maxIdle, reconnectTimeout.
+    #[napi]
+    pub fn set_settings(
+        &self,
+        timeout: f64,
+        max_waiting: u32,
+        max_lifetime: f64,
+        max_idle: f64,
+        reconnect_timeout: f64,
+    ) {
+        self.pool.set_settings(Settings {
+            timeout: seconds(timeout),
+            max_waiting: max_waiting as usize,
+            max_lifetime: seconds(max_lifetime),
+            max_idle: seconds(max_idle),
+            reconnect_timeout: seconds(reconnect_timeout),
+        })
+    }
+}
+
+impl NativePool {
+    /// The lease id of a connection this pool handed out, or psycopg's error naming the culprit.
+    fn own_lease(&self, conn: &NativeConnection) -> napi::Result<u64> {
+        let name = self.pool.name();
+        match &conn.lease {
+            Some(lease) if lease.pool.same_pool(&self.pool) => Ok(lease.id),
+            Some(lease) => Err(Error::Interface(format!(
+                "can't return connection to pool '{name}', it comes from pool '{}'",
+                lease.pool.name()
+            ))),
+            None => Err(Error::Interface(format!(
+                "can't return connection to pool '{name}', it doesn't come from any pool"
+            ))),
+        }
+        .into_napi()
+    }
+}
+
+fn native_stats(stats: pool::Stats) -> NativeStats {
+    let c = &stats.counters;
+    NativeStats {
+        pool_min: stats.pool_min as f64,
+        pool_max: stats.pool_max as f64,
+        pool_size: stats.pool_size as f64,
+        pool_available: stats.pool_available as f64,
+        requests_waiting: stats.requests_waiting as f64,
+        requests_num: c.requests_num as f64,
+        requests_queued: c.requests_queued as f64,
+        requests_wait_ms: c.requests_wait_ms as f64,
+        requests_errors: c.requests_errors as f64,
+        usage_ms: c.usage_ms as f64,
+        returns_bad: c.returns_bad as f64,
+        connections_num: c.connections_num as f64,
+        connections_ms: c.connections_ms as f64,
+        connections_errors: c.connections_errors as f64,
+        connections_lost: c.connections_lost as f64,
+    }
+}
