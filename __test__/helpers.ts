@@ -10,3 +10,33 @@ declare module 'vitest' {
 export function databaseUrl(): string {
   return inject('databaseUrl')
 }
+
+export interface LogRecord {
+  level: 'debug' | 'info' | 'warn'
+  message: string
+  at: number
+}
+
+/** A pino-shaped logger that keeps what it is given, with the time of each record. */
+export function recordingLogger(level = 'info') {
+  const records: LogRecord[] = []
+  const keep = (l: LogRecord['level']) => (_obj: object, message: string) => {
+    records.push({ level: l, message, at: performance.now() })
+  }
+  return {
+    logger: { level, debug: keep('debug'), info: keep('info'), warn: keep('warn') },
+    records,
+    warnings: () => records.filter((r) => r.level === 'warn').map((r) => r.message),
+  }
+}
+
+export const sleep = (seconds: number) => new Promise<void>((resolve) => setTimeout(resolve, seconds * 1000))
+
+/** Polls `predicate` until true or `seconds` pass. */
+export async function eventually(predicate: () => boolean | Promise<boolean>, seconds = 5): Promise<void> {
+  const deadline = performance.now() + seconds * 1000
+  while (!(await predicate())) {
+    if (performance.now() > deadline) throw new Error(`condition not met within ${seconds} s`)
+    await sleep(0.02)
+  }
+}
