@@ -35,6 +35,12 @@ async function admin(): Promise<AsyncConnection> {
   return conn
 }
 
+/** Log records cross from the engine's threads asynchronously: wait for `count`, then a beat more. */
+async function settledLog(log: ReturnType<typeof recordingLogger>, count: number): Promise<void> {
+  await eventually(() => log.warnings().length >= count)
+  await sleep(0.05)
+}
+
 async function pidOf(pool: AsyncConnectionPool, hold = 0): Promise<number> {
   return pool.connection(async (conn) => {
     if (hold > 0) await sleep(hold)
@@ -305,8 +311,8 @@ describe('return processing', () => {
     await conn.exec('CREATE TABLE returned_intrans (x int4)')
     expect(conn.transactionStatus).toBe('intrans')
     await pool.putconn(conn)
-    expect(log.warnings()).toHaveLength(1)
-    expect(log.warnings()[0]).toContain('[INTRANS]')
+    await settledLog(log, 1)
+    expect(log.warnings()).toEqual([expect.stringContaining('[INTRANS]')])
     const again = await pool.getconn()
     expect(again.backendPid).toBe(conn.backendPid)
     expect(again.transactionStatus).toBe('idle')
@@ -321,6 +327,7 @@ describe('return processing', () => {
     await conn.query('SELECT 1/0').catch(() => {})
     expect(conn.transactionStatus).toBe('inerror')
     await pool.putconn(conn)
+    await settledLog(log, 1)
     expect(log.warnings()).toEqual([expect.stringContaining('[INERROR]')])
     expect(await pidOf(pool)).toBe(conn.backendPid)
   })
@@ -333,6 +340,7 @@ describe('return processing', () => {
     await eventually(() => conn.transactionStatus === 'active')
     await pool.putconn(conn)
     await running.catch(() => {})
+    await settledLog(log, 2)
     expect(log.warnings()).toEqual([expect.stringContaining('[ACTIVE]'), expect.stringContaining('[BAD]')])
     await pool.wait()
     expect(await pidOf(pool)).not.toBe(conn.backendPid)
@@ -508,6 +516,7 @@ describe('maintenance', () => {
     await (await admin()).query('SELECT pg_terminate_backend($1)', [pids[0]])
     await sleep(0.1)
     await pool.check()
+    await settledLog(log, 1)
     expect(log.warnings()).toEqual([expect.stringContaining('discarding broken connection')])
     await pool.wait()
     const after = await Promise.all(Array.from({ length: 4 }, () => pidOf(pool, 0.1)))

@@ -82,8 +82,8 @@ mod tests {
         assert_eq!(check_sizes(PoolKind::Regular, 2, None).unwrap(), (2, 2));
         assert_eq!(check_sizes(PoolKind::Regular, 0, Some(1)).unwrap(), (0, 1));
         for (min, max, message) in [
-            (0, None, "if min_size is 0"),
-            (0, Some(0), "if min_size is 0"),
+            (0, None, "if minSize is 0"),
+            (0, Some(0), "if minSize is 0"),
             (-1, None, "cannot be negative"),
             (3, Some(2), "greater or equal"),
         ] {

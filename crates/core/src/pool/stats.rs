@@ -31,27 +31,3 @@ pub struct Stats {
     pub requests_waiting: u64,
     pub counters: Counters,
 }
-
-impl Stats {
-    /// `(key, value)` pairs with psycopg's names in camelCase, in a stable order.
-    pub fn entries(&self) -> [(&'static str, u64); 15] {
-        let c = &self.counters;
-        [
-            ("poolMin", self.pool_min),
-            ("poolMax", self.pool_max),
-            ("poolSize", self.pool_size),
-            ("poolAvailable", self.pool_available),
-            ("requestsWaiting", self.requests_waiting),
-            ("requestsNum", c.requests_num),
-            ("requestsQueued", c.requests_queued),
-            ("requestsWaitMs", c.requests_wait_ms),
-            ("requestsErrors", c.requests_errors),
-            ("usageMs", c.usage_ms),
-            ("returnsBad", c.returns_bad),
-            ("connectionsNum", c.connections_num),
-            ("connectionsMs", c.connections_ms),
-            ("connectionsErrors", c.connections_errors),
-            ("connectionsLost", c.connections_lost),
-        ]
-    }
-}
