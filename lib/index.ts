@@ -4,8 +4,9 @@ export { AsyncConnection, Connection } from './connection'
 export type { QueryResult, Row, TransactionStatus } from './connection'
 export type { FieldDef } from './decode'
 export type { ConnectionOptions } from './options'
-export { AsyncConnectionPool } from './pool'
-export type { PoolStats } from './pool'
+export { AsyncConnectionPool, AsyncNullConnectionPool } from './async-pool'
+export { ConnectionPool, NullConnectionPool } from './sync-pool'
+export type { PoolStats } from './pool-base'
 export type { AsyncPoolOptions, SyncPoolOptions, PoolOptions, PoolLogger, LogLevel, Conninfo } from './pool-options'
 export {
   PgError,

@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{block_on, Buffer};
+use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 use pgtide_core::{params, ConnInfo, ConnectOptions, Connection};
 
+use crate::blocking::block_on;
 use crate::errors::IntoNapi;
 use crate::pool::PoolLease;
 use crate::result::NativeResult;
@@ -26,9 +27,7 @@ impl NativeConnection {
 
 async fn open(conninfo: String, autocommit: bool) -> napi::Result<NativeConnection> {
     let info = ConnInfo::parse(&conninfo).into_napi()?;
-    let inner = Connection::connect(&info, ConnectOptions { autocommit })
-        .await
-        .into_napi()?;
+    let inner = Connection::connect(&info, ConnectOptions { autocommit }).await.into_napi()?;
     Ok(NativeConnection::standalone(inner))
 }
 
@@ -128,6 +127,11 @@ impl NativeConnection {
     #[napi]
     pub async fn check_connection(&self) -> napi::Result<()> {
         pgtide_core::pool::check_connection(&self.inner).await.into_napi()
+    }
+
+    #[napi]
+    pub fn check_connection_sync(&self) -> napi::Result<()> {
+        block_on(pgtide_core::pool::check_connection(&self.inner)).into_napi()
     }
 
     #[napi(getter)]

@@ -1,6 +1,7 @@
 //! The N-API binding: converts arguments and results, exposes the engine's types as classes,
 //! and carries errors across typed. No pool policy lives here.
 
+mod blocking;
 mod connection;
 mod errors;
 mod pool;

@@ -1,16 +1,18 @@
 //! `NativePool`: the engine's pool, with JavaScript functions as its hooks. The policy is all
 //! in `pgtide_core::pool`; this file only converts.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::thread::{self, ThreadId};
 use std::time::Duration;
 
-use napi::bindgen_prelude::{within_runtime_if_available, Either, FnArgs, Function, Promise, PromiseRaw};
+use napi::bindgen_prelude::{within_runtime_if_available, Either, FnArgs, Function, FunctionRef, Promise, PromiseRaw};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
 use pgtide_core::pool::{self, Callbacks, Level, PoolConfig, PoolKind, Settings};
 use pgtide_core::{ConnInfo, ConnectOptions, Connection, Error, Pool};
 
+use crate::blocking::block_on;
 use crate::connection::NativeConnection;
 use crate::errors::IntoNapi;
 
@@ -80,9 +82,7 @@ fn seconds(value: f64) -> Duration {
 }
 
 fn connect_options(params: &NativeConnectParams) -> ConnectOptions {
-    ConnectOptions {
-        autocommit: params.autocommit,
-    }
+    ConnectOptions { autocommit: params.autocommit }
 }
 
 /// A JavaScript hook failed: keep its message for the pool's log lines.
@@ -95,10 +95,8 @@ fn hook(function: HookFn) -> pool::ConnectionHook {
     Arc::new(move |conn: Arc<Connection>| {
         let function = function.clone();
         Box::pin(async move {
-            let promise = function
-                .call_async_catch(NativeConnection::standalone(conn))
-                .await
-                .map_err(callback_error)?;
+            let promise =
+                function.call_async_catch(NativeConnection::standalone(conn)).await.map_err(callback_error)?;
             promise.await.map_err(callback_error)
         })
     })
@@ -121,110 +119,132 @@ fn level_name(level: Level) -> &'static str {
     }
 }
 
-#[napi]
-impl NativePool {
-    /// `connect` is either fixed parameters or a function returning a Promise of them. Hooks
-    /// are async functions taking a native connection; `log(level, message)` gets log records.
-    #[napi(constructor)]
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        options: NativePoolOptions,
-        connect: Either<NativeConnectParams, Function<(), Promise<NativeConnectParams>>>,
-        configure: Option<Function<NativeConnection, Promise<()>>>,
-        check: Option<Function<NativeConnection, Promise<()>>>,
-        reset: Option<Function<NativeConnection, Promise<()>>>,
-        reconnect_failed: Option<Function<(), Promise<()>>>,
-        log: Option<Function<FnArgs<(String, String)>, ()>>,
-    ) -> napi::Result<NativePool> {
-        let kind = if options.null {
-            PoolKind::Null
-        } else {
-            PoolKind::Regular
-        };
-        let (min_size, max_size) = pool::check_sizes(kind, options.min_size, options.max_size).into_napi()?;
-        let connect_params: pool::ConnectParams = match connect {
-            Either::A(params) => {
-                let info = ConnInfo::parse(&params.conninfo).into_napi()?;
-                let options = connect_options(&params);
-                Callbacks::fixed(info, options).connect_params
-            }
-            Either::B(function) => {
-                let function: Arc<ParamsFn> = Arc::new(
-                    function
-                        .build_threadsafe_function()
-                        .callee_handled::<false>()
-                        .weak::<true>()
-                        .build()?,
-                );
-                Arc::new(move || {
-                    let function = function.clone();
-                    Box::pin(async move {
-                        let promise = function.call_async_catch(()).await.map_err(callback_error)?;
-                        let params = promise.await.map_err(callback_error)?;
-                        Ok((ConnInfo::parse(&params.conninfo)?, connect_options(&params)))
-                    })
-                })
-            }
-        };
-        let build_hook = |f: Option<Function<NativeConnection, Promise<()>>>| -> napi::Result<_> {
-            f.map(|f| {
-                Ok(hook(
-                    f.build_threadsafe_function()
-                        .callee_handled::<false>()
-                        .weak::<true>()
-                        .build()?,
-                ))
+/// A JavaScript function a sync pool calls directly, on the thread that created the pool: the
+/// JS thread, blocked in a sync call that reached the hook (DESIGN §5). Anywhere else it refuses.
+struct JsThreadFunction<Args: napi::bindgen_prelude::JsValuesTupleIntoVec, Return> {
+    function: FunctionRef<Args, Return>,
+    env: napi::sys::napi_env,
+    thread: ThreadId,
+}
+
+// Safety: the function and env are only touched on `thread`, the JS thread that made them;
+// elsewhere `call` refuses before touching either (FunctionRef releases itself on its own thread).
+unsafe impl<Args: napi::bindgen_prelude::JsValuesTupleIntoVec, Return> Send for JsThreadFunction<Args, Return> {}
+unsafe impl<Args: napi::bindgen_prelude::JsValuesTupleIntoVec, Return> Sync for JsThreadFunction<Args, Return> {}
+
+impl<Args: napi::bindgen_prelude::JsValuesTupleIntoVec, Return: napi::bindgen_prelude::FromNapiValue>
+    JsThreadFunction<Args, Return>
+{
+    fn new(env: &Env, function: &Function<Args, Return>) -> napi::Result<Self> {
+        Ok(JsThreadFunction { function: function.create_ref()?, env: env.raw(), thread: thread::current().id() })
+    }
+
+    fn on_js_thread(&self) -> bool {
+        thread::current().id() == self.thread
+    }
+
+    fn call(&self, args: Args) -> Result<Return, Error> {
+        if !self.on_js_thread() {
+            return Err(Error::Callback("a sync pool's callback can only run on the JavaScript thread".into()));
+        }
+        let env = Env::from_raw(self.env);
+        self.function.borrow_back(&env).and_then(|f| f.call(args)).map_err(callback_error)
+    }
+}
+
+fn inline_hook(
+    env: &Env,
+    function: Option<Function<NativeConnection, ()>>,
+) -> napi::Result<Option<pool::ConnectionHook>> {
+    let Some(function) = function else { return Ok(None) };
+    let function = Arc::new(JsThreadFunction::new(env, &function)?);
+    Ok(Some(Arc::new(move |conn: Arc<Connection>| {
+        let outcome = function.call(NativeConnection::standalone(conn));
+        Box::pin(async move { outcome })
+    })))
+}
+
+fn async_hook(function: Option<Function<NativeConnection, Promise<()>>>) -> napi::Result<Option<pool::ConnectionHook>> {
+    function
+        .map(|f| Ok(hook(f.build_threadsafe_function().callee_handled::<false>().weak::<true>().build()?)))
+        .transpose()
+}
+
+fn parse_params(params: &NativeConnectParams) -> pgtide_core::Result<(ConnInfo, ConnectOptions)> {
+    Ok((ConnInfo::parse(&params.conninfo)?, connect_options(params)))
+}
+
+fn fixed_params(params: &NativeConnectParams) -> napi::Result<pool::ConnectParams> {
+    let (info, options) = parse_params(params).into_napi()?;
+    Ok(Callbacks::fixed(info, options).connect_params)
+}
+
+/// A sync pool calls a conninfo function on the JS thread when a pool call connects there;
+/// background reconnections on the runtime's threads reuse the last parameters it returned.
+fn inline_params(env: &Env, function: Function<(), NativeConnectParams>) -> napi::Result<pool::ConnectParams> {
+    let first = parse_params(&function.call(())?).into_napi()?;
+    let latest = Arc::new(Mutex::new(first));
+    let function = Arc::new(JsThreadFunction::new(env, &function)?);
+    Ok(Arc::new(move || {
+        let outcome = if function.on_js_thread() {
+            function.call(()).and_then(|params| parse_params(&params)).inspect(|fresh| {
+                *latest.lock().unwrap() = fresh.clone();
             })
-            .transpose()
+        } else {
+            Ok(latest.lock().unwrap().clone())
         };
-        let reconnect_failed = match reconnect_failed {
-            None => None,
-            Some(f) => {
-                let function: Arc<NotifyFn> = Arc::new(
-                    f.build_threadsafe_function()
-                        .callee_handled::<false>()
-                        .weak::<true>()
-                        .build()?,
-                );
-                let notify: pool::ReconnectFailed = Arc::new(move || {
-                    let function = function.clone();
-                    Box::pin(async move {
-                        // The user's callback failing is reported by the JS wrapper; the pool goes on.
-                        if let Ok(promise) = function.call_async_catch(()).await {
-                            let _ = promise.await;
-                        }
-                    })
-                });
-                Some(notify)
+        Box::pin(async move { outcome })
+    }))
+}
+
+fn async_params(function: Function<(), Promise<NativeConnectParams>>) -> napi::Result<pool::ConnectParams> {
+    let function: Arc<ParamsFn> =
+        Arc::new(function.build_threadsafe_function().callee_handled::<false>().weak::<true>().build()?);
+    Ok(Arc::new(move || {
+        let function = function.clone();
+        Box::pin(async move {
+            let promise = function.call_async_catch(()).await.map_err(callback_error)?;
+            parse_params(&promise.await.map_err(callback_error)?)
+        })
+    }))
+}
+
+/// `reconnectFailed` is a notification from a worker: async pools await it, sync pools post it.
+fn reconnect_failed_notice(
+    function: Option<Function<(), Promise<()>>>,
+    wait: bool,
+) -> napi::Result<Option<pool::ReconnectFailed>> {
+    let Some(function) = function else { return Ok(None) };
+    let function: Arc<NotifyFn> =
+        Arc::new(function.build_threadsafe_function().callee_handled::<false>().weak::<true>().build()?);
+    Ok(Some(Arc::new(move || {
+        let function = function.clone();
+        Box::pin(async move {
+            if !wait {
+                function.call((), ThreadsafeFunctionCallMode::NonBlocking);
+                return;
             }
-        };
-        let log_level = level(&options.log_level)?;
-        let logger = match log {
-            None => None,
-            Some(f) => {
-                let function: LogFn = f
-                    .build_threadsafe_function()
-                    .callee_handled::<false>()
-                    .weak::<true>()
-                    .build()?;
-                let logger: pool::Logger = Arc::new(move |level, message| {
-                    function.call(
-                        (level_name(level).to_string(), message).into(),
-                        ThreadsafeFunctionCallMode::NonBlocking,
-                    );
-                });
-                Some(logger)
+            // The JS wrapper reports a failing callback itself; the pool goes on either way.
+            if let Ok(promise) = function.call_async_catch(()).await {
+                let _ = promise.await;
             }
-        };
-        let callbacks = Callbacks {
-            connect_params,
-            configure: build_hook(configure)?,
-            check: build_hook(check)?,
-            reset: build_hook(reset)?,
-            reconnect_failed,
-            logger,
-            log_level,
-        };
+        })
+    })))
+}
+
+fn logger(function: Option<Function<FnArgs<(String, String)>, ()>>) -> napi::Result<Option<pool::Logger>> {
+    let Some(function) = function else { return Ok(None) };
+    let function: LogFn = function.build_threadsafe_function().callee_handled::<false>().weak::<true>().build()?;
+    Ok(Some(Arc::new(move |level, message| {
+        function.call((level_name(level).to_string(), message).into(), ThreadsafeFunctionCallMode::NonBlocking);
+    })))
+}
+
+impl NativePool {
+    fn build(options: NativePoolOptions, mut callbacks: Callbacks) -> napi::Result<NativePool> {
+        let kind = if options.null { PoolKind::Null } else { PoolKind::Regular };
+        let (min_size, max_size) = pool::check_sizes(kind, options.min_size, options.max_size).into_napi()?;
+        callbacks.log_level = level(&options.log_level)?;
         let config = PoolConfig {
             kind,
             name: options.name,
@@ -240,9 +260,67 @@ impl NativePool {
                 reconnect_timeout: seconds(options.reconnect_timeout),
             },
         };
-        Ok(NativePool {
-            pool: Pool::new(config, callbacks),
-        })
+        Ok(NativePool { pool: Pool::new(config, callbacks) })
+    }
+}
+
+#[napi]
+impl NativePool {
+    /// An async pool. `connect` is either fixed parameters or a function returning a Promise of
+    /// them; hooks are async functions taking a native connection, awaited by the engine.
+    #[napi(constructor)]
+    pub fn new(
+        options: NativePoolOptions,
+        connect: Either<NativeConnectParams, Function<(), Promise<NativeConnectParams>>>,
+        configure: Option<Function<NativeConnection, Promise<()>>>,
+        check: Option<Function<NativeConnection, Promise<()>>>,
+        reset: Option<Function<NativeConnection, Promise<()>>>,
+        reconnect_failed: Option<Function<(), Promise<()>>>,
+        log: Option<Function<FnArgs<(String, String)>, ()>>,
+    ) -> napi::Result<NativePool> {
+        let callbacks = Callbacks {
+            connect_params: match connect {
+                Either::A(params) => fixed_params(&params)?,
+                Either::B(function) => async_params(function)?,
+            },
+            configure: async_hook(configure)?,
+            check: async_hook(check)?,
+            reset: async_hook(reset)?,
+            reconnect_failed: reconnect_failed_notice(reconnect_failed, true)?,
+            logger: logger(log)?,
+            log_level: Level::Warning,
+            hooks_inline: false,
+        };
+        NativePool::build(options, callbacks)
+    }
+
+    /// A sync pool: hooks are plain functions, run on the JS thread inside the sync calls.
+    #[napi(factory)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn create_sync(
+        env: Env,
+        options: NativePoolOptions,
+        connect: Either<NativeConnectParams, Function<(), NativeConnectParams>>,
+        configure: Option<Function<NativeConnection, ()>>,
+        check: Option<Function<NativeConnection, ()>>,
+        reset: Option<Function<NativeConnection, ()>>,
+        reconnect_failed: Option<Function<(), Promise<()>>>,
+        log: Option<Function<FnArgs<(String, String)>, ()>>,
+    ) -> napi::Result<NativePool> {
+        let callbacks = Callbacks {
+            connect_params: match connect {
+                Either::A(params) => fixed_params(&params)?,
+                Either::B(function) => inline_params(&env, function)?,
+            },
+            configure: inline_hook(&env, configure)?,
+            check: inline_hook(&env, check)?,
+            reset: inline_hook(&env, reset)?,
+            reconnect_failed: reconnect_failed_notice(reconnect_failed, false)?,
+            logger: logger(log)?,
+            log_level: Level::Warning,
+            hooks_inline: true,
+        };
+        NativePool::build(options, callbacks)
     }
 
     #[napi]
@@ -264,13 +342,7 @@ impl NativePool {
     #[napi]
     pub async fn getconn(&self, timeout: Option<f64>) -> napi::Result<NativeConnection> {
         let lease = self.pool.getconn(timeout.map(seconds)).await.into_napi()?;
-        Ok(NativeConnection {
-            inner: lease.conn,
-            lease: Some(PoolLease {
-                pool: self.pool.clone(),
-                id: lease.id,
-            }),
-        })
+        Ok(NativeConnection { inner: lease.conn, lease: Some(PoolLease { pool: self.pool.clone(), id: lease.id }) })
     }
 
     #[napi]
@@ -291,6 +363,44 @@ impl NativePool {
         let id = self.own_lease(conn)?;
         let pool = self.pool.clone();
         env.spawn_future(async move { pool.finish_use(id, succeeded).await.into_napi() })
+    }
+
+    #[napi]
+    pub fn wait_sync(&self, timeout: f64) -> napi::Result<()> {
+        block_on(self.pool.wait(seconds(timeout))).into_napi()
+    }
+
+    #[napi]
+    pub fn close_sync(&self, timeout: f64) {
+        block_on(self.pool.close(seconds(timeout)))
+    }
+
+    #[napi]
+    pub fn getconn_sync(&self, timeout: Option<f64>) -> napi::Result<NativeConnection> {
+        let lease = block_on(self.pool.getconn(timeout.map(seconds))).into_napi()?;
+        Ok(NativeConnection { inner: lease.conn, lease: Some(PoolLease { pool: self.pool.clone(), id: lease.id }) })
+    }
+
+    #[napi]
+    pub fn putconn_sync(&self, conn: &NativeConnection) -> napi::Result<()> {
+        let id = self.own_lease(conn)?;
+        block_on(self.pool.putconn(id)).into_napi()
+    }
+
+    #[napi]
+    pub fn finish_use_sync(&self, conn: &NativeConnection, succeeded: bool) -> napi::Result<()> {
+        let id = self.own_lease(conn)?;
+        block_on(self.pool.finish_use(id, succeeded)).into_napi()
+    }
+
+    #[napi]
+    pub fn check_sync(&self) {
+        block_on(self.pool.check())
+    }
+
+    #[napi]
+    pub fn drain_sync(&self) {
+        block_on(self.pool.drain())
     }
 
     #[napi]

@@ -39,6 +39,11 @@ pub struct Callbacks {
     pub logger: Option<Logger>,
     /// Records below this level are not even formatted (getconn logs at info on every call).
     pub log_level: Level,
+    /// Hooks may run only on the caller's path, never on a worker (sync pools: only the JS
+    /// thread may run JavaScript, and it is blocked in the call). `configure` then moves from
+    /// the worker that connects to the connection's first hand-out, and `reset` runs inside
+    /// `putconn` instead of on a worker.
+    pub hooks_inline: bool,
 }
 
 impl Callbacks {
@@ -55,6 +60,7 @@ impl Callbacks {
             reconnect_failed: None,
             logger: None,
             log_level: Level::Warning,
+            hooks_inline: false,
         }
     }
 }

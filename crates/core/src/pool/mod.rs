@@ -48,6 +48,8 @@ struct Slot {
     expire_at: Instant,
     /// When it was last handed out (for `usage_ms`).
     handed_out_at: Option<Instant>,
+    /// False while a deferred `configure` has yet to run (see `Callbacks::hooks_inline`).
+    configured: bool,
 }
 
 #[derive(Clone)]
@@ -226,11 +228,7 @@ fn describe(conn: &Connection) -> String {
         TransactionStatus::InError => "INERROR",
         TransactionStatus::Unknown => "BAD",
     };
-    format!(
-        "<connection [{status}] backend_pid={} at {}>",
-        conn.backend_pid(),
-        conn.target().describe()
-    )
+    format!("<connection [{status}] backend_pid={} at {}>", conn.backend_pid(), conn.target().describe())
 }
 
 /// Closes a connection the pool is done with, without waiting for it.
@@ -267,9 +265,7 @@ impl Shared {
             return Ok(());
         }
         if state.opened {
-            return Err(Error::PoolClosed(
-                "pool has already been opened/closed and cannot be reused".into(),
-            ));
+            return Err(Error::PoolClosed("pool has already been opened/closed and cannot be reused".into()));
         }
         let (sender, receiver) = mpsc::unbounded_channel();
         let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
@@ -282,13 +278,7 @@ impl Shared {
         state.opened = true;
         if self.kind == PoolKind::Regular {
             for _ in 0..state.nconns {
-                self.run_task(
-                    &state,
-                    Task::AddConnection {
-                        attempt: None,
-                        growing: false,
-                    },
-                );
+                self.run_task(&state, Task::AddConnection { attempt: None, growing: false });
             }
             self.run_task(&state, Task::ScheduleShrink);
         }
@@ -323,15 +313,9 @@ impl Shared {
         if !state.closed {
             Ok(())
         } else if state.opened {
-            Err(Error::PoolClosed(format!(
-                "the pool {} is already closed",
-                self.quoted_name()
-            )))
+            Err(Error::PoolClosed(format!("the pool {} is already closed", self.quoted_name())))
         } else {
-            Err(Error::PoolClosed(format!(
-                "the pool {} is not open yet",
-                self.quoted_name()
-            )))
+            Err(Error::PoolClosed(format!("the pool {} is not open yet", self.quoted_name())))
         }
     }
 
@@ -340,30 +324,19 @@ impl Shared {
             let mut state = self.state();
             self.check_open(&state)?;
             if state.filled.is_some() {
-                return Err(Error::Interface(format!(
-                    "wait() is already running on pool {}",
-                    self.quoted_name()
-                )));
+                return Err(Error::Interface(format!("wait() is already running on pool {}", self.quoted_name())));
             }
             let filled = Arc::new(Notify::new());
             match self.kind {
                 PoolKind::Regular if state.idle.len() >= state.min_size => return Ok(()),
                 PoolKind::Regular => {}
                 // The null pool proves it can connect with one throwaway connection.
-                PoolKind::Null => self.run_task(
-                    &state,
-                    Task::AddConnection {
-                        attempt: None,
-                        growing: false,
-                    },
-                ),
+                PoolKind::Null => self.run_task(&state, Task::AddConnection { attempt: None, growing: false }),
             }
             state.filled = Some(filled.clone());
             filled
         };
-        self.log(Level::Info, || {
-            format!("waiting for pool {} initialization", self.quoted_name())
-        });
+        self.log(Level::Info, || format!("waiting for pool {} initialization", self.quoted_name()));
         let outcome = tokio::time::timeout(timeout, filled.notified()).await;
         self.state().filled = None;
         if outcome.is_err() {
@@ -391,11 +364,7 @@ impl Shared {
                 self.run_task(&state, Task::Stop);
             }
             state.tasks = None;
-            (
-                std::mem::take(&mut state.waiting),
-                std::mem::take(&mut state.idle),
-                std::mem::take(&mut state.workers),
-            )
+            (std::mem::take(&mut state.waiting), std::mem::take(&mut state.idle), std::mem::take(&mut state.workers))
         };
         self.log(Level::Debug, || format!("pool {} closed", self.quoted_name()));
         let unfinished = Arc::new(AtomicU64::new(workers.len() as u64));
@@ -429,19 +398,16 @@ impl Shared {
     async fn getconn(self: &Arc<Self>, timeout: Option<Duration>) -> Result<Lease> {
         let timeout = timeout.unwrap_or_else(|| self.settings().timeout);
         let deadline = Instant::now() + timeout;
-        self.log(Level::Info, || {
-            format!("connection requested from {}", self.quoted_name())
-        });
+        self.log(Level::Info, || format!("connection requested from {}", self.quoted_name()));
         {
             let mut state = self.state();
             state.counters.requests_num += 1;
             self.check_open(&state)?;
         }
         match self.getconn_checked(deadline).await {
-            Err(Error::PoolTimeout(_)) => Err(Error::PoolTimeout(format!(
-                "couldn't get a connection after {:.2} sec",
-                timeout.as_secs_f64()
-            ))),
+            Err(Error::PoolTimeout(_)) => {
+                Err(Error::PoolTimeout(format!("couldn't get a connection after {:.2} sec", timeout.as_secs_f64())))
+            }
             outcome => outcome,
         }
     }
@@ -451,16 +417,29 @@ impl Shared {
         let mut attempt: Option<Attempt> = None;
         loop {
             let lease = self.getconn_unchecked(deadline).await?;
-            let Some(check) = &self.callbacks.check else {
-                self.log(Level::Info, || format!("connection given by {}", self.quoted_name()));
-                return Ok(lease);
+            // A hook stuck on a silent connection must not outlive the client's deadline.
+            let prepared = tokio::time::timeout_at(deadline.into(), self.prepare_for_client(&lease)).await;
+            let Ok(prepared) = prepared else {
+                self.log(Level::Warning, || {
+                    format!("discarding connection stuck in configure or check: {}", describe(&lease.conn))
+                });
+                let mut state = self.state();
+                state.checked_out.remove(&lease.id);
+                self.replace(&mut state, lease.conn);
+                return Err(Error::PoolTimeout(String::new()));
             };
-            match check(lease.conn.clone()).await {
+            match prepared {
                 Ok(()) => {
                     self.log(Level::Info, || format!("connection given by {}", self.quoted_name()));
                     return Ok(lease);
                 }
-                Err(e) => {
+                Err(Unfit::Unconfigured(e)) => {
+                    self.log(Level::Warning, || format!("error connecting in {}: {e}", self.quoted_name()));
+                    let mut state = self.state();
+                    state.checked_out.remove(&lease.id);
+                    self.replace(&mut state, lease.conn);
+                }
+                Err(Unfit::FailedCheck(e)) => {
                     self.log(Level::Info, || format!("connection failed check: {e}"));
                     let slot = self.state().checked_out.remove(&lease.id);
                     if let Some(slot) = slot {
@@ -482,6 +461,21 @@ impl Shared {
         }
     }
 
+    /// Runs a deferred `configure`, then the user's `check`, on the caller's path.
+    async fn prepare_for_client(&self, lease: &Lease) -> Result<(), Unfit> {
+        let configured = self.state().checked_out.get(&lease.id).is_none_or(|slot| slot.configured);
+        if !configured {
+            self.configure(&lease.conn).await.map_err(Unfit::Unconfigured)?;
+            if let Some(slot) = self.state().checked_out.get_mut(&lease.id) {
+                slot.configured = true;
+            }
+        }
+        match &self.callbacks.check {
+            Some(check) => check(lease.conn.clone()).await.map_err(Unfit::FailedCheck),
+            None => Ok(()),
+        }
+    }
+
     /// Takes an idle connection, or queues for one (spec §4.5).
     async fn getconn_unchecked(self: &Arc<Self>, deadline: Instant) -> Result<Lease> {
         let waiter = match self.take_or_queue(deadline)? {
@@ -490,11 +484,7 @@ impl Shared {
             Ready::Queued(waiter) => waiter,
         };
         let started = Instant::now();
-        let mut queued = QueuedClient {
-            pool: self,
-            waiter: &waiter,
-            done: false,
-        };
+        let mut queued = QueuedClient { pool: self, waiter: &waiter, done: false };
         let outcome = waiter.wait(deadline).await;
         queued.done = true;
         let mut state = self.state();
@@ -570,7 +560,7 @@ impl Shared {
     /// each other, unlike psycopg's).
     async fn connect_for_client(self: &Arc<Self>, deadline: Instant) -> Result<Lease> {
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let outcome = match tokio::time::timeout(remaining, self.connect()).await {
+        let outcome = match tokio::time::timeout(remaining, self.connect(true)).await {
             Ok(outcome) => outcome,
             Err(_) => Err(Error::PoolTimeout(String::new())),
         };
@@ -598,17 +588,12 @@ impl Shared {
         let size = state.nconns;
         self.log(Level::Info, || format!("growing pool {} to {size}", self.quoted_name()));
         state.growing = true;
-        self.run_task(
-            state,
-            Task::AddConnection {
-                attempt: None,
-                growing: true,
-            },
-        );
+        self.run_task(state, Task::AddConnection { attempt: None, growing: true });
     }
 
-    /// Opens a connection with the pool's parameters and `configure` hook (spec §4.8).
-    async fn connect(&self) -> Result<Slot> {
+    /// Opens a connection with the pool's parameters, and runs `configure` on it unless that
+    /// is deferred to its first hand-out (spec §4.8).
+    async fn connect(&self, configure_now: bool) -> Result<Slot> {
         self.state().counters.connections_num += 1;
         let (info, options) = (self.callbacks.connect_params)().await?;
         let started = Instant::now();
@@ -620,16 +605,8 @@ impl Shared {
             }
         };
         self.state().counters.connections_ms += millis(started.elapsed());
-        if let Some(configure) = &self.callbacks.configure {
-            configure(conn.clone()).await?;
-            let status = conn.transaction_status();
-            if status != TransactionStatus::Idle {
-                close_in_background(conn.clone());
-                return Err(Error::Programming(format!(
-                    "connection left in status {} by configure function: discarded",
-                    status.as_str().to_uppercase()
-                )));
-            }
+        if configure_now {
+            self.configure(&conn).await?;
         }
         let created_at = Instant::now();
         let lifetime = jitter(self.settings().max_lifetime, -0.05, 0.0);
@@ -639,14 +616,28 @@ impl Shared {
             created_at,
             expire_at: created_at + lifetime,
             handed_out_at: None,
+            configured: configure_now || self.callbacks.configure.is_none(),
         })
+    }
+
+    /// The user's `configure`, which must leave the connection idle.
+    async fn configure(&self, conn: &Arc<Connection>) -> Result<()> {
+        let Some(configure) = &self.callbacks.configure else { return Ok(()) };
+        configure(conn.clone()).await?;
+        let status = conn.transaction_status();
+        if status != TransactionStatus::Idle {
+            close_in_background(conn.clone());
+            return Err(Error::Programming(format!(
+                "connection left in status {} by configure function: discarded",
+                status.as_str().to_uppercase()
+            )));
+        }
+        Ok(())
     }
 
     async fn putconn(self: &Arc<Self>, id: u64) -> Result<()> {
         let slot = self.take_checked_out(id)?;
-        self.log(Level::Info, || {
-            format!("returning connection to {}", self.quoted_name())
-        });
+        self.log(Level::Info, || format!("returning connection to {}", self.quoted_name()));
         self.give_back(slot).await;
         Ok(())
     }
@@ -659,9 +650,7 @@ impl Shared {
             if succeeded {
                 outcome = conn.commit().await;
             } else if let Err(e) = conn.rollback().await {
-                self.log(Level::Warning, || {
-                    format!("error ignored in rollback on {}: {e}", describe(conn))
-                });
+                self.log(Level::Warning, || format!("error ignored in rollback on {}: {e}", describe(conn)));
             }
         }
         let used_since = slot.handed_out_at;
@@ -688,15 +677,9 @@ impl Shared {
             conn.close().await;
             return;
         }
-        if self.callbacks.reset.is_some() {
+        if self.callbacks.reset.is_some() && !self.callbacks.hooks_inline {
             let state = self.state();
-            self.run_task(
-                &state,
-                Task::ReturnConnection {
-                    slot,
-                    from_getconn: false,
-                },
-            );
+            self.run_task(&state, Task::ReturnConnection { slot, from_getconn: false });
         } else {
             self.return_connection(slot, false).await;
         }
@@ -726,9 +709,7 @@ impl Shared {
                 self.log(Level::Info, || "not serving connection found broken".into());
             } else {
                 state.counters.returns_bad += 1;
-                self.log(Level::Warning, || {
-                    format!("discarding closed connection: {}", describe(&conn))
-                });
+                self.log(Level::Warning, || format!("discarding closed connection: {}", describe(&conn)));
             }
             self.replace(&mut state, conn);
             return;
@@ -746,13 +727,7 @@ impl Shared {
     fn replace(&self, state: &mut State, conn: Arc<Connection>) {
         close_in_background(conn);
         match self.kind {
-            PoolKind::Regular => self.run_task(
-                state,
-                Task::AddConnection {
-                    attempt: None,
-                    growing: false,
-                },
-            ),
+            PoolKind::Regular => self.run_task(state, Task::AddConnection { attempt: None, growing: false }),
             PoolKind::Null => state.nconns -= 1,
         }
     }
@@ -762,24 +737,16 @@ impl Shared {
         match conn.transaction_status() {
             TransactionStatus::Idle => {}
             TransactionStatus::InTrans | TransactionStatus::InError => {
-                self.log(Level::Warning, || {
-                    format!("rolling back returned connection: {}", describe(conn))
-                });
+                self.log(Level::Warning, || format!("rolling back returned connection: {}", describe(conn)));
                 if let Err(e) = conn.rollback().await {
                     self.log(Level::Warning, || {
-                        format!(
-                            "rollback failed: {}: {e}. Discarding connection {}",
-                            e.class_name(),
-                            describe(conn)
-                        )
+                        format!("rollback failed: {}: {e}. Discarding connection {}", e.class_name(), describe(conn))
                     });
                     conn.close().await;
                 }
             }
             TransactionStatus::Active => {
-                self.log(Level::Warning, || {
-                    format!("closing returned connection: {}", describe(conn))
-                });
+                self.log(Level::Warning, || format!("closing returned connection: {}", describe(conn)));
                 conn.close().await;
             }
             TransactionStatus::Unknown => return,
@@ -845,12 +812,7 @@ impl Shared {
         let (min_size, max_size) = check_sizes(self.kind, min_size, max_size)?;
         let mut state = self.state();
         let grow = min_size.saturating_sub(state.min_size);
-        self.log(Level::Info, || {
-            format!(
-                "resizing {} to min_size={min_size} max_size={max_size}",
-                self.quoted_name()
-            )
-        });
+        self.log(Level::Info, || format!("resizing {} to min_size={min_size} max_size={max_size}", self.quoted_name()));
         state.min_size = min_size;
         state.max_size = max_size;
         if self.kind == PoolKind::Null {
@@ -858,13 +820,7 @@ impl Shared {
         }
         state.nconns += grow;
         for _ in 0..grow {
-            self.run_task(
-                &state,
-                Task::AddConnection {
-                    attempt: None,
-                    growing: false,
-                },
-            );
+            self.run_task(&state, Task::AddConnection { attempt: None, growing: false });
         }
         Ok(())
     }
@@ -875,13 +831,7 @@ impl Shared {
             state.drained_at = Some(Instant::now());
             let idle = std::mem::take(&mut state.idle);
             for _ in 0..idle.len() {
-                self.run_task(
-                    &state,
-                    Task::AddConnection {
-                        attempt: None,
-                        growing: false,
-                    },
-                );
+                self.run_task(&state, Task::AddConnection { attempt: None, growing: false });
             }
             idle
         };
@@ -892,11 +842,7 @@ impl Shared {
 
     fn stats(&self, pop: bool) -> Stats {
         let mut state = self.state();
-        let counters = if pop {
-            std::mem::take(&mut state.counters)
-        } else {
-            state.counters.clone()
-        };
+        let counters = if pop { std::mem::take(&mut state.counters) } else { state.counters.clone() };
         Stats {
             pool_min: state.min_size as u64,
             pool_max: state.max_size as u64,
@@ -906,6 +852,12 @@ impl Shared {
             counters,
         }
     }
+}
+
+/// Why a connection taken for a client was not handed out.
+enum Unfit {
+    Unconfigured(Error),
+    FailedCheck(Error),
 }
 
 /// What `getconn` found under the lock.

@@ -1,0 +1,100 @@
+// The async pools: every method returns a Promise. The engine owns every algorithm; these
+// classes convert options, wrap connections and run the user's `connection()` callback.
+
+import { AsyncConnection } from './connection'
+import { nativeAsync, native } from './errors'
+import { BasePool } from './pool-base'
+import { createAsyncNativePool } from './pool-native'
+import { poolOptionsFrom, type AsyncPoolOptions, type Conninfo } from './pool-options'
+
+/** A pool of `AsyncConnection`s with psycopg_pool's behaviour. */
+export class AsyncConnectionPool extends BasePool {
+  /** @internal The engine's kind of pool for this class. */
+  protected static readonly kind: 'regular' | 'null' = 'regular'
+
+  /** `conninfo`: a libpq URL or `key=value` string, or a function returning one (called per attempt). */
+  constructor(conninfo?: Conninfo, options?: AsyncPoolOptions<AsyncConnectionPool>) {
+    const normalised = poolOptionsFrom(new.target.kind, conninfo, options)
+    super(native(() => createAsyncNativePool(normalised, (c) => new AsyncConnection(c), () => this)))
+    if (normalised.open) native(() => this.native.open())
+  }
+
+  /** Starts filling the pool; with `wait`, resolves once it is ready. */
+  async open({ wait = false, timeout = 30 }: { wait?: boolean; timeout?: number } = {}): Promise<void> {
+    native(() => this.native.open())
+    if (wait) await this.wait(timeout)
+  }
+
+  /** Resolves once `minSize` connections are ready; on timeout closes the pool and throws PoolTimeout. */
+  async wait(timeout = 30): Promise<void> {
+    await nativeAsync(this.native.wait(timeout))
+  }
+
+  /** Closes the pool: waiting clients get PoolClosed, checked-out connections close when returned. */
+  async close(timeout = 5): Promise<void> {
+    await this.native.close(timeout)
+  }
+
+  /**
+   * Runs `fn` with a connection: commits if it returns, rolls back if it throws, and always
+   * returns the connection to the pool.
+   */
+  async connection<T>(fn: (conn: AsyncConnection) => Promise<T> | T, { timeout }: { timeout?: number } = {}): Promise<T> {
+    const conn = await this.getconn(timeout)
+    let succeeded = false
+    try {
+      const result = await fn(conn)
+      succeeded = true
+      return result
+    } finally {
+      const finished = this.native.finishUse(conn.native, succeeded)
+      // A failed commit is the block's error; after a throw, the block's own error wins.
+      if (succeeded) await nativeAsync(finished)
+      else await finished.catch(() => {})
+    }
+  }
+
+  /** Takes a connection; give it back with `putconn()`. `timeout` in seconds (default: the pool's). */
+  async getconn(timeout?: number): Promise<AsyncConnection> {
+    return new AsyncConnection(await nativeAsync(this.native.getconn(timeout)))
+  }
+
+  /** Gives a connection back: it is rolled back if needed and reused, or replaced. */
+  async putconn(conn: AsyncConnection): Promise<void> {
+    if (!(conn instanceof AsyncConnection)) throw new TypeError('putconn() takes a connection from getconn()')
+    await nativeAsync(native(() => this.native.putconn(conn.native)))
+  }
+
+  /** Tests every idle connection, replacing the broken and the expired ones. */
+  async check(): Promise<void> {
+    await this.native.check()
+  }
+
+  /** Replaces every connection: idle ones now, checked-out ones when they come back. */
+  async drain(): Promise<void> {
+    await this.native.drain()
+  }
+
+  /** psycopg's `check_connection`: an empty query; throws if the connection is broken. */
+  static async checkConnection(conn: AsyncConnection): Promise<void> {
+    await nativeAsync(conn.native.checkConnection())
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+}
+
+/**
+ * An async pool that keeps no idle connection: each client gets a new connection, or one
+ * handed over by a client that returns it while others wait. `maxSize` (0 = unlimited) bounds
+ * the connections open at once.
+ */
+export class AsyncNullConnectionPool extends AsyncConnectionPool {
+  /** @internal */
+  protected static override readonly kind = 'null' as const
+
+  constructor(conninfo?: Conninfo, options?: AsyncPoolOptions<AsyncNullConnectionPool>) {
+    super(conninfo, options as AsyncPoolOptions<AsyncConnectionPool>)
+  }
+}

@@ -1,0 +1,103 @@
+// The blocking pools: every method returns when the work is done. They share the engine with
+// the async pools; their hooks are plain functions run on this thread, inside the calls.
+
+import { Connection } from './connection'
+import { native } from './errors'
+import { BasePool } from './pool-base'
+import { createSyncNativePool } from './pool-native'
+import { poolOptionsFrom, type Conninfo, type SyncPoolOptions } from './pool-options'
+
+/** A pool of blocking `Connection`s with psycopg_pool's behaviour. */
+export class ConnectionPool extends BasePool {
+  /** @internal The engine's kind of pool for this class. */
+  protected static readonly kind: 'regular' | 'null' = 'regular'
+
+  /** `conninfo`: a libpq URL or `key=value` string, or a function returning one. */
+  constructor(conninfo?: Conninfo, options?: SyncPoolOptions<ConnectionPool>) {
+    const normalised = poolOptionsFrom(new.target.kind, conninfo, options)
+    super(native(() => createSyncNativePool(normalised, (c) => new Connection(c), () => this)))
+    if (normalised.open) native(() => this.native.open())
+  }
+
+  /** Starts filling the pool; with `wait`, returns once it is ready. */
+  open({ wait = false, timeout = 30 }: { wait?: boolean; timeout?: number } = {}): void {
+    native(() => this.native.open())
+    if (wait) this.wait(timeout)
+  }
+
+  /** Returns once `minSize` connections are ready; on timeout closes the pool and throws PoolTimeout. */
+  wait(timeout = 30): void {
+    native(() => this.native.waitSync(timeout))
+  }
+
+  /** Closes the pool: waiting clients get PoolClosed, checked-out connections close when returned. */
+  close(timeout = 5): void {
+    this.native.closeSync(timeout)
+  }
+
+  /**
+   * Runs `fn` with a connection: commits if it returns, rolls back if it throws, and always
+   * returns the connection to the pool.
+   */
+  connection<T>(fn: (conn: Connection) => T, { timeout }: { timeout?: number } = {}): T {
+    const conn = this.getconn(timeout)
+    let succeeded = false
+    try {
+      const result = fn(conn)
+      succeeded = true
+      return result
+    } finally {
+      if (succeeded) native(() => this.native.finishUseSync(conn.native, true))
+      else {
+        try {
+          this.native.finishUseSync(conn.native, false)
+        } catch {
+          // After a throw, the block's own error wins.
+        }
+      }
+    }
+  }
+
+  /** Takes a connection, blocking until one is ready; give it back with `putconn()`. */
+  getconn(timeout?: number): Connection {
+    return new Connection(native(() => this.native.getconnSync(timeout)))
+  }
+
+  /** Gives a connection back: it is rolled back if needed and reused, or replaced. */
+  putconn(conn: Connection): void {
+    if (!(conn instanceof Connection)) throw new TypeError('putconn() takes a connection from getconn()')
+    native(() => this.native.putconnSync(conn.native))
+  }
+
+  /** Tests every idle connection, replacing the broken and the expired ones. */
+  check(): void {
+    this.native.checkSync()
+  }
+
+  /** Replaces every connection: idle ones now, checked-out ones when they come back. */
+  drain(): void {
+    this.native.drainSync()
+  }
+
+  /** psycopg's `check_connection`: an empty query; throws if the connection is broken. */
+  static checkConnection(conn: Connection): void {
+    native(() => conn.native.checkConnectionSync())
+  }
+
+  [Symbol.dispose](): void {
+    this.close()
+  }
+}
+
+/**
+ * A blocking pool that keeps no idle connection: each client gets a new connection, or one
+ * handed over by a client that returns it while others wait.
+ */
+export class NullConnectionPool extends ConnectionPool {
+  /** @internal */
+  protected static override readonly kind = 'null' as const
+
+  constructor(conninfo?: Conninfo, options?: SyncPoolOptions<NullConnectionPool>) {
+    super(conninfo, options as SyncPoolOptions<ConnectionPool>)
+  }
+}
