@@ -27,7 +27,9 @@ impl NativeConnection {
 
 async fn open(conninfo: String, autocommit: bool) -> napi::Result<NativeConnection> {
     let info = ConnInfo::parse(&conninfo).into_napi()?;
-    let inner = Connection::connect(&info, ConnectOptions { autocommit }).await.into_napi()?;
+    let inner = Connection::connect(&info, ConnectOptions { autocommit })
+        .await
+        .into_napi()?;
     Ok(NativeConnection::standalone(inner))
 }
 

@@ -43,7 +43,11 @@ pub fn to_napi(error: Error) -> napi::Error {
         Error::PoolTimeout(message) => json!({ "kind": "poolTimeout", "message": message }),
         Error::PoolClosed(message) => json!({ "kind": "poolClosed", "message": message }),
         Error::TooManyRequests(message) => json!({ "kind": "tooManyRequests", "message": message }),
-        Error::ParamType { position, pg_type, message } => {
+        Error::ParamType {
+            position,
+            pg_type,
+            message,
+        } => {
             json!({ "kind": "param", "message": message, "position": position, "pgType": pg_type })
         }
     };

@@ -82,7 +82,9 @@ fn seconds(value: f64) -> Duration {
 }
 
 fn connect_options(params: &NativeConnectParams) -> ConnectOptions {
-    ConnectOptions { autocommit: params.autocommit }
+    ConnectOptions {
+        autocommit: params.autocommit,
+    }
 }
 
 /// A JavaScript hook failed: keep its message for the pool's log lines.
@@ -95,8 +97,10 @@ fn hook(function: HookFn) -> pool::ConnectionHook {
     Arc::new(move |conn: Arc<Connection>| {
         let function = function.clone();
         Box::pin(async move {
-            let promise =
-                function.call_async_catch(NativeConnection::standalone(conn)).await.map_err(callback_error)?;
+            let promise = function
+                .call_async_catch(NativeConnection::standalone(conn))
+                .await
+                .map_err(callback_error)?;
             promise.await.map_err(callback_error)
         })
     })
@@ -136,7 +140,11 @@ impl<Args: napi::bindgen_prelude::JsValuesTupleIntoVec, Return: napi::bindgen_pr
     JsThreadFunction<Args, Return>
 {
     fn new(env: &Env, function: &Function<Args, Return>) -> napi::Result<Self> {
-        Ok(JsThreadFunction { function: function.create_ref()?, env: env.raw(), thread: thread::current().id() })
+        Ok(JsThreadFunction {
+            function: function.create_ref()?,
+            env: env.raw(),
+            thread: thread::current().id(),
+        })
     }
 
     fn on_js_thread(&self) -> bool {
@@ -145,10 +153,15 @@ impl<Args: napi::bindgen_prelude::JsValuesTupleIntoVec, Return: napi::bindgen_pr
 
     fn call(&self, args: Args) -> Result<Return, Error> {
         if !self.on_js_thread() {
-            return Err(Error::Callback("a sync pool's callback can only run on the JavaScript thread".into()));
+            return Err(Error::Callback(
+                "a sync pool's callback can only run on the JavaScript thread".into(),
+            ));
         }
         let env = Env::from_raw(self.env);
-        self.function.borrow_back(&env).and_then(|f| f.call(args)).map_err(callback_error)
+        self.function
+            .borrow_back(&env)
+            .and_then(|f| f.call(args))
+            .map_err(callback_error)
     }
 }
 
@@ -166,7 +179,14 @@ fn inline_hook(
 
 fn async_hook(function: Option<Function<NativeConnection, Promise<()>>>) -> napi::Result<Option<pool::ConnectionHook>> {
     function
-        .map(|f| Ok(hook(f.build_threadsafe_function().callee_handled::<false>().weak::<true>().build()?)))
+        .map(|f| {
+            Ok(hook(
+                f.build_threadsafe_function()
+                    .callee_handled::<false>()
+                    .weak::<true>()
+                    .build()?,
+            ))
+        })
         .transpose()
 }
 
@@ -187,9 +207,12 @@ fn inline_params(env: &Env, function: Function<(), NativeConnectParams>) -> napi
     let function = Arc::new(JsThreadFunction::new(env, &function)?);
     Ok(Arc::new(move || {
         let outcome = if function.on_js_thread() {
-            function.call(()).and_then(|params| parse_params(&params)).inspect(|fresh| {
-                *latest.lock().unwrap() = fresh.clone();
-            })
+            function
+                .call(())
+                .and_then(|params| parse_params(&params))
+                .inspect(|fresh| {
+                    *latest.lock().unwrap() = fresh.clone();
+                })
         } else {
             Ok(latest.lock().unwrap().clone())
         };
@@ -198,8 +221,13 @@ fn inline_params(env: &Env, function: Function<(), NativeConnectParams>) -> napi
 }
 
 fn async_params(function: Function<(), Promise<NativeConnectParams>>) -> napi::Result<pool::ConnectParams> {
-    let function: Arc<ParamsFn> =
-        Arc::new(function.build_threadsafe_function().callee_handled::<false>().weak::<true>().build()?);
+    let function: Arc<ParamsFn> = Arc::new(
+        function
+            .build_threadsafe_function()
+            .callee_handled::<false>()
+            .weak::<true>()
+            .build()?,
+    );
     Ok(Arc::new(move || {
         let function = function.clone();
         Box::pin(async move {
@@ -215,8 +243,13 @@ fn reconnect_failed_notice(
     wait: bool,
 ) -> napi::Result<Option<pool::ReconnectFailed>> {
     let Some(function) = function else { return Ok(None) };
-    let function: Arc<NotifyFn> =
-        Arc::new(function.build_threadsafe_function().callee_handled::<false>().weak::<true>().build()?);
+    let function: Arc<NotifyFn> = Arc::new(
+        function
+            .build_threadsafe_function()
+            .callee_handled::<false>()
+            .weak::<true>()
+            .build()?,
+    );
     Ok(Some(Arc::new(move || {
         let function = function.clone();
         Box::pin(async move {
@@ -234,15 +267,26 @@ fn reconnect_failed_notice(
 
 fn logger(function: Option<Function<FnArgs<(String, String)>, ()>>) -> napi::Result<Option<pool::Logger>> {
     let Some(function) = function else { return Ok(None) };
-    let function: LogFn = function.build_threadsafe_function().callee_handled::<false>().weak::<true>().build()?;
+    let function: LogFn = function
+        .build_threadsafe_function()
+        .callee_handled::<false>()
+        .weak::<true>()
+        .build()?;
     Ok(Some(Arc::new(move |level, message| {
-        function.call((level_name(level).to_string(), message).into(), ThreadsafeFunctionCallMode::NonBlocking);
+        function.call(
+            (level_name(level).to_string(), message).into(),
+            ThreadsafeFunctionCallMode::NonBlocking,
+        );
     })))
 }
 
 impl NativePool {
     fn build(options: NativePoolOptions, mut callbacks: Callbacks) -> napi::Result<NativePool> {
-        let kind = if options.null { PoolKind::Null } else { PoolKind::Regular };
+        let kind = if options.null {
+            PoolKind::Null
+        } else {
+            PoolKind::Regular
+        };
         let (min_size, max_size) = pool::check_sizes(kind, options.min_size, options.max_size).into_napi()?;
         callbacks.log_level = level(&options.log_level)?;
         let config = PoolConfig {
@@ -260,7 +304,9 @@ impl NativePool {
                 reconnect_timeout: seconds(options.reconnect_timeout),
             },
         };
-        Ok(NativePool { pool: Pool::new(config, callbacks) })
+        Ok(NativePool {
+            pool: Pool::new(config, callbacks),
+        })
     }
 }
 
@@ -342,7 +388,13 @@ impl NativePool {
     #[napi]
     pub async fn getconn(&self, timeout: Option<f64>) -> napi::Result<NativeConnection> {
         let lease = self.pool.getconn(timeout.map(seconds)).await.into_napi()?;
-        Ok(NativeConnection { inner: lease.conn, lease: Some(PoolLease { pool: self.pool.clone(), id: lease.id }) })
+        Ok(NativeConnection {
+            inner: lease.conn,
+            lease: Some(PoolLease {
+                pool: self.pool.clone(),
+                id: lease.id,
+            }),
+        })
     }
 
     #[napi]
@@ -378,7 +430,13 @@ impl NativePool {
     #[napi]
     pub fn getconn_sync(&self, timeout: Option<f64>) -> napi::Result<NativeConnection> {
         let lease = block_on(self.pool.getconn(timeout.map(seconds))).into_napi()?;
-        Ok(NativeConnection { inner: lease.conn, lease: Some(PoolLease { pool: self.pool.clone(), id: lease.id }) })
+        Ok(NativeConnection {
+            inner: lease.conn,
+            lease: Some(PoolLease {
+                pool: self.pool.clone(),
+                id: lease.id,
+            }),
+        })
     }
 
     #[napi]

@@ -31,9 +31,12 @@ pub async fn connect(info: &ConnInfo) -> Result<Session> {
     for target in &info.targets {
         let attempt = connect_target(info, target);
         let outcome = match info.connect_timeout {
-            Some(limit) => tokio::time::timeout(limit, attempt)
-                .await
-                .unwrap_or_else(|_| Err(Error::operational(format!("timeout expired after {}s", limit.as_secs())))),
+            Some(limit) => tokio::time::timeout(limit, attempt).await.unwrap_or_else(|_| {
+                Err(Error::operational(format!(
+                    "timeout expired after {}s",
+                    limit.as_secs()
+                )))
+            }),
             None => attempt.await,
         };
         match outcome {
@@ -48,8 +51,11 @@ pub async fn connect(info: &ConnInfo) -> Result<Session> {
 async fn connect_target(info: &ConnInfo, target: &Target) -> Result<Session> {
     let socket = open_socket(target).await?;
     let mut wire = Wire::new(socket);
-    let mut params: Vec<(&str, &str)> =
-        vec![("user", &info.user), ("database", &info.dbname), ("client_encoding", "UTF8")];
+    let mut params: Vec<(&str, &str)> = vec![
+        ("user", &info.user),
+        ("database", &info.dbname),
+        ("client_encoding", "UTF8"),
+    ];
     if let Some(name) = &info.application_name {
         params.push(("application_name", name));
     }
@@ -75,7 +81,9 @@ async fn open_socket(target: &Target) -> Result<Socket> {
         let path = format!("{}/.s.PGSQL.{}", target.host, target.port);
         Ok(Socket::Unix(UnixStream::connect(path).await.map_err(refused)?))
     } else {
-        let stream = TcpStream::connect((target.host.as_str(), target.port)).await.map_err(refused)?;
+        let stream = TcpStream::connect((target.host.as_str(), target.port))
+            .await
+            .map_err(refused)?;
         // Queries are small request/response exchanges: never wait to coalesce packets.
         stream.set_nodelay(true).map_err(refused)?;
         Ok(Socket::Tcp(stream))
@@ -114,7 +122,9 @@ async fn authenticate(wire: &mut Wire, info: &ConnInfo) -> Result<()> {
             }
             Message::ErrorResponse(body) => return Err(server_refusal(body)),
             _ => {
-                return Err(Error::operational("the server asked for an authentication method pgtide does not support"))
+                return Err(Error::operational(
+                    "the server asked for an authentication method pgtide does not support",
+                ))
             }
         }
         wire.flush().await?;
@@ -149,7 +159,12 @@ async fn read_greeting(mut wire: Wire, target: Target) -> Result<Session> {
                 secret_key = body.secret_key();
             }
             Message::ReadyForQuery(_) => {
-                return Ok(Session { wire, target, backend_pid, secret_key });
+                return Ok(Session {
+                    wire,
+                    target,
+                    backend_pid,
+                    secret_key,
+                });
             }
             Message::ErrorResponse(body) => return Err(server_refusal(body)),
             _ => {}

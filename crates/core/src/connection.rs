@@ -149,7 +149,9 @@ impl Connection {
             return Err(Error::interface("the connection is closed"));
         }
         if self.broken() {
-            return Err(Error::operational("the connection is lost: the server closed it or the network failed"));
+            return Err(Error::operational(
+                "the connection is lost: the server closed it or the network failed",
+            ));
         }
         Ok(())
     }
@@ -240,7 +242,11 @@ impl Connection {
         frontend::describe(b'S', "", out).map_err(encode_error)?;
         frontend::sync(out);
         session.wire.flush().await?;
-        let begin_outcome = if began { self.read_until_ready(session, |_| Ok(())).await } else { Ok(()) };
+        let begin_outcome = if began {
+            self.read_until_ready(session, |_| Ok(())).await
+        } else {
+            Ok(())
+        };
 
         let mut param_types = Vec::new();
         let mut fields: Vec<Field> = Vec::new();
@@ -272,7 +278,10 @@ impl Connection {
 
         let encoded = params::encode(params, &param_types)?;
         let out = &mut session.wire.out;
-        let values = encoded.values.iter().map(|range| range.clone().map(|r| &encoded.data[r]));
+        let values = encoded
+            .values
+            .iter()
+            .map(|range| range.clone().map(|r| &encoded.data[r]));
         frontend::bind(
             "",
             "",
@@ -293,7 +302,12 @@ impl Connection {
         frontend::sync(out);
         session.wire.flush().await?;
 
-        let mut result = QueryResult { tag: String::new(), fields: fields.into(), rows: Vec::new(), row_count: 0 };
+        let mut result = QueryResult {
+            tag: String::new(),
+            fields: fields.into(),
+            rows: Vec::new(),
+            row_count: 0,
+        };
         self.read_until_ready(session, |message| {
             match message {
                 Message::DataRow(body) => {
@@ -315,7 +329,11 @@ impl Connection {
         let began = self.queue_implicit_begin(session);
         frontend::query(sql, &mut session.wire.out).map_err(encode_error)?;
         session.wire.flush().await?;
-        let begin_outcome = if began { self.read_until_ready(session, |_| Ok(())).await } else { Ok(()) };
+        let begin_outcome = if began {
+            self.read_until_ready(session, |_| Ok(())).await
+        } else {
+            Ok(())
+        };
         let script_outcome = self.read_until_ready(session, |_| Ok(())).await;
         begin_outcome.and(script_outcome)
     }

@@ -171,7 +171,11 @@ impl RawParams {
             .into_iter()
             .enumerate()
             .map(|(i, host)| Target {
-                host: if host.is_empty() { default_host(DEFAULT_PORT) } else { host },
+                host: if host.is_empty() {
+                    default_host(DEFAULT_PORT)
+                } else {
+                    host
+                },
                 port: if ports.len() == 1 { ports[0] } else { ports[i] },
             })
             .collect();
@@ -185,7 +189,9 @@ impl RawParams {
             None | Some("") => None,
             Some(text) => {
                 let seconds: i64 = text.parse().map_err(|_| {
-                    Error::config(format!("invalid integer value \"{text}\" for connection option \"connect_timeout\""))
+                    Error::config(format!(
+                        "invalid integer value \"{text}\" for connection option \"connect_timeout\""
+                    ))
                 })?;
                 // libpq: zero or negative means wait indefinitely; below 2 s is raised to 2 s.
                 (seconds > 0).then(|| Duration::from_secs(seconds.max(2) as u64))
@@ -243,7 +249,9 @@ fn parse_key_values(text: &str) -> Result<Vec<(String, String)>> {
         }
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
         if chars.next() != Some('=') {
-            return Err(Error::config(format!("missing \"=\" after \"{key}\" in connection info string")));
+            return Err(Error::config(format!(
+                "missing \"=\" after \"{key}\" in connection info string"
+            )));
         }
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
         let mut value = String::new();
@@ -302,8 +310,10 @@ fn parse_url(url: &str) -> Result<Vec<(String, String)>> {
         }
         pairs.push(("host".to_string(), hosts.join(",")));
         if ports.iter().any(|p| !p.is_empty()) {
-            let ports: Vec<String> =
-                ports.into_iter().map(|p| if p.is_empty() { DEFAULT_PORT.to_string() } else { p }).collect();
+            let ports: Vec<String> = ports
+                .into_iter()
+                .map(|p| if p.is_empty() { DEFAULT_PORT.to_string() } else { p })
+                .collect();
             pairs.push(("port".to_string(), ports.join(",")));
         }
     }
@@ -312,7 +322,9 @@ fn parse_url(url: &str) -> Result<Vec<(String, String)>> {
     }
     for param in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = param.split_once('=').ok_or_else(|| {
-            Error::config(format!("missing \"=\" after \"{param}\" in connection URI query parameter"))
+            Error::config(format!(
+                "missing \"=\" after \"{param}\" in connection URI query parameter"
+            ))
         })?;
         let key = percent_decode(key, "query parameter")?;
         let value = percent_decode(value, &key)?;
@@ -339,7 +351,9 @@ fn percent_decode(text: &str, what: &str) -> Result<String> {
         if bytes[i] == b'%' {
             let hex = text.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok());
             let byte = hex.ok_or_else(|| {
-                Error::config(format!("invalid percent-encoded token in the {what} of a connection URI"))
+                Error::config(format!(
+                    "invalid percent-encoded token in the {what} of a connection URI"
+                ))
             })?;
             out.push(byte);
             i += 3;
@@ -366,7 +380,13 @@ mod tests {
     fn url_with_everything() {
         let info =
             parse("postgresql://bob:s%40cret@db.example:6543/shop?application_name=web&connect_timeout=5").unwrap();
-        assert_eq!(info.targets, vec![Target { host: "db.example".into(), port: 6543 }]);
+        assert_eq!(
+            info.targets,
+            vec![Target {
+                host: "db.example".into(),
+                port: 6543
+            }]
+        );
         assert_eq!(info.user, "bob");
         assert_eq!(info.password.as_deref(), Some("s@cret"));
         assert_eq!(info.dbname, "shop");
@@ -401,7 +421,13 @@ mod tests {
             _ => None,
         })
         .unwrap();
-        assert_eq!(info.targets, vec![Target { host: "envhost".into(), port: 7777 }]);
+        assert_eq!(
+            info.targets,
+            vec![Target {
+                host: "envhost".into(),
+                port: 7777
+            }]
+        );
         assert_eq!(info.user, "carol");
         assert_eq!(info.dbname, "x");
     }

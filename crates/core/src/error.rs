@@ -37,7 +37,11 @@ pub enum Error {
     Programming(String),
     /// A parameter value cannot be sent as its parameter's type.
     /// `position` is 1-based, as in `$1`; the connection stays usable.
-    ParamType { position: usize, pg_type: String, message: String },
+    ParamType {
+        position: usize,
+        pg_type: String,
+        message: String,
+    },
     /// A connection string or option is malformed; names the culprit.
     Config(String),
     /// A value is out of its allowed range (pool sizes, timeouts): a RangeError in JavaScript.

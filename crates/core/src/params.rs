@@ -112,7 +112,9 @@ pub fn encode(params: &[Param<'_>], types: &[u32]) -> Result<Encoded> {
         let format =
             encode_one(*param, oid, &mut encoded.data).map_err(|problem| param_error(index + 1, oid, problem))?;
         encoded.formats.push(format);
-        encoded.values.push((*param != Param::Null).then(|| start..encoded.data.len()));
+        encoded
+            .values
+            .push((*param != Param::Null).then(|| start..encoded.data.len()));
     }
     Ok(encoded)
 }
@@ -157,9 +159,17 @@ fn encode_one(param: Param<'_>, oid: u32, out: &mut BytesMut) -> Result<i16, Str
                 out.put_u8(b as u8);
                 Ok(FORMAT_BINARY)
             }
-            oid if [Type::INT2, Type::INT4, Type::INT8, Type::FLOAT4, Type::FLOAT8, Type::NUMERIC, Type::OID]
-                .iter()
-                .any(|t| t.oid() == oid) =>
+            oid if [
+                Type::INT2,
+                Type::INT4,
+                Type::INT8,
+                Type::FLOAT4,
+                Type::FLOAT8,
+                Type::NUMERIC,
+                Type::OID,
+            ]
+            .iter()
+            .any(|t| t.oid() == oid) =>
             {
                 Err(format!("{b} is a boolean, not a number"))
             }
@@ -196,7 +206,11 @@ pub fn type_name(oid: u32) -> String {
 
 fn param_error(position: usize, oid: u32, problem: String) -> Error {
     let pg_type = type_name(oid);
-    Error::ParamType { position, message: format!("parameter ${position} ({pg_type}): {problem}"), pg_type }
+    Error::ParamType {
+        position,
+        message: format!("parameter ${position} ({pg_type}): {problem}"),
+        pg_type,
+    }
 }
 
 #[cfg(test)]
@@ -207,7 +221,15 @@ mod tests {
     fn tagged_form_round_trips() {
         let buf = ParamBuffer::default().null().text("héllo").number(-1.5).bool(true);
         let params = decode(buf.bytes()).unwrap();
-        assert_eq!(params, vec![Param::Null, Param::Text("héllo"), Param::Number(-1.5), Param::Bool(true)]);
+        assert_eq!(
+            params,
+            vec![
+                Param::Null,
+                Param::Text("héllo"),
+                Param::Number(-1.5),
+                Param::Bool(true)
+            ]
+        );
     }
 
     #[test]

@@ -38,7 +38,15 @@ impl QueryResult {
 /// exactly and faster than text, text otherwise (a type without a decoder arrives as its text).
 pub fn result_format(type_oid: u32) -> i16 {
     use postgres_types::Type;
-    const BINARY: [Type; 7] = [Type::BOOL, Type::INT2, Type::INT4, Type::INT8, Type::OID, Type::FLOAT4, Type::FLOAT8];
+    const BINARY: [Type; 7] = [
+        Type::BOOL,
+        Type::INT2,
+        Type::INT4,
+        Type::INT8,
+        Type::OID,
+        Type::FLOAT4,
+        Type::FLOAT8,
+    ];
     if BINARY.iter().any(|t| t.oid() == type_oid) {
         crate::params::FORMAT_BINARY
     } else {
@@ -51,7 +59,12 @@ mod tests {
     use super::*;
 
     fn tagged(tag: &str) -> QueryResult {
-        QueryResult { tag: tag.into(), fields: Arc::new([]), rows: vec![], row_count: 0 }
+        QueryResult {
+            tag: tag.into(),
+            fields: Arc::new([]),
+            rows: vec![],
+            row_count: 0,
+        }
     }
 
     #[test]

@@ -24,7 +24,11 @@ pub struct Wire {
 
 impl Wire {
     pub fn new(socket: Socket) -> Wire {
-        Wire { socket, read_buf: BytesMut::with_capacity(READ_CHUNK), out: BytesMut::with_capacity(1024) }
+        Wire {
+            socket,
+            read_buf: BytesMut::with_capacity(READ_CHUNK),
+            out: BytesMut::with_capacity(1024),
+        }
     }
 
     pub async fn flush(&mut self) -> Result<()> {

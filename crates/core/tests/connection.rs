@@ -43,7 +43,10 @@ async fn query_with_parameters_and_nulls() {
         .await
         .unwrap();
     assert_eq!(result.command_and_count(), ("SELECT", Some(1)));
-    assert_eq!(result.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["n", "t", "missing"]);
+    assert_eq!(
+        result.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+        ["n", "t", "missing"]
+    );
     let row = values(&result.rows, 3);
     assert_eq!(row[0].as_deref(), Some(&7i32.to_be_bytes()[..]));
     assert_eq!(row[1].as_deref(), Some(&b"hi"[..]));

@@ -18,8 +18,9 @@ fn pool_with(
     let records: Records = Arc::default();
     let mut callbacks = Callbacks::fixed(ConnInfo::parse(conninfo).unwrap(), ConnectOptions::default());
     let sink = records.clone();
-    callbacks.logger =
-        Some(Arc::new(move |level, message| sink.lock().unwrap().push((Instant::now(), level, message))));
+    callbacks.logger = Some(Arc::new(move |level, message| {
+        sink.lock().unwrap().push((Instant::now(), level, message))
+    }));
     callbacks.log_level = Level::Info;
     tweak(&mut callbacks);
     let config = PoolConfig {
@@ -40,7 +41,13 @@ fn pool(min: usize, max: usize) -> (Pool, Records) {
 }
 
 fn warnings(records: &Records) -> Vec<String> {
-    records.lock().unwrap().iter().filter(|r| r.1 == Level::Warning).map(|r| r.2.clone()).collect()
+    records
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.1 == Level::Warning)
+        .map(|r| r.2.clone())
+        .collect()
 }
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -58,7 +65,10 @@ async fn fills_and_serves_round_robin() {
     }
     assert_eq!(pids[0..3], pids[3..6], "idle connections are used in turn: {pids:?}");
     let stats = pool.stats();
-    assert_eq!((stats.pool_size, stats.pool_available, stats.counters.requests_num), (3, 3, 6));
+    assert_eq!(
+        (stats.pool_size, stats.pool_available, stats.counters.requests_num),
+        (3, 3, 6)
+    );
     pool.close(SECOND).await;
 }
 
@@ -68,7 +78,10 @@ async fn a_timed_out_waiter_leaves_the_queue_and_loses_nothing() {
     pool.open().unwrap();
     let held = pool.getconn(None).await.unwrap();
     let err = pool.getconn(Some(Duration::from_millis(100))).await.err().unwrap();
-    assert!(matches!(err, Error::PoolTimeout(ref m) if m == "couldn't get a connection after 0.10 sec"), "{err:?}");
+    assert!(
+        matches!(err, Error::PoolTimeout(ref m) if m == "couldn't get a connection after 0.10 sec"),
+        "{err:?}"
+    );
     assert_eq!(pool.stats().requests_waiting, 0);
     pool.putconn(held.id).await.unwrap();
     assert_eq!(pool.stats().pool_available, 1);
@@ -92,7 +105,10 @@ async fn a_dropped_waiter_never_takes_a_connection_with_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_many_requests_when_the_queue_is_full() {
     let url = std::env::var("DATABASE_URL").unwrap();
-    let settings = Settings { max_waiting: 1, ..Settings::default() };
+    let settings = Settings {
+        max_waiting: 1,
+        ..Settings::default()
+    };
     let (pool, _) = pool_with(&url, 1, 1, settings, |_| {});
     pool.open().unwrap();
     let held = pool.getconn(None).await.unwrap();
@@ -107,7 +123,11 @@ async fn too_many_requests_when_the_queue_is_full() {
     assert_eq!(err.to_string(), "the pool 'test-pool' has already 1 requests waiting");
     pool.putconn(held.id).await.unwrap();
     let served = queued.await.unwrap().unwrap();
-    assert_eq!(served.conn.backend_pid(), held.conn.backend_pid(), "handed straight to the waiter");
+    assert_eq!(
+        served.conn.backend_pid(),
+        held.conn.backend_pid(),
+        "handed straight to the waiter"
+    );
     pool.putconn(served.id).await.unwrap();
     pool.close(SECOND).await;
 }
@@ -121,7 +141,10 @@ async fn a_connection_returned_in_a_transaction_is_rolled_back() {
     pool.putconn(lease.id).await.unwrap();
     let warnings = warnings(&records);
     assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(warnings[0].starts_with("rolling back returned connection: <connection [INTRANS]"), "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("rolling back returned connection: <connection [INTRANS]"),
+        "{warnings:?}"
+    );
     let again = pool.getconn(None).await.unwrap();
     assert_eq!(again.conn.backend_pid(), lease.conn.backend_pid());
     pool.putconn(again.id).await.unwrap();
@@ -142,7 +165,10 @@ async fn close_fails_the_waiting_clients() {
     }
     pool.close(SECOND).await;
     let err = queued.await.unwrap().err().unwrap();
-    assert!(matches!(err, Error::PoolClosed(ref m) if m == "the pool 'test-pool' is closed"), "{err:?}");
+    assert!(
+        matches!(err, Error::PoolClosed(ref m) if m == "the pool 'test-pool' is closed"),
+        "{err:?}"
+    );
     pool.putconn(held.id).await.unwrap();
     assert!(held.conn.closed());
 }
@@ -150,7 +176,10 @@ async fn close_fails_the_waiting_clients() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconnection_backs_off_then_gives_up() {
     let failed: Arc<Mutex<Option<Instant>>> = Arc::default();
-    let settings = Settings { reconnect_timeout: Duration::from_millis(2500), ..Settings::default() };
+    let settings = Settings {
+        reconnect_timeout: Duration::from_millis(2500),
+        ..Settings::default()
+    };
     let (pool, records) = pool_with("postgres://nobody@127.0.0.1:1/x", 1, 1, settings, |callbacks| {
         let failed = failed.clone();
         callbacks.reconnect_failed = Some(Arc::new(move || {
@@ -176,7 +205,9 @@ async fn reconnection_backs_off_then_gives_up() {
     assert!(attempts[0] < 0.3, "{attempts:?}");
     assert!((0.85..1.5).contains(&attempts[1]), "{attempts:?}");
     assert!((2.4..3.2).contains(&attempts[2]), "{attempts:?}");
-    assert!(warnings(&records).iter().any(|w| w == "reconnection attempt in pool 'test-pool' failed after 2.5 sec"));
+    assert!(warnings(&records)
+        .iter()
+        .any(|w| w == "reconnection attempt in pool 'test-pool' failed after 2.5 sec"));
     assert_eq!(pool.stats().pool_size, 0);
     pool.close(SECOND).await;
 }

@@ -48,7 +48,11 @@ pub struct Attempt {
 
 impl Attempt {
     pub fn new(budget: Duration) -> Attempt {
-        Attempt { budget, delay: Duration::ZERO, give_up_at: None }
+        Attempt {
+            budget,
+            delay: Duration::ZERO,
+            give_up_at: None,
+        }
     }
 
     /// Records a failure at `now` and computes the wait before the next attempt.
@@ -77,7 +81,9 @@ mod tests {
 
     #[test]
     fn jitter_stays_in_its_range() {
-        let samples: Vec<f64> = (0..1000).map(|_| jitter(Duration::from_secs(30), -0.1, 0.2).as_secs_f64()).collect();
+        let samples: Vec<f64> = (0..1000)
+            .map(|_| jitter(Duration::from_secs(30), -0.1, 0.2).as_secs_f64())
+            .collect();
         let min = samples.iter().cloned().fold(f64::MAX, f64::min);
         let max = samples.iter().cloned().fold(f64::MIN, f64::max);
         assert!((27.0..28.0).contains(&min), "{min}");

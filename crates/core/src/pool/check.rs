@@ -37,10 +37,18 @@ impl Shared {
         while let Some(slot) = idle.pop_back() {
             let conn: Arc<Connection> = slot.lease.conn.clone();
             if slot.expire_at <= Instant::now() {
-                self.log(Level::Info, || format!("discarding expired connection {}", describe(&conn)));
+                self.log(Level::Info, || {
+                    format!("discarding expired connection {}", describe(&conn))
+                });
                 conn.close().await;
                 let state = self.state();
-                self.run_task(&state, Task::AddConnection { attempt: None, growing: false });
+                self.run_task(
+                    &state,
+                    Task::AddConnection {
+                        attempt: None,
+                        growing: false,
+                    },
+                );
                 continue;
             }
             match check_connection(&conn).await {
@@ -51,8 +59,16 @@ impl Shared {
                 Err(_) => {
                     let mut state = self.state();
                     state.counters.connections_lost += 1;
-                    self.log(Level::Warning, || format!("discarding broken connection: {}", describe(&conn)));
-                    self.run_task(&state, Task::AddConnection { attempt: None, growing: false });
+                    self.log(Level::Warning, || {
+                        format!("discarding broken connection: {}", describe(&conn))
+                    });
+                    self.run_task(
+                        &state,
+                        Task::AddConnection {
+                            attempt: None,
+                            growing: false,
+                        },
+                    );
                 }
             }
         }

@@ -96,7 +96,10 @@ mod tests {
     fn null_pool_sizes() {
         assert_eq!(check_sizes(PoolKind::Null, 0, None).unwrap(), (0, 0));
         assert_eq!(check_sizes(PoolKind::Null, 0, Some(5)).unwrap(), (0, 5));
-        assert!(check_sizes(PoolKind::Null, 1, None).unwrap_err().to_string().contains("minSize = 0"));
+        assert!(check_sizes(PoolKind::Null, 1, None)
+            .unwrap_err()
+            .to_string()
+            .contains("minSize = 0"));
         assert!(check_sizes(PoolKind::Null, 0, Some(-2)).is_err());
     }
 }

@@ -228,7 +228,11 @@ fn describe(conn: &Connection) -> String {
         TransactionStatus::InError => "INERROR",
         TransactionStatus::Unknown => "BAD",
     };
-    format!("<connection [{status}] backend_pid={} at {}>", conn.backend_pid(), conn.target().describe())
+    format!(
+        "<connection [{status}] backend_pid={} at {}>",
+        conn.backend_pid(),
+        conn.target().describe()
+    )
 }
 
 /// Closes a connection the pool is done with, without waiting for it.
@@ -265,7 +269,9 @@ impl Shared {
             return Ok(());
         }
         if state.opened {
-            return Err(Error::PoolClosed("pool has already been opened/closed and cannot be reused".into()));
+            return Err(Error::PoolClosed(
+                "pool has already been opened/closed and cannot be reused".into(),
+            ));
         }
         let (sender, receiver) = mpsc::unbounded_channel();
         let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
@@ -278,7 +284,13 @@ impl Shared {
         state.opened = true;
         if self.kind == PoolKind::Regular {
             for _ in 0..state.nconns {
-                self.run_task(&state, Task::AddConnection { attempt: None, growing: false });
+                self.run_task(
+                    &state,
+                    Task::AddConnection {
+                        attempt: None,
+                        growing: false,
+                    },
+                );
             }
             self.run_task(&state, Task::ScheduleShrink);
         }
@@ -313,9 +325,15 @@ impl Shared {
         if !state.closed {
             Ok(())
         } else if state.opened {
-            Err(Error::PoolClosed(format!("the pool {} is already closed", self.quoted_name())))
+            Err(Error::PoolClosed(format!(
+                "the pool {} is already closed",
+                self.quoted_name()
+            )))
         } else {
-            Err(Error::PoolClosed(format!("the pool {} is not open yet", self.quoted_name())))
+            Err(Error::PoolClosed(format!(
+                "the pool {} is not open yet",
+                self.quoted_name()
+            )))
         }
     }
 
@@ -324,19 +342,30 @@ impl Shared {
             let mut state = self.state();
             self.check_open(&state)?;
             if state.filled.is_some() {
-                return Err(Error::Interface(format!("wait() is already running on pool {}", self.quoted_name())));
+                return Err(Error::Interface(format!(
+                    "wait() is already running on pool {}",
+                    self.quoted_name()
+                )));
             }
             let filled = Arc::new(Notify::new());
             match self.kind {
                 PoolKind::Regular if state.idle.len() >= state.min_size => return Ok(()),
                 PoolKind::Regular => {}
                 // The null pool proves it can connect with one throwaway connection.
-                PoolKind::Null => self.run_task(&state, Task::AddConnection { attempt: None, growing: false }),
+                PoolKind::Null => self.run_task(
+                    &state,
+                    Task::AddConnection {
+                        attempt: None,
+                        growing: false,
+                    },
+                ),
             }
             state.filled = Some(filled.clone());
             filled
         };
-        self.log(Level::Info, || format!("waiting for pool {} initialization", self.quoted_name()));
+        self.log(Level::Info, || {
+            format!("waiting for pool {} initialization", self.quoted_name())
+        });
         let outcome = tokio::time::timeout(timeout, filled.notified()).await;
         self.state().filled = None;
         if outcome.is_err() {
@@ -364,7 +393,11 @@ impl Shared {
                 self.run_task(&state, Task::Stop);
             }
             state.tasks = None;
-            (std::mem::take(&mut state.waiting), std::mem::take(&mut state.idle), std::mem::take(&mut state.workers))
+            (
+                std::mem::take(&mut state.waiting),
+                std::mem::take(&mut state.idle),
+                std::mem::take(&mut state.workers),
+            )
         };
         self.log(Level::Debug, || format!("pool {} closed", self.quoted_name()));
         let unfinished = Arc::new(AtomicU64::new(workers.len() as u64));
@@ -398,16 +431,19 @@ impl Shared {
     async fn getconn(self: &Arc<Self>, timeout: Option<Duration>) -> Result<Lease> {
         let timeout = timeout.unwrap_or_else(|| self.settings().timeout);
         let deadline = Instant::now() + timeout;
-        self.log(Level::Info, || format!("connection requested from {}", self.quoted_name()));
+        self.log(Level::Info, || {
+            format!("connection requested from {}", self.quoted_name())
+        });
         {
             let mut state = self.state();
             state.counters.requests_num += 1;
             self.check_open(&state)?;
         }
         match self.getconn_checked(deadline).await {
-            Err(Error::PoolTimeout(_)) => {
-                Err(Error::PoolTimeout(format!("couldn't get a connection after {:.2} sec", timeout.as_secs_f64())))
-            }
+            Err(Error::PoolTimeout(_)) => Err(Error::PoolTimeout(format!(
+                "couldn't get a connection after {:.2} sec",
+                timeout.as_secs_f64()
+            ))),
             outcome => outcome,
         }
     }
@@ -421,7 +457,10 @@ impl Shared {
             let prepared = tokio::time::timeout_at(deadline.into(), self.prepare_for_client(&lease)).await;
             let Ok(prepared) = prepared else {
                 self.log(Level::Warning, || {
-                    format!("discarding connection stuck in configure or check: {}", describe(&lease.conn))
+                    format!(
+                        "discarding connection stuck in configure or check: {}",
+                        describe(&lease.conn)
+                    )
                 });
                 let mut state = self.state();
                 state.checked_out.remove(&lease.id);
@@ -434,7 +473,9 @@ impl Shared {
                     return Ok(lease);
                 }
                 Err(Unfit::Unconfigured(e)) => {
-                    self.log(Level::Warning, || format!("error connecting in {}: {e}", self.quoted_name()));
+                    self.log(Level::Warning, || {
+                        format!("error connecting in {}: {e}", self.quoted_name())
+                    });
                     let mut state = self.state();
                     state.checked_out.remove(&lease.id);
                     self.replace(&mut state, lease.conn);
@@ -463,7 +504,11 @@ impl Shared {
 
     /// Runs a deferred `configure`, then the user's `check`, on the caller's path.
     async fn prepare_for_client(&self, lease: &Lease) -> Result<(), Unfit> {
-        let configured = self.state().checked_out.get(&lease.id).is_none_or(|slot| slot.configured);
+        let configured = self
+            .state()
+            .checked_out
+            .get(&lease.id)
+            .is_none_or(|slot| slot.configured);
         if !configured {
             self.configure(&lease.conn).await.map_err(Unfit::Unconfigured)?;
             if let Some(slot) = self.state().checked_out.get_mut(&lease.id) {
@@ -484,7 +529,11 @@ impl Shared {
             Ready::Queued(waiter) => waiter,
         };
         let started = Instant::now();
-        let mut queued = QueuedClient { pool: self, waiter: &waiter, done: false };
+        let mut queued = QueuedClient {
+            pool: self,
+            waiter: &waiter,
+            done: false,
+        };
         let outcome = waiter.wait(deadline).await;
         queued.done = true;
         let mut state = self.state();
@@ -588,7 +637,13 @@ impl Shared {
         let size = state.nconns;
         self.log(Level::Info, || format!("growing pool {} to {size}", self.quoted_name()));
         state.growing = true;
-        self.run_task(state, Task::AddConnection { attempt: None, growing: true });
+        self.run_task(
+            state,
+            Task::AddConnection {
+                attempt: None,
+                growing: true,
+            },
+        );
     }
 
     /// Opens a connection with the pool's parameters, and runs `configure` on it unless that
@@ -622,7 +677,9 @@ impl Shared {
 
     /// The user's `configure`, which must leave the connection idle.
     async fn configure(&self, conn: &Arc<Connection>) -> Result<()> {
-        let Some(configure) = &self.callbacks.configure else { return Ok(()) };
+        let Some(configure) = &self.callbacks.configure else {
+            return Ok(());
+        };
         configure(conn.clone()).await?;
         let status = conn.transaction_status();
         if status != TransactionStatus::Idle {
@@ -637,7 +694,9 @@ impl Shared {
 
     async fn putconn(self: &Arc<Self>, id: u64) -> Result<()> {
         let slot = self.take_checked_out(id)?;
-        self.log(Level::Info, || format!("returning connection to {}", self.quoted_name()));
+        self.log(Level::Info, || {
+            format!("returning connection to {}", self.quoted_name())
+        });
         self.give_back(slot).await;
         Ok(())
     }
@@ -650,7 +709,9 @@ impl Shared {
             if succeeded {
                 outcome = conn.commit().await;
             } else if let Err(e) = conn.rollback().await {
-                self.log(Level::Warning, || format!("error ignored in rollback on {}: {e}", describe(conn)));
+                self.log(Level::Warning, || {
+                    format!("error ignored in rollback on {}: {e}", describe(conn))
+                });
             }
         }
         let used_since = slot.handed_out_at;
@@ -679,7 +740,13 @@ impl Shared {
         }
         if self.callbacks.reset.is_some() && !self.callbacks.hooks_inline {
             let state = self.state();
-            self.run_task(&state, Task::ReturnConnection { slot, from_getconn: false });
+            self.run_task(
+                &state,
+                Task::ReturnConnection {
+                    slot,
+                    from_getconn: false,
+                },
+            );
         } else {
             self.return_connection(slot, false).await;
         }
@@ -709,7 +776,9 @@ impl Shared {
                 self.log(Level::Info, || "not serving connection found broken".into());
             } else {
                 state.counters.returns_bad += 1;
-                self.log(Level::Warning, || format!("discarding closed connection: {}", describe(&conn)));
+                self.log(Level::Warning, || {
+                    format!("discarding closed connection: {}", describe(&conn))
+                });
             }
             self.replace(&mut state, conn);
             return;
@@ -727,7 +796,13 @@ impl Shared {
     fn replace(&self, state: &mut State, conn: Arc<Connection>) {
         close_in_background(conn);
         match self.kind {
-            PoolKind::Regular => self.run_task(state, Task::AddConnection { attempt: None, growing: false }),
+            PoolKind::Regular => self.run_task(
+                state,
+                Task::AddConnection {
+                    attempt: None,
+                    growing: false,
+                },
+            ),
             PoolKind::Null => state.nconns -= 1,
         }
     }
@@ -737,16 +812,24 @@ impl Shared {
         match conn.transaction_status() {
             TransactionStatus::Idle => {}
             TransactionStatus::InTrans | TransactionStatus::InError => {
-                self.log(Level::Warning, || format!("rolling back returned connection: {}", describe(conn)));
+                self.log(Level::Warning, || {
+                    format!("rolling back returned connection: {}", describe(conn))
+                });
                 if let Err(e) = conn.rollback().await {
                     self.log(Level::Warning, || {
-                        format!("rollback failed: {}: {e}. Discarding connection {}", e.class_name(), describe(conn))
+                        format!(
+                            "rollback failed: {}: {e}. Discarding connection {}",
+                            e.class_name(),
+                            describe(conn)
+                        )
                     });
                     conn.close().await;
                 }
             }
             TransactionStatus::Active => {
-                self.log(Level::Warning, || format!("closing returned connection: {}", describe(conn)));
+                self.log(Level::Warning, || {
+                    format!("closing returned connection: {}", describe(conn))
+                });
                 conn.close().await;
             }
             TransactionStatus::Unknown => return,
@@ -812,7 +895,12 @@ impl Shared {
         let (min_size, max_size) = check_sizes(self.kind, min_size, max_size)?;
         let mut state = self.state();
         let grow = min_size.saturating_sub(state.min_size);
-        self.log(Level::Info, || format!("resizing {} to min_size={min_size} max_size={max_size}", self.quoted_name()));
+        self.log(Level::Info, || {
+            format!(
+                "resizing {} to min_size={min_size} max_size={max_size}",
+                self.quoted_name()
+            )
+        });
         state.min_size = min_size;
         state.max_size = max_size;
         if self.kind == PoolKind::Null {
@@ -820,7 +908,13 @@ impl Shared {
         }
         state.nconns += grow;
         for _ in 0..grow {
-            self.run_task(&state, Task::AddConnection { attempt: None, growing: false });
+            self.run_task(
+                &state,
+                Task::AddConnection {
+                    attempt: None,
+                    growing: false,
+                },
+            );
         }
         Ok(())
     }
@@ -831,7 +925,13 @@ impl Shared {
             state.drained_at = Some(Instant::now());
             let idle = std::mem::take(&mut state.idle);
             for _ in 0..idle.len() {
-                self.run_task(&state, Task::AddConnection { attempt: None, growing: false });
+                self.run_task(
+                    &state,
+                    Task::AddConnection {
+                        attempt: None,
+                        growing: false,
+                    },
+                );
             }
             idle
         };
@@ -842,7 +942,11 @@ impl Shared {
 
     fn stats(&self, pop: bool) -> Stats {
         let mut state = self.state();
-        let counters = if pop { std::mem::take(&mut state.counters) } else { state.counters.clone() };
+        let counters = if pop {
+            std::mem::take(&mut state.counters)
+        } else {
+            state.counters.clone()
+        };
         Stats {
             pool_min: state.min_size as u64,
             pool_max: state.max_size as u64,

@@ -85,11 +85,16 @@ impl Shared {
         let slot = match self.connect(!self.callbacks.hooks_inline).await {
             Ok(slot) => slot,
             Err(e) => {
-                self.log(Level::Warning, || format!("error connecting in {}: {e}", self.quoted_name()));
+                self.log(Level::Warning, || {
+                    format!("error connecting in {}: {e}", self.quoted_name())
+                });
                 if attempt.time_to_give_up(now) {
                     let budget = self.settings().reconnect_timeout.as_secs_f64();
                     self.log(Level::Warning, || {
-                        format!("reconnection attempt in pool {} failed after {budget:?} sec", self.quoted_name())
+                        format!(
+                            "reconnection attempt in pool {} failed after {budget:?} sec",
+                            self.quoted_name()
+                        )
                     });
                     {
                         let mut state = self.state();
@@ -107,7 +112,14 @@ impl Shared {
                     attempt.update_delay(now);
                     let delay = attempt.delay;
                     let state = self.state();
-                    self.schedule_task(&state, Task::AddConnection { attempt: Some(attempt), growing }, delay);
+                    self.schedule_task(
+                        &state,
+                        Task::AddConnection {
+                            attempt: Some(attempt),
+                            growing,
+                        },
+                        delay,
+                    );
                 }
                 return;
             }
@@ -121,7 +133,13 @@ impl Shared {
                 state.nconns += 1;
                 let size = state.nconns;
                 self.log(Level::Info, || format!("growing pool {} to {size}", self.quoted_name()));
-                self.run_task(&state, Task::AddConnection { attempt: None, growing: true });
+                self.run_task(
+                    &state,
+                    Task::AddConnection {
+                        attempt: None,
+                        growing: true,
+                    },
+                );
             } else {
                 state.growing = false;
             }

@@ -23,7 +23,10 @@ pub struct Waiter {
 
 impl Waiter {
     pub fn new() -> Waiter {
-        Waiter { slot: Mutex::new(Slot::Waiting), ready: Notify::new() }
+        Waiter {
+            slot: Mutex::new(Slot::Waiting),
+            ready: Notify::new(),
+        }
     }
 
     /// Hands `lease` over, or gives it back if the client has gone.
@@ -54,7 +57,10 @@ impl Waiter {
             if let Some(outcome) = self.take() {
                 return Some(outcome);
             }
-            if tokio::time::timeout_at(deadline.into(), self.ready.notified()).await.is_err() {
+            if tokio::time::timeout_at(deadline.into(), self.ready.notified())
+                .await
+                .is_err()
+            {
                 return self.take();
             }
         }
