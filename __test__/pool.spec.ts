@@ -292,6 +292,25 @@ describe('getting and returning', () => {
     expect(conn.closed).toBe(true)
   })
 
+  it('takes back a checked-out connection whose object was garbage-collected', async () => {
+    const log = recordingLogger()
+    const pool = makePool({ minSize: 1, logger: log.logger })
+    await pool.wait()
+    await (async () => {
+      await pool.getconn() // and forget it
+    })()
+    expect(pool.getStats().poolAvailable).toBe(0)
+    const gc = (globalThis as { gc?: () => void }).gc
+    expect(gc, 'vitest runs with --expose-gc').toBeTypeOf('function')
+    await eventually(async () => {
+      gc!()
+      await sleep(0.05)
+      return pool.getStats().poolAvailable === 1
+    }, 10)
+    await settledLog(log, 1)
+    expect(log.warnings()[0]).toMatch(/dropped without being returned/)
+  })
+
   it('replaces a connection the client closed', async () => {
     const pool = makePool({ minSize: 1 })
     const first = await pool.connection(async (conn) => {

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use napi::bindgen_prelude::Buffer;
+use napi::bindgen_prelude::{within_runtime_if_available, Buffer};
 use napi_derive::napi;
 use pgtide_core::{params, ConnInfo, ConnectOptions, Connection};
 
@@ -22,6 +22,22 @@ pub struct NativeConnection {
 impl NativeConnection {
     pub(crate) fn standalone(inner: Arc<Connection>) -> NativeConnection {
         NativeConnection { inner, lease: None }
+    }
+}
+
+/// A pooled connection whose JavaScript object is collected while still checked out goes back
+/// to its pool, so a forgotten `putconn` costs a warning, not a pool slot forever.
+impl Drop for NativeConnection {
+    fn drop(&mut self) {
+        let Some(lease) = self.lease.take() else { return };
+        if !lease.pool.is_checked_out(lease.id) {
+            return;
+        }
+        within_runtime_if_available(|| {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move { lease.pool.reclaim(lease.id).await });
+            }
+        });
     }
 }
 

@@ -192,6 +192,21 @@ impl Pool {
         self.shared.finish_use(id, succeeded).await
     }
 
+    /// A checked-out connection its client dropped without returning it (its JavaScript object
+    /// was garbage-collected): give it back rather than lose the slot for good.
+    pub async fn reclaim(&self, id: u64) {
+        let Ok(slot) = self.shared.take_checked_out(id) else {
+            return;
+        };
+        self.shared.log(Level::Warning, || {
+            format!(
+                "a connection of pool {} was dropped without being returned: returning it now (use connection(), or putconn() every getconn())",
+                self.shared.quoted_name()
+            )
+        });
+        self.shared.give_back(slot).await;
+    }
+
     /// A checked-out connection's `close()`: returns it when `close_returns` is on; otherwise
     /// the caller closes it (and its slot is replaced when it comes back).
     pub fn is_checked_out(&self, id: u64) -> bool {
