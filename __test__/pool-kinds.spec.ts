@@ -113,10 +113,10 @@ describe.each(KINDS)('$name', (kind) => {
 
   it('replaces a connection closed by its user', async () => {
     const pool = make({ maxSize: 1 })
-    const first = await use(pool, (c) => {
-      ;(c as unknown as { close(): unknown }).close()
-      return c.backendPid
-    })
+    // A sync close() is done when it returns; an async one is awaited before the block ends.
+    const first = await use(pool, (c) =>
+      Promise.resolve((c as unknown as { close(): unknown }).close()).then(() => c.backendPid),
+    )
     expect(await use(pool, (c) => c.backendPid)).not.toBe(first)
   })
 
@@ -217,6 +217,24 @@ describe('AsyncNullConnectionPool hand-off', () => {
     await eventually(() => log.warnings().length === 1)
     expect(log.warnings()[0]).toContain('[INTRANS]')
     expect(resets).toBe(1)
+  })
+
+  it('replaces a broken connection for the client waiting on it', async () => {
+    const pool = track(new AsyncNullConnectionPool(databaseUrl(), { maxSize: 1 }))
+    const first = await pool.getconn()
+    const waiter = pool.connection((c) => c.backendPid, { timeout: 5 })
+    await eventually(() => pool.getStats().requestsWaiting === 1)
+    await first.close()
+    await pool.putconn(first)
+    const pid = await waiter
+    expect(pid).not.toBe(first.backendPid)
+    expect(pool.getStats()).toMatchObject({ poolSize: 0, returnsBad: 1 })
+  })
+
+  it('wait() fails with PoolTimeout when the server cannot be reached', async () => {
+    const pool = track(new AsyncNullConnectionPool('postgres://nobody@127.0.0.1:1/x'))
+    await expect(pool.wait(0.5)).rejects.toThrow('pool initialization incomplete after 0.5 sec')
+    expect(pool.closed).toBe(true)
   })
 
   it('bounds concurrent connections with maxSize and queues the rest', async () => {

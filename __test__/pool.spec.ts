@@ -311,6 +311,21 @@ describe('getting and returning', () => {
     expect(log.warnings()[0]).toMatch(/dropped without being returned/)
   })
 
+  it('never reclaims a connection from its current holder when an older wrapper is collected', async () => {
+    const pool = makePool({ minSize: 1 })
+    for (let i = 0; i < 20; i++) await pidOf(pool)
+    const held = await pool.getconn()
+    const gc = (globalThis as { gc?: () => void }).gc!
+    for (let i = 0; i < 5; i++) {
+      gc()
+      await sleep(0.02)
+    }
+    expect(pool.getStats().poolAvailable).toBe(0)
+    await held.query('SELECT 1')
+    await pool.putconn(held)
+    expect(pool.getStats().poolAvailable).toBe(1)
+  })
+
   it('replaces a connection the client closed', async () => {
     const pool = makePool({ minSize: 1 })
     const first = await pool.connection(async (conn) => {

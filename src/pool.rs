@@ -384,16 +384,22 @@ impl NativePool {
         self.pool.close(seconds(timeout)).await
     }
 
-    /// `timeout` in seconds; `None` uses the pool's.
-    #[napi]
-    pub async fn getconn(&self, timeout: Option<f64>) -> napi::Result<NativeConnection> {
-        let lease = self.pool.getconn(timeout.map(seconds)).await.into_napi()?;
-        Ok(NativeConnection {
-            inner: lease.conn,
-            lease: Some(PoolLease {
-                pool: self.pool.clone(),
-                id: lease.id,
-            }),
+    /// `timeout` in seconds; `None` uses the pool's. The request joins the pool's queue during
+    /// this call, so concurrent callers are served in the order they called.
+    #[napi(ts_return_type = "Promise<NativeConnection>")]
+    pub fn getconn<'env>(
+        &self,
+        env: &'env Env,
+        timeout: Option<f64>,
+    ) -> napi::Result<PromiseRaw<'env, NativeConnection>> {
+        let request = self.pool.getconn(timeout.map(seconds));
+        let pool = self.pool.clone();
+        env.spawn_future(async move {
+            let lease = request.await.into_napi()?;
+            Ok(NativeConnection {
+                inner: lease.conn,
+                lease: Some(PoolLease { pool, id: lease.id }),
+            })
         })
     }
 
