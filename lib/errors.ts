@@ -105,6 +105,19 @@ export class TooManyRequests extends OperationalError {
   override name = 'TooManyRequests'
 }
 
+/**
+ * A query stopped by its AbortSignal (the `{ signal }` option), shaped as Node's own AbortError:
+ * `name` 'AbortError', `code` 'ABORT_ERR', and the signal's `reason` as `cause`.
+ */
+export class AbortError extends Error {
+  override name = 'AbortError'
+  readonly code = 'ABORT_ERR'
+
+  constructor(message = 'the query was aborted', options?: { cause?: unknown }) {
+    super(message, options)
+  }
+}
+
 type ServerErrorClass = new (message: string, fields?: ServerErrorFields) => DatabaseError
 
 /** psycopg's choice of class by SQLSTATE class (its first two characters). */
@@ -142,7 +155,7 @@ const BY_SQLSTATE_CLASS: Record<string, ServerErrorClass> = {
 }
 
 interface NativeErrorRecord {
-  kind: 'database' | 'operational' | 'interface' | 'programming' | 'config' | 'param'
+  kind: 'database' | 'operational' | 'interface' | 'programming' | 'config' | 'param' | 'aborted'
   message: string
   sqlstate?: string
   severity?: string
@@ -185,6 +198,8 @@ export function fromNative(error: unknown): unknown {
       return new ProgrammingError(record.message)
     case 'param':
       return Object.assign(new TypeError(record.message), { position: record.position, pgType: record.pgType })
+    case 'aborted':
+      return new AbortError(record.message)
   }
   return error
 }

@@ -9,3 +9,5 @@ export const binding: typeof Binding = require('../index.js')
 export type NativeConnection = Binding.NativeConnection
 export type NativeResult = Binding.NativeResult
 export type NativeField = Binding.NativeField
+export type NativeNotification = Binding.NativeNotification
+export type NativeRequest = Binding.NativeRequest

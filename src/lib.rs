@@ -3,4 +3,5 @@
 
 mod connection;
 mod errors;
+mod notifications;
 mod result;

@@ -44,6 +44,8 @@ pub enum Error {
     },
     /// A connection string or option is malformed; names the culprit.
     Config(String),
+    /// The request was aborted (JavaScript's AbortSignal) before or while it ran.
+    Aborted(String),
 }
 
 impl Error {
@@ -59,6 +61,10 @@ impl Error {
         Error::Config(message.into())
     }
 
+    pub fn aborted() -> Self {
+        Error::Aborted("the query was aborted".into())
+    }
+
     /// The SQLSTATE of a server error, if this is one.
     pub fn sqlstate(&self) -> Option<&str> {
         match self {
@@ -72,7 +78,11 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Database(db) => write!(f, "{}", db.message),
-            Error::Operational(m) | Error::Interface(m) | Error::Programming(m) | Error::Config(m) => f.write_str(m),
+            Error::Operational(m)
+            | Error::Interface(m)
+            | Error::Programming(m)
+            | Error::Config(m)
+            | Error::Aborted(m) => f.write_str(m),
             Error::ParamType { message, .. } => f.write_str(message),
         }
     }
