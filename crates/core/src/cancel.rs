@@ -57,6 +57,9 @@ impl Cancels {
     /// Waits until no CancelRequest is on its way, so none can land on the request about to
     /// start.
     pub async fn settled(&self) {
+        if self.state().in_flight == 0 {
+            return;
+        }
         loop {
             let delivered = self.delivered.notified();
             tokio::pin!(delivered);

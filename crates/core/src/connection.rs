@@ -418,8 +418,9 @@ impl Connection {
     }
 
     async fn run_script(&self, session: &mut Session, sql: &str) -> Result<()> {
+        // Evicted statements are closed by the next extended-protocol request, not here: a
+        // Close is an extended-protocol message, and a simple Query must not follow one unsynced.
         let began = self.queue_implicit_begin(session);
-        exchange::queue_closes(session);
         frontend::query(sql, &mut session.wire.out).map_err(exchange::encode_error)?;
         session.wire.flush().await?;
         let begin_outcome = if began {
