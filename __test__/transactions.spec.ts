@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 
 import { ProgrammingError } from '../dist/index.js'
-import { caught, openAsync, openSync } from './open'
+import { caught, openAsync, openSync, sleep } from './open'
 
 describe('AsyncConnection.transaction', () => {
   it('commits when the function resolves and returns its value', async () => {
@@ -179,7 +179,8 @@ describe('transactionStatus', () => {
 
   it("is 'active' while a statement runs", async () => {
     const conn = await openAsync()
-    const running = conn.query('SELECT pg_sleep(0.3)')
+    const running = conn.query('SELECT pg_sleep(0.5)')
+    await sleep(150) // the engine takes the request on its own thread
     expect(conn.transactionStatus).toBe('active')
     await running
     expect(conn.transactionStatus).toBe('intrans')

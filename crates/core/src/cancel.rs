@@ -71,8 +71,16 @@ impl Cancels {
         }
     }
 
-    pub fn request_started(&self, abort: Option<&Arc<AbortHandle>>) {
-        self.state().running = abort.cloned();
+    /// Registers the request about to start; false if its handle was aborted already. Checked
+    /// under the same lock `abort` takes, so an abort either stops the request here or finds it
+    /// running and cancels it: it cannot slip between the two.
+    pub fn request_started(&self, abort: Option<&Arc<AbortHandle>>) -> bool {
+        let mut state = self.state();
+        if abort.is_some_and(|a| a.aborted()) {
+            return false;
+        }
+        state.running = abort.cloned();
+        true
     }
 
     pub fn request_ended(&self) {
@@ -82,8 +90,8 @@ impl Cancels {
     /// Marks `abort` aborted; returns a ticket to send a CancelRequest when its request is the
     /// one in flight (the ticket counts as in flight until dropped), `None` otherwise.
     pub fn abort(&self, abort: &Arc<AbortHandle>) -> Option<CancelTicket<'_>> {
-        abort.set_aborted();
         let mut state = self.state();
+        abort.set_aborted();
         let running = state.running.as_ref().is_some_and(|r| Arc::ptr_eq(r, abort));
         running.then(|| {
             state.in_flight += 1;
@@ -116,7 +124,11 @@ mod tests {
         let second = AbortHandle::new();
         assert!(cancels.abort(&first).is_none(), "nothing runs yet");
         assert!(first.aborted());
-        cancels.request_started(Some(&second));
+        assert!(
+            !cancels.request_started(Some(&first)),
+            "an aborted request does not start"
+        );
+        assert!(cancels.request_started(Some(&second)));
         assert!(cancels.abort(&first).is_none(), "another request runs");
         assert!(cancels.abort(&second).is_some());
         cancels.request_ended();
@@ -127,7 +139,7 @@ mod tests {
     async fn the_next_request_waits_for_cancels_in_flight() {
         let cancels = Arc::new(Cancels::default());
         let abort = AbortHandle::new();
-        cancels.request_started(Some(&abort));
+        assert!(cancels.request_started(Some(&abort)));
         let ticket = cancels.abort(&abort).unwrap();
         cancels.request_ended();
         let waiter = {

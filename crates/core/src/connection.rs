@@ -259,17 +259,18 @@ impl Connection {
 
     /// Commits the current transaction, if there is one.
     pub async fn commit(&self) -> Result<()> {
-        self.end_transaction("COMMIT", "commit").await
+        self.end_transaction("COMMIT").await
     }
 
     /// Rolls back the current transaction, if there is one.
     pub async fn rollback(&self) -> Result<()> {
-        self.end_transaction("ROLLBACK", "rollback").await
+        self.end_transaction("ROLLBACK").await
     }
 
-    async fn end_transaction(&self, command: &str, method: &str) -> Result<()> {
+    async fn end_transaction(&self, command: &str) -> Result<()> {
         let mut hold = self.acquire(None).await?;
         if self.transaction_depth() > 0 {
+            let method = command.to_lowercase();
             return Err(Error::Programming(format!(
                 "explicit {method}() is forbidden inside a transaction() block: the block commits when its function returns and rolls back when it throws"
             )));
@@ -299,8 +300,10 @@ impl Connection {
     /// fails.
     pub async fn exit_transaction(&self, commit: bool) -> Result<()> {
         let hold = self.acquire(None).await;
+        // Popped before anything can fail, so a block never outlives its exit.
         let statement = self.blocks().exit(commit, self.last_status())?;
-        let (mut hold, Some(statement)) = (hold?, statement) else {
+        let mut hold = hold?;
+        let Some(statement) = statement else {
             return Ok(());
         };
         let outcome = self.simple(hold.exchange(), &statement).await;
@@ -387,10 +390,9 @@ impl Connection {
         let hold = self.acquire_for_close().await;
         self.ensure_usable()?;
         self.cancels.settled().await;
-        if abort.is_some_and(|a| a.aborted()) {
+        if !self.cancels.request_started(abort) {
             return Err(Error::aborted());
         }
-        self.cancels.request_started(abort);
         Ok(hold)
     }
 
