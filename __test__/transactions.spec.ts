@@ -101,6 +101,20 @@ describe('AsyncConnection.transaction', () => {
     expect(conn.autocommit).toBe(true)
   })
 
+  it('a COMMIT that fails (deferred constraint) rejects, and the transaction is over', async () => {
+    const conn = await openAsync({ autocommit: true })
+    await conn.exec(`CREATE TEMP TABLE parent (id int4 PRIMARY KEY);
+      CREATE TEMP TABLE child (parent int4 REFERENCES parent DEFERRABLE INITIALLY DEFERRED)`)
+    const error = await caught(() =>
+      conn.transaction(async () => {
+        await conn.query('INSERT INTO child VALUES (1)') // checked only at COMMIT
+      }),
+    )
+    expect(error).toMatchObject({ sqlstate: '23503' })
+    expect(conn.transactionStatus).toBe('idle')
+    expect((await conn.query('SELECT count(*)::int4 AS n FROM child')).rows).toEqual([{ n: 0 }])
+  })
+
   it('rejects a non-function with a TypeError', async () => {
     const conn = await openAsync()
     // @ts-expect-error: deliberately wrong

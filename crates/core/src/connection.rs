@@ -354,7 +354,7 @@ impl Connection {
 
     /// Ends the session politely; the server rolls back any open transaction.
     pub async fn close(&self) {
-        let mut hold = self.acquire_for_close().await;
+        let mut hold = self.take_session().await;
         if !self.closed.swap(true, Ordering::AcqRel) {
             let session = hold.exchange();
             if !self.broken() {
@@ -387,7 +387,7 @@ impl Connection {
     /// for any CancelRequest still on its way, and refuses if the connection is unusable or
     /// the request was aborted before it started.
     async fn acquire(&self, abort: Option<&Arc<AbortHandle>>) -> Result<Hold<'_>> {
-        let hold = self.acquire_for_close().await;
+        let hold = self.take_session().await;
         self.ensure_usable()?;
         self.cancels.settled().await;
         if !self.cancels.request_started(abort) {
@@ -396,7 +396,8 @@ impl Connection {
         Ok(hold)
     }
 
-    async fn acquire_for_close(&self) -> Hold<'_> {
+    /// Takes the session whatever the connection's state (closing needs it too).
+    async fn take_session(&self) -> Hold<'_> {
         self.idle_reading.want_session();
         let session = self.session.lock().await;
         self.idle_reading.got_session();
@@ -408,10 +409,16 @@ impl Connection {
         }
     }
 
-    /// Opens the implicit transaction psycopg opens when autocommit is off: the BEGIN rides
-    /// in the same write as the statement, so it costs no round trip.
+    /// Whether the next statement opens the implicit transaction psycopg opens when autocommit
+    /// is off.
+    fn needs_implicit_begin(&self) -> bool {
+        !self.autocommit() && self.last_status() == TransactionStatus::Idle
+    }
+
+    /// Queues that implicit BEGIN: it rides in the same write as the statement, so it costs no
+    /// round trip.
     fn queue_implicit_begin(&self, session: &mut Session) -> bool {
-        let begin = !self.autocommit() && self.last_status() == TransactionStatus::Idle;
+        let begin = self.needs_implicit_begin();
         if begin {
             // "BEGIN" has no NUL byte, the only thing that can fail here.
             let _ = frontend::query("BEGIN", &mut session.wire.out);

@@ -80,10 +80,6 @@ impl Connection {
             .map_err(Executed::into_error)
     }
 
-    fn needs_implicit_begin(&self) -> bool {
-        !self.autocommit() && self.last_status() == TransactionStatus::Idle
-    }
-
     /// Parse/Describe/Sync: the statement's parameter types and columns, cached when the cache
     /// is on.
     async fn prepare(&self, session: &mut Session, sql: &str) -> Result<Arc<Prepared>> {
