@@ -3,7 +3,7 @@
 
 import { decodeRows, fieldDefs, type FieldDef } from './decode'
 import { AbortError, native, nativeAsync } from './errors'
-import { binding, type NativeConnection, type NativeResult } from './native'
+import { binding, type NativeConnection, type NativeConnectOptions, type NativeResult } from './native'
 import { deliverNotices, NotificationFanOut, type Notification } from './notifications'
 import { encodeParams } from './params'
 import { connectionOptionsFrom, type ConnectionOptions, type NormalisedConnectionOptions } from './options'
@@ -40,6 +40,11 @@ function toQueryResult<R>(result: NativeResult): QueryResult<R> {
 function checkSql(sql: unknown): string {
   if (typeof sql !== 'string') throw new TypeError(`query text must be a string, not ${typeof sql}`)
   return sql
+}
+
+/** The options the engine needs (the callbacks stay on this side). */
+function nativeOptionsFrom(options: NormalisedConnectionOptions): NativeConnectOptions {
+  return { autocommit: options.autocommit, statementCacheSize: options.statementCacheSize }
 }
 
 function checkConninfo(conninfo: unknown): string {
@@ -130,8 +135,7 @@ export class AsyncConnection extends BaseConnection {
   /** Opens a connection; `conninfo` is a libpq URL or `key=value` string (default: libpq's environment). */
   static async connect(conninfo: string = '', options: ConnectionOptions = {}): Promise<AsyncConnection> {
     const checked = connectionOptionsFrom(options)
-    const nativeOptions = { autocommit: checked.autocommit, statementCacheSize: checked.statementCacheSize }
-    const nativeConnection = await nativeAsync(binding.connect(checkConninfo(conninfo), nativeOptions))
+    const nativeConnection = await nativeAsync(binding.connect(checkConninfo(conninfo), nativeOptionsFrom(checked)))
     return new AsyncConnection(nativeConnection, checked)
   }
 
@@ -211,8 +215,7 @@ export class Connection extends BaseConnection {
   /** Opens a connection; `conninfo` is a libpq URL or `key=value` string (default: libpq's environment). */
   static connect(conninfo: string = '', options: ConnectionOptions = {}): Connection {
     const checked = connectionOptionsFrom(options)
-    const nativeOptions = { autocommit: checked.autocommit, statementCacheSize: checked.statementCacheSize }
-    const nativeConnection = native(() => binding.connectSync(checkConninfo(conninfo), nativeOptions))
+    const nativeConnection = native(() => binding.connectSync(checkConninfo(conninfo), nativeOptionsFrom(checked)))
     return new Connection(nativeConnection, checked)
   }
 

@@ -10,4 +10,4 @@ export type NativeConnection = Binding.NativeConnection
 export type NativeResult = Binding.NativeResult
 export type NativeField = Binding.NativeField
 export type NativeNotification = Binding.NativeNotification
-export type NativeRequest = Binding.NativeRequest
+export type NativeConnectOptions = Binding.NativeConnectOptions
