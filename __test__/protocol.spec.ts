@@ -71,6 +71,19 @@ describe('command and rowCount', () => {
   })
 })
 
+describe('bad input', () => {
+  it('is refused with a clear error, and the connection stays in step', async () => {
+    const conn = await openAsync({ autocommit: true })
+    await expect(conn.query('SELECT 1\0')).rejects.toThrow(/NUL/)
+    await expect(conn.exec('SELECT 1\0')).rejects.toThrow(/NUL/)
+    await expect(conn.query('SELECT 1; SELECT 2')).rejects.toMatchObject({ sqlstate: '42601' })
+    await expect(conn.query('SELECT $1::int4', [1, 2])).rejects.toThrow(/1 placeholders but 2 parameters/)
+    // @ts-expect-error: deliberately wrong
+    await expect(conn.query(42)).rejects.toBeInstanceOf(TypeError)
+    expect((await conn.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }])
+  })
+})
+
 describe('COPY through query()', () => {
   it('TO STDOUT returns one row per line, in a `copy` column, newline included', async () => {
     const conn = await openAsync({ autocommit: true })
