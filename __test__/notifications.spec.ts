@@ -45,7 +45,9 @@ describe('notices', () => {
     conn.exec(RAISE)
     conn.query('DROP TABLE IF EXISTS surely_not_here')
     expect(notices).toHaveLength(0) // the thread has not been free yet
-    await vi.waitFor(() => expect(notices.map((n) => n.message)).toEqual(['careful', 'table "surely_not_here" does not exist, skipping']))
+    await vi.waitFor(() =>
+      expect(notices.map((n) => n.message)).toEqual(['careful', 'table "surely_not_here" does not exist, skipping']),
+    )
   })
 
   it('are dropped silently without onNotice', async () => {
@@ -79,7 +81,9 @@ describe('notifications', () => {
     await listener.exec('LISTEN pgtide_test')
     await sender.exec("NOTIFY pgtide_test, 'hello'")
     // The listener runs nothing from here on.
-    await vi.waitFor(() => expect(received).toEqual([{ channel: 'pgtide_test', payload: 'hello', processId: sender.backendPid }]))
+    await vi.waitFor(() =>
+      expect(received).toEqual([{ channel: 'pgtide_test', payload: 'hello', processId: sender.backendPid }]),
+    )
     expect(listener.transactionStatus).toBe('idle')
   })
 
@@ -95,7 +99,9 @@ describe('notifications', () => {
       }
     })()
     await sleep(50)
-    for (const payload of ['one', 'two', 'three']) await sender.query('SELECT pg_notify($1, $2)', ['pgtide_iter', payload])
+    for (const payload of ['one', 'two', 'three']) {
+      await sender.query('SELECT pg_notify($1, $2)', ['pgtide_iter', payload])
+    }
     await reading
     expect(payloads).toEqual(['one', 'two', 'three'])
     // The connection still works, with nobody listening any more.
@@ -190,7 +196,8 @@ describe('process lifetime', () => {
   it('a listening connection keeps Node alive until it is closed', async () => {
     const script = `
       const { AsyncConnection } = require('./dist/index.js')
-      AsyncConnection.connect(process.env.DATABASE_URL, { autocommit: true, onNotification: () => {} }).then(async (c) => {
+      const options = { autocommit: true, onNotification: () => {} }
+      AsyncConnection.connect(process.env.DATABASE_URL, options).then(async (c) => {
         await c.exec('LISTEN pgtide_alive')
         setTimeout(() => c.close(), 300)
       })`

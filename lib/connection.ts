@@ -249,7 +249,9 @@ export class Connection extends BaseConnection {
       result = fn(this)
       if (result instanceof Promise) {
         result.catch(() => {}) // its outcome no longer matters: the block is rolled back
-        throw new TypeError('the function given to Connection.transaction() returned a Promise; use AsyncConnection for async work')
+        throw new TypeError(
+          'the function given to Connection.transaction() returned a Promise; use AsyncConnection for async work',
+        )
       }
     } catch (error) {
       try {
