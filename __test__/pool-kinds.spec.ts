@@ -31,10 +31,10 @@ interface Kind {
 }
 
 const KINDS: Kind[] = [
-  { name: 'AsyncConnectionPool', isNull: false, make: (o) => new AsyncConnectionPool(databaseUrl(), o) },
-  { name: 'AsyncNullConnectionPool', isNull: true, make: (o) => new AsyncNullConnectionPool(databaseUrl(), o) },
-  { name: 'ConnectionPool', isNull: false, make: (o) => new ConnectionPool(databaseUrl(), o) },
-  { name: 'NullConnectionPool', isNull: true, make: (o) => new NullConnectionPool(databaseUrl(), o) },
+  { name: 'AsyncConnectionPool', isNull: false, make: (o) => new AsyncConnectionPool(databaseUrl(), o as never) },
+  { name: 'AsyncNullConnectionPool', isNull: true, make: (o) => new AsyncNullConnectionPool(databaseUrl(), o as never) },
+  { name: 'ConnectionPool', isNull: false, make: (o) => new ConnectionPool(databaseUrl(), o as never) },
+  { name: 'NullConnectionPool', isNull: true, make: (o) => new NullConnectionPool(databaseUrl(), o as never) },
 ]
 
 const pools: AnyPool[] = []

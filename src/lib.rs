@@ -5,4 +5,5 @@ mod blocking;
 mod connection;
 mod errors;
 mod pool;
+mod notifications;
 mod result;

@@ -46,6 +46,7 @@ pub struct NativePoolOptions {
 pub struct NativeConnectParams {
     pub conninfo: String,
     pub autocommit: bool,
+    pub statement_cache_size: u32,
 }
 
 #[napi(object)]
@@ -82,9 +83,7 @@ fn seconds(value: f64) -> Duration {
 }
 
 fn connect_options(params: &NativeConnectParams) -> ConnectOptions {
-    ConnectOptions {
-        autocommit: params.autocommit,
-    }
+    ConnectOptions { autocommit: params.autocommit, statement_cache_size: params.statement_cache_size as usize }
 }
 
 /// A JavaScript hook failed: keep its message for the pool's log lines.

@@ -9,7 +9,15 @@ fn database_url() -> String {
 
 async fn connect(autocommit: bool) -> std::sync::Arc<Connection> {
     let info = ConnInfo::parse(&database_url()).unwrap();
-    Connection::connect(&info, ConnectOptions { autocommit }).await.unwrap()
+    Connection::connect(
+        &info,
+        ConnectOptions {
+            autocommit,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
 }
 
 /// Reads the text value of a column from the raw row bytes (length-prefixed values).
