@@ -2,7 +2,7 @@
 // them, the null-pool scenarios of §10.4, and what only the sync pools must prove (hooks run
 // inline on the JS thread, blocking getconn, worker threads).
 
-import { fileURLToPath } from 'node:url'
+import path from 'node:path'
 import { Worker } from 'node:worker_threads'
 
 import { afterEach, describe, expect, it } from 'vitest'
@@ -58,7 +58,8 @@ function withAppName(name: string): string {
   return `${url}${url.includes('?') ? '&' : '?'}application_name=${name}`
 }
 
-const DIST = fileURLToPath(new URL('../dist/index.js', import.meta.url))
+// vitest runs from the repository root.
+const DIST = path.resolve('dist/index.js')
 
 const minSize = (kind: Kind, n = 1) => (kind.isNull ? 0 : n)
 
