@@ -518,6 +518,48 @@ describe('maintenance', () => {
     expect(pool.getStats()).toMatchObject({ poolSize: 5, poolAvailable: 5, connectionsNum: 5 })
   })
 
+  /** The server URL through a function that makes every connect take `seconds` longer. */
+  const slowConnect = (seconds: number) => async () => {
+    await sleep(seconds)
+    return databaseUrl()
+  }
+
+  it('fills with numWorkers connections at a time', async () => {
+    const log = recordingLogger()
+    const pool = new AsyncConnectionPool(slowConnect(0.1), { minSize: 5, numWorkers: 2, logger: log.logger, open: false })
+    pools.push(pool)
+    const started = performance.now()
+    await pool.open({ wait: true })
+    const added = log.records
+      .filter((r) => r.message === 'adding new connection to the pool')
+      .map((r) => (r.at - started) / 1000)
+    // Two workers, 0.1 s per connect: in at about 0.1, 0.1, 0.2, 0.2, 0.3 s.
+    expect(added).toHaveLength(5)
+    for (const [i, want] of [0.1, 0.1, 0.2, 0.2, 0.3].entries()) {
+      expect(added[i]).toBeGreaterThanOrEqual(want - 0.02)
+      expect(added[i]).toBeLessThan(want + 0.2)
+    }
+  })
+
+  it('grows one connection at a time while clients wait (psycopg test_grow)', async () => {
+    const pool = new AsyncConnectionPool(slowConnect(0.1), { minSize: 2, maxSize: 4, numWorkers: 3 })
+    pools.push(pool)
+    await pool.wait()
+    const started = performance.now()
+    const done = await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        await pool.connection(() => sleep(0.25))
+        return (performance.now() - started) / 1000
+      }),
+    )
+    done.sort((a, b) => a - b)
+    for (const [i, want] of [0.25, 0.25, 0.35, 0.45, 0.5, 0.5, 0.6, 0.7].entries()) {
+      expect(done[i]).toBeGreaterThanOrEqual(want - 0.03)
+      expect(done[i]).toBeLessThan(want + 0.25)
+    }
+    expect(pool.getStats().poolSize).toBe(4)
+  })
+
   it('grows while clients wait and shrinks back after maxIdle', async () => {
     const pool = makePool({ minSize: 2, maxSize: 4, maxIdle: 0.3 })
     await pool.wait()
