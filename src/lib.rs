@@ -4,6 +4,6 @@
 mod blocking;
 mod connection;
 mod errors;
-mod pool;
 mod notifications;
+mod pool;
 mod result;

@@ -83,12 +83,30 @@ fn seconds(value: f64) -> Duration {
 }
 
 fn connect_options(params: &NativeConnectParams) -> ConnectOptions {
-    ConnectOptions { autocommit: params.autocommit, statement_cache_size: params.statement_cache_size as usize }
+    ConnectOptions {
+        autocommit: params.autocommit,
+        statement_cache_size: params.statement_cache_size as usize,
+    }
 }
 
 /// A JavaScript hook failed: keep its message for the pool's log lines.
 fn callback_error(error: napi::Error) -> Error {
     Error::Callback(error.reason.clone())
+}
+
+/// A JavaScript function the runtime's threads can call, which never keeps Node alive.
+fn background<Args, Return>(
+    function: Function<Args, Return>,
+) -> napi::Result<ThreadsafeFunction<Args, Return, Args, Status, false, true>>
+where
+    Args: napi::bindgen_prelude::JsValuesTupleIntoVec + 'static,
+    Return: napi::bindgen_prelude::FromNapiValue + 'static,
+{
+    function
+        .build_threadsafe_function()
+        .callee_handled::<false>()
+        .weak::<true>()
+        .build()
 }
 
 fn hook(function: HookFn) -> pool::ConnectionHook {
@@ -177,16 +195,7 @@ fn inline_hook(
 }
 
 fn async_hook(function: Option<Function<NativeConnection, Promise<()>>>) -> napi::Result<Option<pool::ConnectionHook>> {
-    function
-        .map(|f| {
-            Ok(hook(
-                f.build_threadsafe_function()
-                    .callee_handled::<false>()
-                    .weak::<true>()
-                    .build()?,
-            ))
-        })
-        .transpose()
+    function.map(|f| Ok(hook(background(f)?))).transpose()
 }
 
 fn parse_params(params: &NativeConnectParams) -> pgtide_core::Result<(ConnInfo, ConnectOptions)> {
@@ -220,13 +229,7 @@ fn inline_params(env: &Env, function: Function<(), NativeConnectParams>) -> napi
 }
 
 fn async_params(function: Function<(), Promise<NativeConnectParams>>) -> napi::Result<pool::ConnectParams> {
-    let function: Arc<ParamsFn> = Arc::new(
-        function
-            .build_threadsafe_function()
-            .callee_handled::<false>()
-            .weak::<true>()
-            .build()?,
-    );
+    let function: Arc<ParamsFn> = Arc::new(background(function)?);
     Ok(Arc::new(move || {
         let function = function.clone();
         Box::pin(async move {
@@ -242,13 +245,7 @@ fn reconnect_failed_notice(
     wait: bool,
 ) -> napi::Result<Option<pool::ReconnectFailed>> {
     let Some(function) = function else { return Ok(None) };
-    let function: Arc<NotifyFn> = Arc::new(
-        function
-            .build_threadsafe_function()
-            .callee_handled::<false>()
-            .weak::<true>()
-            .build()?,
-    );
+    let function: Arc<NotifyFn> = Arc::new(background(function)?);
     Ok(Some(Arc::new(move || {
         let function = function.clone();
         Box::pin(async move {
@@ -266,11 +263,7 @@ fn reconnect_failed_notice(
 
 fn logger(function: Option<Function<FnArgs<(String, String)>, ()>>) -> napi::Result<Option<pool::Logger>> {
     let Some(function) = function else { return Ok(None) };
-    let function: LogFn = function
-        .build_threadsafe_function()
-        .callee_handled::<false>()
-        .weak::<true>()
-        .build()?;
+    let function: LogFn = background(function)?;
     Ok(Some(Arc::new(move |level, message| {
         function.call(
             (level_name(level).to_string(), message).into(),

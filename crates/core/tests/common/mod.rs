@@ -22,27 +22,29 @@ pub async fn connect(autocommit: bool) -> Arc<Connection> {
     .await
 }
 
+/// Every value of a result as raw bytes, row after row (NULL as None).
+pub fn raw_values(result: &QueryResult) -> Vec<Option<Vec<u8>>> {
+    let bytes = &result.rows;
+    let mut values = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let len = i32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+        at += 4;
+        if len < 0 {
+            values.push(None);
+        } else {
+            values.push(Some(bytes[at..at + len as usize].to_vec()));
+            at += len as usize;
+        }
+    }
+    values
+}
+
 /// The text values of a result, row by row (NULL as None). Only for text-format columns.
 pub fn text_rows(result: &QueryResult) -> Vec<Vec<Option<String>>> {
-    let columns = result.fields.len();
-    let mut rows = Vec::new();
-    let mut at = 0;
-    let bytes = &result.rows;
-    while at < bytes.len() {
-        let mut row = Vec::new();
-        for _ in 0..columns {
-            let len = i32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
-            at += 4;
-            if len < 0 {
-                row.push(None);
-            } else {
-                row.push(Some(String::from_utf8(bytes[at..at + len as usize].to_vec()).unwrap()));
-                at += len as usize;
-            }
-        }
-        rows.push(row);
-    }
-    rows
+    let text = |value: Option<Vec<u8>>| value.map(|bytes| String::from_utf8(bytes).unwrap());
+    let values: Vec<Option<String>> = raw_values(result).into_iter().map(text).collect();
+    values.chunks(result.fields.len().max(1)).map(<[_]>::to_vec).collect()
 }
 
 /// The single text value of a one-row, one-column result.
