@@ -1,7 +1,7 @@
 // The connections users hold: `AsyncConnection` (Promises) and `Connection` (blocking), two
 // faces of one native connection. Everything here is shape; the behaviour is in the engine.
 
-import { decodeRows, fieldDefs, type FieldDef } from './decode'
+import { fieldDefs, ResultDecoder, type FieldDef } from './decode'
 import { native, nativeAsync } from './errors'
 import { binding, type NativeConnection, type NativeResult } from './native'
 import { encodeParams } from './params'
@@ -21,9 +21,9 @@ export interface QueryResult<R = Row> {
 
 export type TransactionStatus = 'idle' | 'active' | 'intrans' | 'inerror' | 'unknown'
 
-function toQueryResult<R>(result: NativeResult): QueryResult<R> {
+function toQueryResult<R>(result: NativeResult, decoder: ResultDecoder): QueryResult<R> {
   return {
-    rows: decodeRows<R>(result),
+    rows: decoder.rows<R>(result),
     rowCount: result.rowCount ?? null,
     command: result.command,
     fields: fieldDefs(result.fields),
@@ -38,9 +38,12 @@ function checkSql(sql: unknown): string {
 /** What both connection faces share: state getters over the native connection. */
 abstract class BaseConnection {
   protected readonly native: NativeConnection
+  /** Decodes results by the connection's `types` option. */
+  protected readonly decoder: ResultDecoder
 
-  protected constructor(nativeConnection: NativeConnection) {
+  protected constructor(nativeConnection: NativeConnection, decoder: ResultDecoder) {
     this.native = nativeConnection
+    this.decoder = decoder
   }
 
   /** The server process serving this connection (`pg_backend_pid()`). */
@@ -79,15 +82,15 @@ abstract class BaseConnection {
 export class AsyncConnection extends BaseConnection {
   /** Opens a connection; `conninfo` is a libpq URL or `key=value` string (default: libpq's environment). */
   static async connect(conninfo: string = '', options: ConnectionOptions = {}): Promise<AsyncConnection> {
-    const { autocommit } = connectionOptionsFrom(options)
+    const { autocommit, types } = connectionOptionsFrom(options)
     if (typeof conninfo !== 'string') throw new TypeError(`conninfo must be a string, not ${typeof conninfo}`)
-    return new AsyncConnection(await nativeAsync(binding.connect(conninfo, autocommit)))
+    return new AsyncConnection(await nativeAsync(binding.connect(conninfo, autocommit)), ResultDecoder.for(types))
   }
 
   /** Runs one statement with `$1..$n` placeholders. */
   async query<R = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
     const encoded = encodeParams(params)
-    return toQueryResult<R>(await nativeAsync(this.native.query(checkSql(sql), encoded)))
+    return toQueryResult<R>(await nativeAsync(this.native.query(checkSql(sql), encoded)), this.decoder)
   }
 
   /** Runs a script of one or more statements, with no parameters and no rows. */
@@ -122,15 +125,15 @@ export class AsyncConnection extends BaseConnection {
 export class Connection extends BaseConnection {
   /** Opens a connection; `conninfo` is a libpq URL or `key=value` string (default: libpq's environment). */
   static connect(conninfo: string = '', options: ConnectionOptions = {}): Connection {
-    const { autocommit } = connectionOptionsFrom(options)
+    const { autocommit, types } = connectionOptionsFrom(options)
     if (typeof conninfo !== 'string') throw new TypeError(`conninfo must be a string, not ${typeof conninfo}`)
-    return new Connection(native(() => binding.connectSync(conninfo, autocommit)))
+    return new Connection(native(() => binding.connectSync(conninfo, autocommit)), ResultDecoder.for(types))
   }
 
   /** Runs one statement with `$1..$n` placeholders. */
   query<R = Row>(sql: string, params?: readonly unknown[]): QueryResult<R> {
     const encoded = encodeParams(params)
-    return toQueryResult<R>(native(() => this.native.querySync(checkSql(sql), encoded)))
+    return toQueryResult<R>(native(() => this.native.querySync(checkSql(sql), encoded)), this.decoder)
   }
 
   /** Runs a script of one or more statements, with no parameters and no rows. */

@@ -3,7 +3,7 @@
 export { AsyncConnection, Connection } from './connection'
 export type { QueryResult, Row, TransactionStatus } from './connection'
 export type { FieldDef } from './decode'
-export type { ConnectionOptions } from './options'
+export type { ConnectionOptions, TypeOptions } from './options'
 export {
   PgError,
   InterfaceError,
