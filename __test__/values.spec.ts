@@ -503,6 +503,16 @@ describe('parameters', () => {
     expect(await one(conn, 'SELECT $1::pgtide_mood::text AS v', ['sad'])).toBe('sad')
     await conn.rollback()
   })
+
+  it('decodes domains as their base type; their parameters go as text for the server to check', async () => {
+    const conn = await connectAsync({ autocommit: false })
+    await conn.exec(`CREATE DOMAIN pgtide_positive AS int4 CHECK (VALUE > 0); CREATE DOMAIN pgtide_tags AS text[]`)
+    const { rows } = await conn.query(`SELECT $1::pgtide_positive AS n, $2::pgtide_tags AS tags`, [7, ['a b', null]])
+    expect(rows[0]).toEqual({ n: 7, tags: ['a b', null] })
+    // The domain's check is the server's: a server error (check_violation), not a TypeError.
+    await expect(conn.query('SELECT $1::pgtide_positive', [-1])).rejects.toMatchObject({ sqlstate: '23514' })
+    await conn.rollback()
+  })
 })
 
 describe('parameters that cannot fit their type', () => {
