@@ -112,8 +112,7 @@ pub(super) fn js_number(n: f64) -> String {
     out
 }
 
-/// What `JSON.stringify` writes for the value, except that a bigint is written as a JSON number
-/// (where `JSON.stringify` throws).
+/// What `JSON.stringify` writes for the value (JavaScript's own encoder wrote the objects).
 fn write_json(param: &Param<'_>, out: &mut String) -> Result<(), String> {
     match param {
         Param::Null => out.push_str("null"),
@@ -121,7 +120,10 @@ fn write_json(param: &Param<'_>, out: &mut String) -> Result<(), String> {
         Param::Number(n) if n.is_finite() => out.push_str(&js_number(*n)),
         Param::Number(_) => out.push_str("null"),
         Param::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Param::BigInt(digits) => out.push_str(digits),
+        // As JSON.stringify, which throws for a bigint anywhere in an object.
+        Param::BigInt(_) => {
+            return Err("a bigint has no JSON form (JSON.stringify refuses it): pass a number or a string".into())
+        }
         // Buffer's toJSON.
         Param::Bytes(bytes) => {
             out.push_str(r#"{"type":"Buffer","data":["#);
