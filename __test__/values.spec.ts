@@ -1,6 +1,9 @@
 // Values both ways (DESIGN §4, docs/types.md): every type decoded, every kind of JavaScript
 // value encoded, arrays, NULLs, edge cases, the int8 modes and the TypeErrors.
 
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+
 import { afterEach, describe, expect, it } from 'vitest'
 
 import { AsyncConnection, Connection } from '../dist/index.js'
@@ -251,6 +254,22 @@ describe('results', () => {
     expect(Object.keys(row)).toEqual(['__proto__', 'a"b\nc', 'x', 'constructor'])
     expect(Object.getOwnPropertyDescriptor(row, '__proto__')!.value).toBe(1)
     expect(row).toMatchObject({ 'a"b\nc': 2, x: 4, constructor: 5 })
+  })
+
+  it('decodes rows the same where code generation is disallowed', () => {
+    const script = `
+      const { Connection } = require('./dist/index.js')
+      const conn = Connection.connect(process.env.DATABASE_URL, { autocommit: true })
+      const { rows } = conn.query('SELECT 1 AS "__proto__", 2 AS a, 3 AS a, NULL::text AS n, $1::text[] AS t', [['x', null]])
+      conn.close()
+      process.stdout.write(JSON.stringify({ rows, plain: Object.getPrototypeOf(rows[0]) === Object.prototype }))`
+    const child = spawnSync(process.execPath, ['--disallow-code-generation-from-strings', '-e', script], {
+      cwd: join(__dirname, '..'),
+      env: { ...process.env, DATABASE_URL: databaseUrl() },
+      encoding: 'utf8',
+    })
+    expect(child.stderr).toBe('')
+    expect(JSON.parse(child.stdout)).toEqual({ rows: [{ ['__proto__']: 1, a: 3, n: null, t: ['x', null] }], plain: true })
   })
 
   it('decodes many rows, and results of different shapes from one statement text', async () => {

@@ -6,10 +6,15 @@
 //
 // Each round runs `queries` selects one after another on each of `connections` connections
 // (default 1: the latency of one select, mostly the server's; more: how many rows one Node.js
-// thread can take in, where decoding cost shows).
+// thread can take in, where decoding cost shows). Besides rows/s it reports the client's CPU
+// time per select (this process: the JS thread and pgtide's native threads, not the server),
+// the cost a client library controls.
 //
 // Build pgtide in release mode first (`npm run build:release`): a debug build measures Rust's
 // debug code, not pgtide.
+
+import v8 from 'node:v8'
+import vm from 'node:vm'
 
 import pg from 'pg'
 
@@ -22,6 +27,10 @@ const ROWS = 10_000
 const ROUNDS = Number(process.argv[2] ?? 10)
 const QUERIES = Number(process.argv[3] ?? 10)
 const CONNECTIONS = Number(process.argv[4] ?? 1)
+
+// A full collection before each timed run, so neither pays for the other's garbage.
+v8.setFlagsFromString('--expose-gc')
+const collectGarbage = vm.runInNewContext('gc')
 
 const url = process.env.DATABASE_URL
 if (!url) {
@@ -44,11 +53,14 @@ const contenders = {
 await sameValues()
 
 const rates = { pgtide: [], pg: [] }
+const cpuMs = { pgtide: [], pg: [] }
 for (let round = 0; round < ROUNDS + 1; round++) {
   // Alternate who goes first, so neither always runs on a warmer (or more tired) machine.
   const order = round % 2 === 0 ? ['pgtide', 'pg'] : ['pg', 'pgtide']
   for (const name of order) {
+    collectGarbage()
     const started = process.hrtime.bigint()
+    const cpuBefore = process.cpuUsage()
     await Promise.all(
       Array.from({ length: CONNECTIONS }, async (_, i) => {
         for (let q = 0; q < QUERIES; q++) {
@@ -58,8 +70,12 @@ for (let round = 0; round < ROUNDS + 1; round++) {
       }),
     )
     const seconds = Number(process.hrtime.bigint() - started) / 1e9
+    const cpu = process.cpuUsage(cpuBefore)
     // Round 0 warms both up (JIT, caches, the server's buffers) and is not counted.
-    if (round > 0) rates[name].push((ROWS * QUERIES * CONNECTIONS) / seconds)
+    if (round > 0) {
+      rates[name].push((ROWS * QUERIES * CONNECTIONS) / seconds)
+      cpuMs[name].push((cpu.user + cpu.system) / 1000 / (QUERIES * CONNECTIONS))
+    }
   }
 }
 
@@ -76,8 +92,11 @@ console.log(
   `${ROWS} rows × 5 columns, ${QUERIES} queries per round on each of ${CONNECTIONS} connection(s), ` +
     `median of ${ROUNDS} rounds (node ${process.version})`,
 )
-for (const name of Object.keys(rates)) console.log(`${name.padEnd(8)} ${format(median(rates[name]))} rows/s`)
-console.log(`ratio    ${(median(rates.pgtide) / median(rates.pg)).toFixed(2)}× pg`)
+for (const name of Object.keys(rates)) {
+  console.log(`${name.padEnd(8)} ${format(median(rates[name]))} rows/s   client CPU ${median(cpuMs[name]).toFixed(1)} ms/select`)
+}
+console.log(`ratio    ${(median(rates.pgtide) / median(rates.pg)).toFixed(2)}× pg rows/s, ` +
+  `${(median(cpuMs.pg) / median(cpuMs.pgtide)).toFixed(2)}× less client CPU`)
 
 /** Both libraries must decode the same rows, or the comparison means nothing. */
 async function sameValues() {

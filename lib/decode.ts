@@ -40,13 +40,15 @@ export function fieldDefs(fields: NativeField[]): FieldDef[] {
 
 /** Decodes results for one type configuration; shared by every connection that has it. */
 export class ResultDecoder {
-  private static readonly byInt8 = new Map<string, ResultDecoder>()
+  private static readonly bySettings = new Map<string, ResultDecoder>()
 
   static for(settings: TypeSettings = DEFAULT_TYPE_SETTINGS): ResultDecoder {
-    let decoder = ResultDecoder.byInt8.get(settings.int8)
+    // Normalised settings have their keys in one order, so equal settings give one key.
+    const key = JSON.stringify(settings)
+    let decoder = ResultDecoder.bySettings.get(key)
     if (!decoder) {
       decoder = new ResultDecoder(new TypeDecoders(settings))
-      ResultDecoder.byInt8.set(settings.int8, decoder)
+      ResultDecoder.bySettings.set(key, decoder)
     }
     return decoder
   }
