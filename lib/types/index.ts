@@ -2,9 +2,9 @@
 // and wire format, the function that turns its bytes into a JavaScript value.
 
 import * as binary from './binary'
-import { utf8, type Decoder } from './decoder'
+import { ascii, utf8, type Decoder } from './decoder'
 import { ELEMENT_OF, OID } from './oids'
-import { ascii, asciiArray } from './text'
+import { asciiArray } from './text'
 
 export type { Decoder } from './decoder'
 

@@ -3,8 +3,6 @@
 
 import { ascii, type Decoder } from './decoder'
 
-export { ascii, utf8 } from './decoder'
-
 const OPEN = 123 // {
 const CLOSE = 125 // }
 const QUOTE = 34 // "
