@@ -1,7 +1,7 @@
 // The connections users hold: `AsyncConnection` (Promises) and `Connection` (blocking), two
 // faces of one native connection. Everything here is shape; the behaviour is in the engine.
 
-import { decodeRows, fieldDefs, type FieldDef } from './decode'
+import { fieldDefs, ResultDecoder, type FieldDef } from './decode'
 import { AbortError, native, nativeAsync } from './errors'
 import { binding, type NativeConnection, type NativeConnectOptions, type NativeResult } from './native'
 import { deliverNotices, NotificationFanOut, type Notification } from './notifications'
@@ -28,9 +28,9 @@ export interface QueryOptions {
 
 export type TransactionStatus = 'idle' | 'active' | 'intrans' | 'inerror' | 'unknown'
 
-function toQueryResult<R>(result: NativeResult): QueryResult<R> {
+function toQueryResult<R>(result: NativeResult, decoder: ResultDecoder): QueryResult<R> {
   return {
-    rows: decodeRows<R>(result),
+    rows: decoder.rows<R>(result),
     rowCount: result.rowCount ?? null,
     command: result.command,
     fields: fieldDefs(result.fields),
@@ -78,6 +78,8 @@ function abortError(signal: AbortSignal): AbortError {
 abstract class BaseConnection {
   /** @internal */
   readonly native: NativeConnection
+  /** Decodes results by the connection's `types` option. */
+  protected readonly decoder: ResultDecoder
   private readonly fanOut: NotificationFanOut
 
   /**
@@ -86,6 +88,7 @@ abstract class BaseConnection {
    */
   constructor(nativeConnection: NativeConnection, options: NormalisedConnectionOptions = connectionOptionsFrom({})) {
     this.native = nativeConnection
+    this.decoder = ResultDecoder.for(options.types)
     deliverNotices(nativeConnection, options.onNotice)
     this.fanOut = new NotificationFanOut(nativeConnection, options.onNotification)
   }
@@ -149,7 +152,7 @@ export class AsyncConnection extends BaseConnection {
     const encoded = encodeParams(params)
     checkSql(sql)
     const signal = signalFrom(options)
-    if (signal === undefined) return toQueryResult<R>(await nativeAsync(this.native.query(sql, encoded)))
+    if (signal === undefined) return toQueryResult<R>(await nativeAsync(this.native.query(sql, encoded)), this.decoder)
     if (signal.aborted) throw abortError(signal)
     const request = this.native.request()
     const onAbort = () => {
@@ -158,7 +161,7 @@ export class AsyncConnection extends BaseConnection {
     signal.addEventListener('abort', onAbort, { once: true })
     try {
       // A query that finished before the cancel landed resolves normally: an abort never hides work done.
-      return toQueryResult<R>(await nativeAsync(request.query(sql, encoded)))
+      return toQueryResult<R>(await nativeAsync(request.query(sql, encoded)), this.decoder)
     } catch (error) {
       throw signal.aborted ? abortError(signal) : error
     } finally {
@@ -233,7 +236,7 @@ export class Connection extends BaseConnection {
     checkSql(sql)
     const signal = signalFrom(options)
     if (signal?.aborted) throw abortError(signal)
-    return toQueryResult<R>(native(() => this.native.querySync(sql, encoded)))
+    return toQueryResult<R>(native(() => this.native.querySync(sql, encoded)), this.decoder)
   }
 
   /** Runs a script of one or more statements, with no parameters and no rows. */

@@ -1,7 +1,12 @@
 // Rows arrive as one Buffer of DataRow bodies (per value: int32 length, -1 for NULL, then the
-// bytes); each column's decoder is chosen once per result from its type and wire format.
+// bytes). Each result shape (column names, types, formats) gets one row-decoding function,
+// generated once and cached: a straight-line read of every column and one object literal per
+// row, so V8 builds every row with the same hidden class and calls each column's decoder from
+// a call site of its own.
 
 import type { NativeField, NativeResult } from './native'
+import { DEFAULT_TYPE_SETTINGS, TypeDecoders, type Decoder, type TypeSettings } from './types'
+import { int32 } from './types/decoder'
 
 /** One result column, in pg's shape. */
 export interface FieldDef {
@@ -14,61 +19,12 @@ export interface FieldDef {
   format: 'text' | 'binary'
 }
 
-type Decoder = (buf: Buffer, start: number, end: number) => unknown
+type RowsDecoder = (buf: Buffer, count: number) => unknown[]
 
 const FORMAT_BINARY = 1
 
-// Type OIDs (pg_type.oid) of the types decoded specially.
-const OID = {
-  bool: 16,
-  bytea: 17,
-  int8: 20,
-  int2: 21,
-  int4: 23,
-  oid: 26,
-  json: 114,
-  float4: 700,
-  float8: 701,
-  jsonb: 3802,
-} as const
-
-const utf8: Decoder = (buf, start, end) => buf.toString('utf8', start, end)
-
-const binaryDecoders: Record<number, Decoder> = {
-  [OID.bool]: (buf, start) => buf[start] !== 0,
-  [OID.int2]: (buf, start) => buf.readInt16BE(start),
-  [OID.int4]: (buf, start) => buf.readInt32BE(start),
-  [OID.oid]: (buf, start) => buf.readUInt32BE(start),
-  [OID.float4]: (buf, start) => buf.readFloatBE(start),
-  [OID.float8]: (buf, start) => buf.readDoubleBE(start),
-  // int8 is a string by default: a JavaScript number cannot hold every int8 exactly.
-  [OID.int8]: int8AsString,
-}
-
-const textDecoders: Record<number, Decoder> = {
-  [OID.json]: (buf, start, end) => JSON.parse(buf.toString('utf8', start, end)),
-  [OID.jsonb]: (buf, start, end) => JSON.parse(buf.toString('utf8', start, end)),
-  [OID.bytea]: (buf, start, end) => Buffer.from(buf.toString('latin1', start + 2, end), 'hex'),
-}
-
-function int8AsString(buf: Buffer, start: number): string {
-  const high = buf.readInt32BE(start)
-  // Within ±2^52 the value is exact as a number, and String() is cheaper than a BigInt.
-  if (high < 0x100000 && high >= -0x100000) return String(high * 0x100000000 + buf.readUInt32BE(start + 4))
-  return buf.readBigInt64BE(start).toString()
-}
-
-function decoderFor(field: NativeField): Decoder {
-  const table = field.format === FORMAT_BINARY ? binaryDecoders : textDecoders
-  const decoder = table[field.dataTypeId]
-  if (decoder) return decoder
-  if (field.format === FORMAT_BINARY) {
-    // The engine asks for binary only for types decoded above; anything else is a bug there.
-    throw new Error(`pgtide: no binary decoder for type ${field.dataTypeId}`)
-  }
-  // Types without a decoder of their own arrive as PostgreSQL's text form.
-  return utf8
-}
+/** Result shapes remembered per type configuration; the oldest is forgotten past this. */
+const MAX_SHAPES = 500
 
 export function fieldDefs(fields: NativeField[]): FieldDef[] {
   return fields.map((f) => ({
@@ -82,30 +38,97 @@ export function fieldDefs(fields: NativeField[]): FieldDef[] {
   }))
 }
 
-/** Decodes every row of a native result into objects keyed by column name. */
-export function decodeRows<R>(result: NativeResult): R[] {
-  const count = result.rowsLength
-  const rows: R[] = new Array(count)
-  if (count === 0) return rows
-  const fields = result.fields
-  const width = fields.length
-  const names = fields.map((f) => f.name)
-  const decoders = fields.map(decoderFor)
-  const buf = result.rows
-  let at = 0
-  for (let r = 0; r < count; r++) {
-    const row: Record<string, unknown> = {}
-    for (let c = 0; c < width; c++) {
-      const length = buf.readInt32BE(at)
-      at += 4
-      if (length < 0) {
-        row[names[c]!] = null
-      } else {
-        row[names[c]!] = decoders[c]!(buf, at, at + length)
-        at += length
-      }
+/** Decodes results for one type configuration; shared by every connection that has it. */
+export class ResultDecoder {
+  private static readonly bySettings = new Map<string, ResultDecoder>()
+
+  static for(settings: TypeSettings = DEFAULT_TYPE_SETTINGS): ResultDecoder {
+    // Normalised settings have their keys in one order, so equal settings give one key.
+    const key = JSON.stringify(settings)
+    let decoder = ResultDecoder.bySettings.get(key)
+    if (!decoder) {
+      decoder = new ResultDecoder(new TypeDecoders(settings))
+      ResultDecoder.bySettings.set(key, decoder)
     }
-    rows[r] = row as R
+    return decoder
   }
-  return rows
+
+  private readonly shapes = new Map<string, RowsDecoder>()
+
+  private constructor(private readonly types: TypeDecoders) {}
+
+  /** Every row of a native result, as objects keyed by column name (a later column wins a name). */
+  rows<R>(result: NativeResult): R[] {
+    const count = result.rowsLength
+    if (count === 0) return []
+    const fields = result.fields
+    let key = ''
+    for (const f of fields) key += f.dataTypeId + ':' + f.format + ':' + f.name + '\0'
+    let decode = this.shapes.get(key)
+    if (!decode) {
+      decode = this.compile(fields)
+      if (this.shapes.size >= MAX_SHAPES) this.shapes.delete(this.shapes.keys().next().value!)
+      this.shapes.set(key, decode)
+    }
+    return decode(result.rows, count) as R[]
+  }
+
+  private compile(fields: NativeField[]): RowsDecoder {
+    const names = fields.map((f) => f.name)
+    const decoders = fields.map((f) => this.types.decoderFor(f.dataTypeId, f.format))
+    try {
+      return generatedRows(names, decoders)
+    } catch {
+      // Code generation is off (--disallow-code-generation-from-strings): the generic loop.
+      return genericRows(names, decoders)
+    }
+  }
+}
+
+/** A property key in source form; `__proto__` computed, so it is an own property, not the prototype. */
+function propertyKey(name: string): string {
+  return name === '__proto__' ? '["__proto__"]' : JSON.stringify(name)
+}
+
+function generatedRows(names: string[], decoders: Decoder[]): RowsDecoder {
+  const lines = ['return function decodeRows(buf, count) {', '  const rows = new Array(count)', '  let at = 0, size = 0']
+  lines.push('  for (let r = 0; r < count; r++) {')
+  names.forEach((_, c) => {
+    lines.push(
+      '    size = (buf[at] << 24) | (buf[at + 1] << 16) | (buf[at + 2] << 8) | buf[at + 3]',
+      '    at += 4',
+      `    let v${c} = null`,
+      `    if (size >= 0) { v${c} = d${c}(buf, at, at + size); at += size }`,
+    )
+  })
+  lines.push(`    rows[r] = { ${names.map((name, c) => `${propertyKey(name)}: v${c}`).join(', ')} }`)
+  lines.push('  }', '  return rows', '}')
+  const parameters = decoders.map((_, c) => `d${c}`)
+  // The names enter the source only as JSON string literals; the decoders only as arguments.
+  return new Function(...parameters, lines.join('\n'))(...decoders) as RowsDecoder
+}
+
+function genericRows(names: string[], decoders: Decoder[]): RowsDecoder {
+  const width = names.length
+  return (buf, count) => {
+    const rows: unknown[] = new Array(count)
+    let at = 0
+    for (let r = 0; r < count; r++) {
+      const row: Record<string, unknown> = {}
+      for (let c = 0; c < width; c++) {
+        const size = int32(buf, at)
+        at += 4
+        let value: unknown = null
+        if (size >= 0) {
+          value = decoders[c]!(buf, at, at + size)
+          at += size
+        }
+        const name = names[c]!
+        if (name === '__proto__') Object.defineProperty(row, name, { value, writable: true, enumerable: true, configurable: true })
+        else row[name] = value
+      }
+      rows[r] = row
+    }
+    return rows
+  }
 }

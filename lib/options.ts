@@ -1,6 +1,7 @@
 // Option normalisation: one place, with errors that name the option.
 
 import type { Notice, Notification } from './notifications'
+import { DEFAULT_TYPE_SETTINGS, type Int8Mode, type TypeSettings } from './types'
 
 /** psycopg's connection keyword arguments, in camelCase. */
 export interface ConnectionOptions {
@@ -15,6 +16,14 @@ export interface ConnectionOptions {
   onNotice?: (notice: Notice) => unknown
   /** Receives `LISTEN`/`NOTIFY` notifications, also while the connection is idle. */
   onNotification?: (notification: Notification) => unknown
+  /** How values of some types are decoded (docs/types.md). */
+  types?: TypeOptions
+}
+
+/** Choices of decoding, by type; more keys may come. */
+export interface TypeOptions {
+  /** int8 values: `'string'` (default, exact), `'number'` (inexact past 2^53) or `'bigint'`. */
+  int8?: Int8Mode
 }
 
 export interface NormalisedConnectionOptions {
@@ -22,15 +31,18 @@ export interface NormalisedConnectionOptions {
   statementCacheSize: number
   onNotice?: (notice: Notice) => unknown
   onNotification?: (notification: Notification) => unknown
+  types: TypeSettings
 }
 
-const CONNECTION_OPTION_NAMES = new Set(['autocommit', 'statementCacheSize', 'onNotice', 'onNotification'])
+const CONNECTION_OPTION_NAMES = new Set(['autocommit', 'statementCacheSize', 'onNotice', 'onNotification', 'types'])
 
 /** The most prepared statements a connection may keep: far past any sane setting. */
 const MAX_STATEMENT_CACHE_SIZE = 1_000_000
 
 export function connectionOptionsFrom(options: ConnectionOptions | undefined): NormalisedConnectionOptions {
-  if (options === undefined || options === null) return { autocommit: false, statementCacheSize: 100 }
+  if (options === undefined || options === null) {
+    return { autocommit: false, statementCacheSize: 100, types: DEFAULT_TYPE_SETTINGS }
+  }
   if (typeof options !== 'object') throw new TypeError(`connection options must be an object, not ${typeof options}`)
   for (const name of Object.keys(options)) {
     if (!CONNECTION_OPTION_NAMES.has(name)) throw new TypeError(`unknown connection option '${name}'`)
@@ -44,6 +56,7 @@ export function connectionOptionsFrom(options: ConnectionOptions | undefined): N
     statementCacheSize: statementCacheSizeFrom(options.statementCacheSize),
     onNotice: callbackFrom('onNotice', options.onNotice),
     onNotification: callbackFrom('onNotification', options.onNotification),
+    types: typeSettingsFrom(options.types),
   }
 }
 
@@ -65,4 +78,24 @@ function callbackFrom<F>(name: string, callback: F | undefined): F | undefined {
     throw new TypeError(`connection option '${name}' must be a function, not ${typeof callback}`)
   }
   return callback
+}
+
+const INT8_MODES: readonly Int8Mode[] = ['string', 'number', 'bigint']
+
+function typeSettingsFrom(types: TypeOptions | undefined): TypeSettings {
+  if (types === undefined) return DEFAULT_TYPE_SETTINGS
+  if (typeof types !== 'object' || types === null) {
+    throw new TypeError(`connection option 'types' must be an object, not ${types === null ? 'null' : typeof types}`)
+  }
+  for (const name of Object.keys(types)) {
+    if (!(name in DEFAULT_TYPE_SETTINGS)) throw new TypeError(`unknown connection option 'types.${name}'`)
+  }
+  const int8 = types.int8 ?? DEFAULT_TYPE_SETTINGS.int8
+  if (typeof int8 !== 'string') {
+    throw new TypeError(`connection option 'types.int8' must be 'string', 'number' or 'bigint', not ${typeof int8}`)
+  }
+  if (!INT8_MODES.includes(int8)) {
+    throw new RangeError(`connection option 'types.int8' must be 'string', 'number' or 'bigint', not '${int8}'`)
+  }
+  return { int8 }
 }

@@ -2,6 +2,10 @@
 
 use std::sync::Arc;
 
+use postgres_types::{Kind, Type};
+
+use crate::params::{FORMAT_BINARY, FORMAT_TEXT};
+
 /// One result column, as the RowDescription message describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Field {
@@ -34,23 +38,43 @@ impl QueryResult {
     }
 }
 
-/// The format each result column is asked for: binary where JavaScript decodes the binary form
-/// exactly and faster than text, text otherwise (a type without a decoder arrives as its text).
+/// Types whose binary form JavaScript decodes exactly and at least as fast as their text
+/// (`docs/performance.md` has the measurements); their arrays come back binary too, elements
+/// and all. Every other type comes back as text: decoded from it (numeric, uuid...) or handed
+/// over as it is (types without a decoder). `lib/types/` holds the decoders of both forms.
+const BINARY: [Type; 17] = [
+    Type::BOOL,
+    Type::BYTEA,
+    Type::INT2,
+    Type::INT4,
+    Type::INT8,
+    Type::OID,
+    Type::FLOAT4,
+    Type::FLOAT8,
+    Type::TEXT,
+    Type::VARCHAR,
+    Type::BPCHAR,
+    Type::NAME,
+    Type::JSON,
+    Type::JSONB,
+    Type::DATE,
+    Type::TIMESTAMP,
+    Type::TIMESTAMPTZ,
+];
+
+/// The format each result column is asked for (see `BINARY`).
 pub fn result_format(type_oid: u32) -> i16 {
-    use postgres_types::Type;
-    const BINARY: [Type; 7] = [
-        Type::BOOL,
-        Type::INT2,
-        Type::INT4,
-        Type::INT8,
-        Type::OID,
-        Type::FLOAT4,
-        Type::FLOAT8,
-    ];
-    if BINARY.iter().any(|t| t.oid() == type_oid) {
-        crate::params::FORMAT_BINARY
+    let Some(ty) = Type::from_oid(type_oid) else {
+        return FORMAT_TEXT;
+    };
+    let element = match ty.kind() {
+        Kind::Array(element) => element,
+        _ => &ty,
+    };
+    if BINARY.contains(element) {
+        FORMAT_BINARY
     } else {
-        crate::params::FORMAT_TEXT
+        FORMAT_TEXT
     }
 }
 
@@ -73,5 +97,17 @@ mod tests {
         assert_eq!(tagged("INSERT 0 12").command_and_count(), ("INSERT", Some(12)));
         assert_eq!(tagged("CREATE TABLE").command_and_count(), ("CREATE", None));
         assert_eq!(tagged("").command_and_count(), ("", None));
+    }
+
+    #[test]
+    fn arrays_come_back_in_their_element_type_format() {
+        assert_eq!(result_format(Type::INT4.oid()), FORMAT_BINARY);
+        assert_eq!(result_format(Type::INT4_ARRAY.oid()), FORMAT_BINARY);
+        assert_eq!(result_format(Type::TIMESTAMPTZ_ARRAY.oid()), FORMAT_BINARY);
+        assert_eq!(result_format(Type::NUMERIC.oid()), FORMAT_TEXT);
+        assert_eq!(result_format(Type::NUMERIC_ARRAY.oid()), FORMAT_TEXT);
+        assert_eq!(result_format(Type::POINT_ARRAY.oid()), FORMAT_TEXT);
+        // A type pgtide does not know (an enum, a domain, an extension's type) comes back as text.
+        assert_eq!(result_format(90000), FORMAT_TEXT);
     }
 }

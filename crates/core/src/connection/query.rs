@@ -257,6 +257,8 @@ fn copy_field() -> Field {
         type_oid: TEXT_OID,
         type_size: -1,
         type_modifier: -1,
-        format: crate::params::FORMAT_TEXT,
+        // A COPY line is UTF-8 text, which is also text's binary form: declare the format the
+        // engine asks for `text` columns, so the column decodes like any other text column.
+        format: crate::result::result_format(TEXT_OID),
     }
 }
