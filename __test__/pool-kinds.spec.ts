@@ -319,6 +319,40 @@ describe('ConnectionPool (sync) specifics', () => {
     expect(pool.connection((c) => c.backendPid)).not.toBe(mine[0])
   })
 
+  it('blocks in getconn while another worker thread holds the only connection, until it is returned', async () => {
+    const pool = track(new ConnectionPool(databaseUrl(), { minSize: 1 }))
+    pool.wait()
+    const script = `
+      const { workerData, parentPort } = require('node:worker_threads')
+      const { ConnectionPool } = require(${JSON.stringify(DIST)})
+      const pool = ConnectionPool.attach(workerData.handle)
+      const conn = pool.getconn()
+      parentPort.postMessage(conn.backendPid)
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500) // hold it for 0.5 s
+      pool.putconn(conn)
+    `
+    const worker = new Worker(script, { eval: true, workerData: { handle: pool.share() } })
+    const held = await new Promise<number>((resolve, reject) => {
+      worker.once('message', resolve)
+      worker.once('error', reject)
+    })
+    expect(pool.getStats().poolAvailable).toBe(0)
+    const started = performance.now()
+    const conn = pool.getconn(10) // blocks this thread until the worker gives the connection back
+    const waited = (performance.now() - started) / 1000
+    expect(conn.backendPid).toBe(held)
+    expect(waited).toBeGreaterThan(0.2)
+    expect(waited).toBeLessThan(5)
+    pool.putconn(conn)
+    expect(await new Promise((resolve) => worker.once('exit', resolve))).toBe(0)
+  })
+
+  it('refuses to share a pool whose hooks belong to this thread', () => {
+    const pool = track(new ConnectionPool(databaseUrl(), { minSize: 1, configure: () => {} }))
+    expect(() => pool.share()).toThrow(/cannot be shared with other threads/)
+    expect(() => ConnectionPool.attach(987654)).toThrow(/no shared pool has handle 987654/)
+  })
+
   it('8 worker threads with their own pools run 1,000 queries each and leave no backends', async () => {
     const script = `
       const { workerData, parentPort } = require('node:worker_threads')

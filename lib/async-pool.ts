@@ -15,7 +15,11 @@ export class AsyncConnectionPool extends BasePool {
   /** `conninfo`: a libpq URL or `key=value` string, or a function returning one (called per attempt). */
   constructor(conninfo?: Conninfo, options?: AsyncPoolOptions<AsyncConnectionPool>) {
     const normalised = poolOptionsFrom(new.target.kind, conninfo, options)
-    super(native(() => createAsyncNativePool(normalised, (c) => new AsyncConnection(c, connectionOptionsOf(normalised)), () => this)))
+    const connectionOptions = connectionOptionsOf(normalised)
+    super(
+      native(() => createAsyncNativePool(normalised, (c) => new AsyncConnection(c, connectionOptions), () => this)),
+      connectionOptions,
+    )
     if (normalised.open) native(() => this.native.open())
   }
 
@@ -56,7 +60,7 @@ export class AsyncConnectionPool extends BasePool {
 
   /** Takes a connection; give it back with `putconn()`. `timeout` in seconds (default: the pool's). */
   async getconn(timeout?: number): Promise<AsyncConnection> {
-    return new AsyncConnection(await nativeAsync(this.native.getconn(timeout)))
+    return new AsyncConnection(await nativeAsync(this.native.getconn(timeout)), this.connectionOptions)
   }
 
   /** Gives a connection back: it is rolled back if needed and reused, or replaced. */
@@ -73,6 +77,11 @@ export class AsyncConnectionPool extends BasePool {
   /** Replaces every connection: idle ones now, checked-out ones when they come back. */
   async drain(): Promise<void> {
     await this.native.drain()
+  }
+
+  /** This thread's face of a pool another thread `share()`d. */
+  static attach(handle: number): AsyncConnectionPool {
+    return BasePool.attachTo(this.prototype, handle)
   }
 
   /** psycopg's `check_connection`: an empty query; throws if the connection is broken. */

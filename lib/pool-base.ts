@@ -2,7 +2,7 @@
 // differ only in being async or blocking, and in the kind of pool they ask the engine for.
 
 import { native } from './errors'
-import type { NativeStats } from './native'
+import { binding, type NativeStats } from './native'
 import type { NormalisedConnectionOptions } from './options'
 import type { NativePool } from './pool-native'
 import type { NormalisedPoolOptions } from './pool-options'
@@ -10,7 +10,10 @@ import type { NormalisedPoolOptions } from './pool-options'
 /** All 15 keys, always present (psycopg's names in camelCase). */
 export type PoolStats = NativeStats
 
-/** The callbacks (onNotice, onNotification) a pooled connection's wrapper takes, when fixed. */
+/**
+ * The options (types, onNotice, onNotification) pooled connection wrappers take, when they are a
+ * fixed object (a `connectionOptions` function only reaches the engine, per connection attempt).
+ */
 export function connectionOptionsOf(options: NormalisedPoolOptions<never, never>): NormalisedConnectionOptions | undefined {
   return typeof options.connectionOptions === 'function' ? undefined : options.connectionOptions
 }
@@ -18,10 +21,30 @@ export function connectionOptionsOf(options: NormalisedPoolOptions<never, never>
 export abstract class BasePool {
   /** @internal */
   protected readonly native: NativePool
+  /** @internal Options for the wrappers of the connections this pool hands out. */
+  protected readonly connectionOptions: NormalisedConnectionOptions | undefined
 
   /** @internal */
-  protected constructor(nativePool: NativePool) {
+  protected constructor(nativePool: NativePool, connectionOptions: NormalisedConnectionOptions | undefined) {
     this.native = nativePool
+    this.connectionOptions = connectionOptions
+  }
+
+  /** @internal A face of a pool another thread `share()`d, built without the constructor. */
+  protected static attachTo<P extends BasePool>(prototype: P, handle: number): P {
+    if (!Number.isInteger(handle)) throw new TypeError(`attach() takes the number share() returned, not ${typeof handle}`)
+    const pool = Object.create(prototype) as P
+    Object.assign(pool, { native: native(() => binding.NativePool.attach(handle)), connectionOptions: undefined })
+    return pool
+  }
+
+  /**
+   * A number another worker thread can pass to `attach()` to use this same pool (its
+   * connections, queue and stats). Not for a sync pool with hooks or a conninfo function: they
+   * are functions of this thread. Closing the pool ends the sharing.
+   */
+  share(): number {
+    return native(() => this.native.share())
   }
 
   get name(): string {

@@ -15,7 +15,11 @@ export class ConnectionPool extends BasePool {
   /** `conninfo`: a libpq URL or `key=value` string, or a function returning one. */
   constructor(conninfo?: Conninfo, options?: SyncPoolOptions<ConnectionPool>) {
     const normalised = poolOptionsFrom(new.target.kind, conninfo, options)
-    super(native(() => createSyncNativePool(normalised, (c) => new Connection(c, connectionOptionsOf(normalised)), () => this)))
+    const connectionOptions = connectionOptionsOf(normalised)
+    super(
+      native(() => createSyncNativePool(normalised, (c) => new Connection(c, connectionOptions), () => this)),
+      connectionOptions,
+    )
     if (normalised.open) native(() => this.native.open())
   }
 
@@ -60,7 +64,7 @@ export class ConnectionPool extends BasePool {
 
   /** Takes a connection, blocking until one is ready; give it back with `putconn()`. */
   getconn(timeout?: number): Connection {
-    return new Connection(native(() => this.native.getconnSync(timeout)))
+    return new Connection(native(() => this.native.getconnSync(timeout)), this.connectionOptions)
   }
 
   /** Gives a connection back: it is rolled back if needed and reused, or replaced. */
@@ -77,6 +81,11 @@ export class ConnectionPool extends BasePool {
   /** Replaces every connection: idle ones now, checked-out ones when they come back. */
   drain(): void {
     this.native.drainSync()
+  }
+
+  /** This thread's face of a pool another thread `share()`d. */
+  static attach(handle: number): ConnectionPool {
+    return BasePool.attachTo(this.prototype, handle)
   }
 
   /** psycopg's `check_connection`: an empty query; throws if the connection is broken. */

@@ -7,3 +7,4 @@ mod errors;
 mod notifications;
 mod pool;
 mod result;
+mod shared_pools;

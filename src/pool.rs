@@ -15,6 +15,7 @@ use pgtide_core::{ConnInfo, ConnectOptions, Connection, Error, Pool};
 use crate::blocking::block_on;
 use crate::connection::NativeConnection;
 use crate::errors::IntoNapi;
+use crate::shared_pools;
 
 /// A connection's ticket back to the pool that handed it out.
 #[derive(Clone)]
@@ -76,6 +77,9 @@ type LogFn = ThreadsafeFunction<FnArgs<(String, String)>, (), FnArgs<(String, St
 #[napi]
 pub struct NativePool {
     pool: Pool,
+    /// Its hooks or conninfo function are functions of the thread that made it (sync pools),
+    /// so it cannot be shared with other threads.
+    thread_bound: bool,
 }
 
 fn seconds(value: f64) -> Duration {
@@ -273,7 +277,7 @@ fn logger(function: Option<Function<FnArgs<(String, String)>, ()>>) -> napi::Res
 }
 
 impl NativePool {
-    fn build(options: NativePoolOptions, mut callbacks: Callbacks) -> napi::Result<NativePool> {
+    fn build(options: NativePoolOptions, mut callbacks: Callbacks, thread_bound: bool) -> napi::Result<NativePool> {
         let kind = if options.null {
             PoolKind::Null
         } else {
@@ -298,6 +302,7 @@ impl NativePool {
         };
         Ok(NativePool {
             pool: Pool::new(config, callbacks),
+            thread_bound,
         })
     }
 }
@@ -329,7 +334,7 @@ impl NativePool {
             log_level: Level::Warning,
             hooks_inline: false,
         };
-        NativePool::build(options, callbacks)
+        NativePool::build(options, callbacks, false)
     }
 
     /// A sync pool: hooks are plain functions, run on the JS thread inside the sync calls.
@@ -345,6 +350,7 @@ impl NativePool {
         reconnect_failed: Option<Function<(), Promise<()>>>,
         log: Option<Function<FnArgs<(String, String)>, ()>>,
     ) -> napi::Result<NativePool> {
+        let thread_bound = configure.is_some() || check.is_some() || reset.is_some() || matches!(connect, Either::B(_));
         let callbacks = Callbacks {
             connect_params: match connect {
                 Either::A(params) => fixed_params(&params)?,
@@ -358,7 +364,7 @@ impl NativePool {
             log_level: Level::Warning,
             hooks_inline: true,
         };
-        NativePool::build(options, callbacks)
+        NativePool::build(options, callbacks, thread_bound)
     }
 
     #[napi]
@@ -371,8 +377,38 @@ impl NativePool {
         self.pool.wait(seconds(timeout)).await.into_napi()
     }
 
+    /// A handle other threads can `attach` to. Refused for a pool whose hooks or conninfo
+    /// function belong to this thread.
+    #[napi]
+    pub fn share(&self) -> napi::Result<u32> {
+        if self.thread_bound {
+            return Err(Error::Interface(format!(
+                "pool '{}' cannot be shared with other threads: its configure/check/reset hooks or conninfo function run on this thread only",
+                self.pool.name()
+            )))
+            .into_napi();
+        }
+        Ok(shared_pools::share(&self.pool))
+    }
+
+    /// Another face of a pool `share()`d by another thread.
+    #[napi(factory)]
+    pub fn attach(handle: u32) -> napi::Result<NativePool> {
+        match shared_pools::attach(handle) {
+            Some(pool) => Ok(NativePool {
+                pool,
+                thread_bound: false,
+            }),
+            None => Err(Error::Interface(format!(
+                "no shared pool has handle {handle} (closed, or never shared)"
+            )))
+            .into_napi(),
+        }
+    }
+
     #[napi]
     pub async fn close(&self, timeout: f64) {
+        shared_pools::forget(&self.pool);
         self.pool.close(seconds(timeout)).await
     }
 
@@ -422,6 +458,7 @@ impl NativePool {
 
     #[napi]
     pub fn close_sync(&self, timeout: f64) {
+        shared_pools::forget(&self.pool);
         block_on(self.pool.close(seconds(timeout)))
     }
 
