@@ -1,0 +1,60 @@
+//! Opening a pool connection: its parameters, its `configure`, its expiry (spec §4.8).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::stats::millis;
+use super::{close_in_background, jitter, next_lease_id, Lease, Shared, Slot, DEFAULT_CONNECT_TIMEOUT};
+use crate::connection::{Connection, TransactionStatus};
+use crate::error::{Error, Result};
+
+impl Shared {
+    /// Opens a connection with the pool's parameters, and runs `configure` on it unless that
+    /// is deferred to its first hand-out (spec §4.8).
+    pub(super) async fn connect(&self, configure_now: bool) -> Result<Slot> {
+        self.state().counters.connections_num += 1;
+        let (mut info, options) = (self.callbacks.connect_params)().await?;
+        // libpq would wait forever on a server that accepts and says nothing; a pool worker
+        // (and with it the pool's growth) must not.
+        info.connect_timeout.get_or_insert(DEFAULT_CONNECT_TIMEOUT);
+        let started = Instant::now();
+        let conn = match Connection::connect(&info, options).await {
+            Ok(conn) => conn,
+            Err(e) => {
+                self.state().counters.connections_errors += 1;
+                return Err(e);
+            }
+        };
+        self.state().counters.connections_ms += millis(started.elapsed());
+        if configure_now {
+            self.configure(&conn).await?;
+        }
+        let created_at = Instant::now();
+        let lifetime = jitter(self.settings().max_lifetime, -0.05, 0.0);
+        let id = next_lease_id();
+        Ok(Slot {
+            lease: Lease { id, conn },
+            created_at,
+            expire_at: created_at + lifetime,
+            handed_out_at: None,
+            configured: configure_now || self.callbacks.configure.is_none(),
+        })
+    }
+
+    /// The user's `configure`, which must leave the connection idle.
+    pub(super) async fn configure(&self, conn: &Arc<Connection>) -> Result<()> {
+        let Some(configure) = &self.callbacks.configure else {
+            return Ok(());
+        };
+        configure(conn.clone()).await?;
+        let status = conn.transaction_status();
+        if status != TransactionStatus::Idle {
+            close_in_background(conn.clone());
+            return Err(Error::Programming(format!(
+                "connection left in status {} by configure function: discarded",
+                status.as_str().to_uppercase()
+            )));
+        }
+        Ok(())
+    }
+}

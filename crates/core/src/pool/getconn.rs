@@ -1,0 +1,297 @@
+//! Serving a client (spec §4.5–§4.7, §4.12): an idle connection, a hand-off in FIFO order, or a
+//! connection of its own (null pools); then the deferred `configure` and the user's `check`,
+//! with backoff between failed checks. The request takes its place at call time.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::stats::millis;
+use super::waiter::Waiter;
+use super::{describe, hand_out, Attempt, Lease, Level, PoolKind, Shared, State, Task};
+use crate::error::{Error, Result};
+
+impl Shared {
+    /// The synchronous half of `getconn`: counts the request and takes its place.
+    pub(super) fn request(self: &Arc<Self>, timeout: Option<Duration>) -> Result<Request> {
+        let timeout = timeout.unwrap_or_else(|| self.settings().timeout);
+        let deadline = Instant::now() + timeout;
+        self.log(Level::Info, || {
+            format!("connection requested from {}", self.quoted_name())
+        });
+        {
+            let mut state = self.state();
+            state.counters.requests_num += 1;
+            self.check_open(&state)?;
+        }
+        let first = self.take_or_queue(deadline).map_err(|e| timeout_message(e, timeout))?;
+        Ok(Request {
+            first,
+            deadline,
+            timeout,
+        })
+    }
+
+    pub(super) async fn serve(self: &Arc<Self>, request: Request) -> Result<Lease> {
+        let Request {
+            first,
+            deadline,
+            timeout,
+        } = request;
+        self.getconn_checked(first, deadline)
+            .await
+            .map_err(|e| timeout_message(e, timeout))
+    }
+
+    /// Serves a connection that passed the user's `check`, retrying with backoff (spec §4.12).
+    async fn getconn_checked(self: &Arc<Self>, first: Ready, deadline: Instant) -> Result<Lease> {
+        let mut attempt: Option<Attempt> = None;
+        let mut next = Some(first);
+        loop {
+            let ready = match next.take() {
+                Some(ready) => ready,
+                // A retry after a failed check never serves past the deadline.
+                None if Instant::now() >= deadline => return Err(Error::PoolTimeout(String::new())),
+                None => self.take_or_queue(deadline)?,
+            };
+            let lease = self.lease_for(ready, deadline).await?;
+            // A hook stuck on a silent connection must not outlive the client's deadline.
+            let prepared = tokio::time::timeout_at(deadline.into(), self.prepare_for_client(&lease)).await;
+            let Ok(prepared) = prepared else {
+                self.log(Level::Warning, || {
+                    format!(
+                        "discarding connection stuck in configure or check: {}",
+                        describe(&lease.conn)
+                    )
+                });
+                let mut state = self.state();
+                state.checked_out.remove(&lease.id);
+                self.replace(&mut state, lease.conn);
+                return Err(Error::PoolTimeout(String::new()));
+            };
+            match prepared {
+                Ok(()) => {
+                    self.log(Level::Info, || format!("connection given by {}", self.quoted_name()));
+                    return Ok(lease);
+                }
+                Err(Unfit::Unconfigured(e)) => {
+                    self.log(Level::Warning, || {
+                        format!("error connecting in {}: {e}", self.quoted_name())
+                    });
+                    let mut state = self.state();
+                    state.checked_out.remove(&lease.id);
+                    self.replace(&mut state, lease.conn);
+                }
+                Err(Unfit::FailedCheck(e)) => {
+                    self.log(Level::Info, || format!("connection failed check: {e}"));
+                    let slot = self.state().checked_out.remove(&lease.id);
+                    if let Some(slot) = slot {
+                        self.return_connection(slot, true).await;
+                    }
+                }
+            }
+            let now = Instant::now();
+            match &mut attempt {
+                // The first retry is immediate; the budget is what is left until the deadline.
+                None => attempt = Some(Attempt::new(deadline.saturating_duration_since(now))),
+                Some(attempt) => attempt.update_delay(now),
+            }
+            let attempt = attempt.as_ref().expect("set just above");
+            if attempt.time_to_give_up(now) {
+                return Err(Error::PoolTimeout(String::new()));
+            }
+            tokio::time::sleep(attempt.delay).await;
+        }
+    }
+
+    /// Runs a deferred `configure`, then the user's `check`, on the caller's path.
+    async fn prepare_for_client(&self, lease: &Lease) -> Result<(), Unfit> {
+        let configured = self
+            .state()
+            .checked_out
+            .get(&lease.id)
+            .is_none_or(|slot| slot.configured);
+        if !configured {
+            self.configure(&lease.conn).await.map_err(Unfit::Unconfigured)?;
+            if let Some(slot) = self.state().checked_out.get_mut(&lease.id) {
+                slot.configured = true;
+            }
+        }
+        match &self.callbacks.check {
+            Some(check) => check(lease.conn.clone()).await.map_err(Unfit::FailedCheck),
+            None => Ok(()),
+        }
+    }
+
+    /// Takes an idle connection, or queues for one (spec §4.5).
+    /// Turns what `take_or_queue` found into a connection: at once, by connecting (null
+    /// pools), or by waiting in the queue.
+    async fn lease_for(self: &Arc<Self>, ready: Ready, deadline: Instant) -> Result<Lease> {
+        match ready {
+            Ready::Lease(lease) => Ok(lease),
+            Ready::Connect => self.connect_for_client(deadline).await,
+            Ready::Queued(mut client) => client.wait(deadline).await,
+        }
+    }
+
+    fn take_or_queue(self: &Arc<Self>, deadline: Instant) -> Result<Ready> {
+        let mut state = self.state();
+        match self.kind {
+            PoolKind::Regular => {
+                if let Some(slot) = state.idle.pop_front() {
+                    state.nconns_min = state.nconns_min.min(state.idle.len());
+                    return Ok(Ready::Lease(hand_out(&mut state, slot)));
+                }
+            }
+            PoolKind::Null => {
+                if state.max_size == 0 || state.nconns < state.max_size {
+                    state.nconns += 1;
+                    return Ok(Ready::Connect);
+                }
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::PoolTimeout(String::new()));
+        }
+        let max_waiting = self.settings().max_waiting;
+        if max_waiting > 0 && state.waiting.len() >= max_waiting {
+            state.counters.requests_errors += 1;
+            return Err(Error::TooManyRequests(format!(
+                "the pool {} has already {} requests waiting",
+                self.quoted_name(),
+                state.waiting.len()
+            )));
+        }
+        let waiter = Arc::new(Waiter::new());
+        state.waiting.push_back(waiter.clone());
+        state.counters.requests_queued += 1;
+        self.maybe_grow(&mut state);
+        Ok(Ready::Queued(QueuedClient {
+            pool: self.clone(),
+            waiter,
+            started: Instant::now(),
+            done: false,
+        }))
+    }
+
+    /// A queued client gives up (timeout, or its future was dropped): it leaves the queue, and
+    /// a connection handed to it meanwhile goes back to the pool, never to nobody.
+    fn abandon(&self, waiter: &Arc<Waiter>) {
+        let mut state = self.state();
+        state.waiting.retain(|w| !Arc::ptr_eq(w, waiter));
+        if let Some(lease) = waiter.leave() {
+            if let Some(slot) = state.checked_out.remove(&lease.id) {
+                self.add_to_pool(&mut state, slot);
+            }
+        }
+    }
+
+    /// Null pools: the client pays for its own connection (concurrent connects don't wait on
+    /// each other, unlike psycopg's).
+    async fn connect_for_client(self: &Arc<Self>, deadline: Instant) -> Result<Lease> {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let outcome = match tokio::time::timeout(remaining, self.connect(true)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(Error::PoolTimeout(String::new())),
+        };
+        let mut state = self.state();
+        match outcome {
+            Ok(slot) => Ok(hand_out(&mut state, slot)),
+            Err(e) => {
+                state.nconns -= 1;
+                Err(e)
+            }
+        }
+    }
+
+    /// Starts one growth connection if clients wait and there is room (spec §4.7).
+    pub(super) fn maybe_grow(&self, state: &mut State) {
+        if self.kind == PoolKind::Null || state.nconns >= state.max_size || state.growing {
+            return;
+        }
+        state.nconns += 1;
+        let size = state.nconns;
+        self.log(Level::Info, || format!("growing pool {} to {size}", self.quoted_name()));
+        state.growing = true;
+        self.run_task(
+            state,
+            Task::AddConnection {
+                attempt: None,
+                growing: true,
+            },
+        );
+    }
+}
+
+/// Why a connection taken for a client was not handed out.
+enum Unfit {
+    Unconfigured(Error),
+    FailedCheck(Error),
+}
+
+/// What `getconn` found under the lock.
+enum Ready {
+    Lease(Lease),
+    /// A null pool with room: the client connects.
+    Connect,
+    Queued(QueuedClient),
+}
+
+/// A `getconn` call, placed in the pool (or not) at call time.
+pub(super) struct Request {
+    first: Ready,
+    deadline: Instant,
+    timeout: Duration,
+}
+
+/// psycopg reports every getconn time-out with the caller's timeout.
+fn timeout_message(error: Error, timeout: Duration) -> Error {
+    match error {
+        Error::PoolTimeout(_) => Error::PoolTimeout(format!(
+            "couldn't get a connection after {:.2} sec",
+            timeout.as_secs_f64()
+        )),
+        other => other,
+    }
+}
+
+/// A client in the queue. Dropped before it is served (its future was dropped), it leaves
+/// the queue and gives back a connection that reached it meanwhile.
+struct QueuedClient {
+    pool: Arc<Shared>,
+    waiter: Arc<Waiter>,
+    started: Instant,
+    done: bool,
+}
+
+impl QueuedClient {
+    pub(super) async fn wait(&mut self, deadline: Instant) -> Result<Lease> {
+        let outcome = self.waiter.wait(deadline).await;
+        self.done = true;
+        let mut state = self.pool.state();
+        state.counters.requests_wait_ms += millis(self.started.elapsed());
+        match outcome {
+            Some(Ok(lease)) => Ok(lease),
+            Some(Err(e)) => {
+                state.counters.requests_errors += 1;
+                Err(e)
+            }
+            None => {
+                // Timed out: leave the queue at once, and give back a connection that was
+                // offered in the meantime.
+                state.counters.requests_errors += 1;
+                drop(state);
+                self.pool.abandon(&self.waiter);
+                Err(Error::PoolTimeout(String::new()))
+            }
+        }
+    }
+}
+
+impl Drop for QueuedClient {
+    fn drop(&mut self) {
+        if !self.done {
+            self.pool.state().counters.requests_errors += 1;
+            self.pool.abandon(&self.waiter);
+        }
+    }
+}

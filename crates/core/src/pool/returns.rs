@@ -1,0 +1,205 @@
+//! Taking a connection back (spec §4.10, §4.11): rollback by transaction status, the `reset`
+//! hook, expiry, then a hand-off to the first live waiter or the idle deque; or a replacement.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::stats::millis;
+use super::{close_in_background, describe, next_lease_id, Lease, Level, PoolKind, Shared, Slot, State, Task};
+use crate::connection::{Connection, TransactionStatus};
+use crate::error::{Error, Result};
+
+impl Shared {
+    pub(super) async fn putconn(self: &Arc<Self>, id: u64) -> Result<()> {
+        let slot = self.take_checked_out(id)?;
+        self.log(Level::Info, || {
+            format!("returning connection to {}", self.quoted_name())
+        });
+        self.give_back(slot).await;
+        Ok(())
+    }
+
+    pub(super) async fn finish_use(self: &Arc<Self>, id: u64, succeeded: bool) -> Result<()> {
+        let slot = self.take_checked_out(id)?;
+        let conn = &slot.lease.conn;
+        let mut outcome = Ok(());
+        if !conn.closed() && !conn.broken() {
+            if succeeded {
+                outcome = conn.commit().await;
+            } else if let Err(e) = conn.rollback().await {
+                self.log(Level::Warning, || {
+                    format!("error ignored in rollback on {}: {e}", describe(conn))
+                });
+            }
+        }
+        let used_since = slot.handed_out_at;
+        self.give_back(slot).await;
+        if let Some(since) = used_since {
+            self.state().counters.usage_ms += millis(since.elapsed());
+        }
+        outcome
+    }
+
+    pub(super) fn take_checked_out(&self, id: u64) -> Result<Slot> {
+        self.state().checked_out.remove(&id).ok_or_else(|| {
+            Error::Interface(format!(
+                "can't return connection to pool {}, it doesn't come from any pool (or it was returned already)",
+                self.quoted_name()
+            ))
+        })
+    }
+
+    /// The return path after a client is done (spec §4.10).
+    pub(super) async fn give_back(self: &Arc<Self>, slot: Slot) {
+        let conn = slot.lease.conn.clone();
+        if self.close_instead_of_returning(&conn) {
+            conn.close().await;
+            return;
+        }
+        if self.callbacks.reset.is_some() && !self.callbacks.hooks_inline {
+            let state = self.state();
+            self.run_task(
+                &state,
+                Task::ReturnConnection {
+                    slot,
+                    from_getconn: false,
+                },
+            );
+        } else {
+            self.return_connection(slot, false).await;
+        }
+    }
+
+    /// A closed pool closes what comes back; a null pool too, unless a client waits for it.
+    fn close_instead_of_returning(&self, conn: &Connection) -> bool {
+        let mut state = self.state();
+        let close = state.closed || (self.kind == PoolKind::Null && state.waiting.is_empty());
+        if close && self.kind == PoolKind::Null {
+            if conn.transaction_status() == TransactionStatus::Unknown {
+                state.counters.returns_bad += 1;
+            }
+            state.nconns = state.nconns.saturating_sub(1);
+        }
+        close
+    }
+
+    /// Brings a connection back to idle and into the pool, or replaces it (spec §4.10).
+    pub(super) async fn return_connection(self: &Arc<Self>, slot: Slot, from_getconn: bool) {
+        let conn = slot.lease.conn.clone();
+        self.reset_connection(&conn).await;
+        let mut state = self.state();
+        if conn.transaction_status() == TransactionStatus::Unknown {
+            if from_getconn {
+                state.counters.connections_lost += 1;
+                self.log(Level::Info, || "not serving connection found broken".into());
+            } else {
+                state.counters.returns_bad += 1;
+                self.log(Level::Warning, || {
+                    format!("discarding closed connection: {}", describe(&conn))
+                });
+            }
+            self.replace(&mut state, conn);
+            return;
+        }
+        let drained = state.drained_at.is_some_and(|at| slot.created_at <= at);
+        if drained || slot.expire_at <= Instant::now() {
+            self.log(Level::Info, || "discarding expired connection".into());
+            self.replace(&mut state, conn);
+            return;
+        }
+        self.add_to_pool(&mut state, slot);
+    }
+
+    /// Discards a connection and starts its replacement.
+    pub(super) fn replace(&self, state: &mut State, conn: Arc<Connection>) {
+        close_in_background(conn);
+        // The slot stays counted: its new connection goes to a waiter, or (null pool) is closed.
+        self.run_task(
+            state,
+            Task::AddConnection {
+                attempt: None,
+                growing: false,
+            },
+        );
+    }
+
+    /// Rolls back what the client left open, then runs the `reset` hook (spec §4.10, §4.11).
+    async fn reset_connection(&self, conn: &Arc<Connection>) {
+        match conn.transaction_status() {
+            TransactionStatus::Idle => {}
+            TransactionStatus::InTrans | TransactionStatus::InError => {
+                self.log(Level::Warning, || {
+                    format!("rolling back returned connection: {}", describe(conn))
+                });
+                if let Err(e) = conn.rollback().await {
+                    self.log(Level::Warning, || {
+                        format!(
+                            "rollback failed: {}: {e}. Discarding connection {}",
+                            e.class_name(),
+                            describe(conn)
+                        )
+                    });
+                    conn.close().await;
+                }
+            }
+            TransactionStatus::Active => {
+                self.log(Level::Warning, || {
+                    format!("closing returned connection: {}", describe(conn))
+                });
+                conn.close().await;
+            }
+            TransactionStatus::Unknown => return,
+        }
+        let Some(reset) = &self.callbacks.reset else { return };
+        if conn.transaction_status() == TransactionStatus::Unknown {
+            return;
+        }
+        let outcome = match reset(conn.clone()).await {
+            Ok(()) if conn.transaction_status() != TransactionStatus::Idle => Err(Error::Programming(format!(
+                "connection left in status {} by reset function: discarded",
+                conn.transaction_status().as_str().to_uppercase()
+            ))),
+            outcome => outcome,
+        };
+        if let Err(e) = outcome {
+            self.log(Level::Warning, || format!("error resetting connection: {e}"));
+            conn.close().await;
+        }
+    }
+
+    /// Hands a connection to the first live waiter, or puts it in the idle deque.
+    pub(super) fn add_to_pool(&self, state: &mut State, mut slot: Slot) {
+        if state.closed {
+            close_in_background(slot.lease.conn.clone());
+            return;
+        }
+        while let Some(waiter) = state.waiting.pop_front() {
+            let lease = Lease {
+                id: next_lease_id(),
+                conn: slot.lease.conn.clone(),
+            };
+            if waiter.offer(lease.clone()).is_ok() {
+                slot.lease = lease;
+                slot.handed_out_at = Some(Instant::now());
+                state.checked_out.insert(slot.lease.id, slot);
+                return;
+            }
+        }
+        match self.kind {
+            PoolKind::Regular => {
+                slot.handed_out_at = None;
+                state.idle.push_back(slot);
+                if state.idle.len() >= state.min_size {
+                    if let Some(filled) = &state.filled {
+                        filled.notify_one();
+                    }
+                }
+            }
+            PoolKind::Null => {
+                // No waiter: a null pool keeps nothing, and the slot is free again.
+                close_in_background(slot.lease.conn.clone());
+                state.nconns = state.nconns.saturating_sub(1);
+            }
+        }
+    }
+}
