@@ -2,7 +2,7 @@
 // classes convert options, wrap connections and run the user's `connection()` callback.
 
 import { AsyncConnection } from './connection'
-import { nativeAsync, native } from './errors'
+import { fromNative, nativeAsync, native } from './errors'
 import { BasePool, connectionOptionsOf } from './pool-base'
 import { createAsyncNativePool } from './pool-native'
 import { poolOptionsFrom, type AsyncPoolOptions, type Conninfo } from './pool-options'
@@ -51,22 +51,33 @@ export class AsyncConnectionPool extends BasePool {
       succeeded = true
       return result
     } finally {
-      const finished = this.native.finishUse(conn.native, succeeded)
-      // A failed commit is the block's error; after a throw, the block's own error wins.
-      if (succeeded) await nativeAsync(finished)
-      else await finished.catch(() => {})
+      await this.#finishUse(conn, succeeded)
+    }
+  }
+
+  /** Commit or rollback, then return. A failed commit is the block's error; after a throw, the block's own error wins. */
+  async #finishUse(conn: AsyncConnection, succeeded: boolean): Promise<void> {
+    try {
+      const pending = this.native.finishUse(conn.native, succeeded)
+      if (pending) await pending
+    } catch (error) {
+      if (succeeded) throw fromNative(error)
     }
   }
 
   /** Takes a connection; give it back with `putconn()`. `timeout` in seconds (default: the pool's). */
   async getconn(timeout?: number): Promise<AsyncConnection> {
-    return new AsyncConnection(await nativeAsync(this.native.getconn(timeout)), this.connectionOptions)
+    // A ready connection comes back directly, with no trip through the runtime.
+    const ready = native(() => this.native.getconn(timeout))
+    const conn = ready instanceof Promise ? await nativeAsync(ready) : ready
+    return new AsyncConnection(conn, this.connectionOptions)
   }
 
   /** Gives a connection back: it is rolled back if needed and reused, or replaced. */
   async putconn(conn: AsyncConnection): Promise<void> {
     if (!(conn instanceof AsyncConnection)) throw new TypeError('putconn() takes a connection from getconn()')
-    await nativeAsync(native(() => this.native.putconn(conn.native)))
+    const pending = native(() => this.native.putconn(conn.native))
+    if (pending) await nativeAsync(pending)
   }
 
   /** Tests every idle connection, replacing the broken and the expired ones. */

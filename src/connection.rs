@@ -65,7 +65,7 @@ async fn open(conninfo: String, options: NativeConnectOptions) -> napi::Result<N
 async fn close(inner: Arc<Connection>, lease: Option<PoolLease>) -> napi::Result<()> {
     match lease {
         Some(lease) if lease.pool.close_returns() && lease.pool.is_checked_out(lease.id) => {
-            lease.pool.putconn(lease.id).await.into_napi()
+            lease.pool.putconn(lease.id).finish().await.into_napi()
         }
         _ => {
             inner.close().await;

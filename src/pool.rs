@@ -9,7 +9,7 @@ use napi::bindgen_prelude::{within_runtime_if_available, Either, FnArgs, Functio
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
-use pgtide_core::pool::{self, Callbacks, Level, PoolConfig, PoolKind, Settings};
+use pgtide_core::pool::{self, Callbacks, Level, Outcome, PoolConfig, PoolKind, Settings};
 use pgtide_core::{ConnInfo, ConnectOptions, Connection, Error, Pool};
 
 use crate::blocking::block_on;
@@ -413,42 +413,42 @@ impl NativePool {
     }
 
     /// `timeout` in seconds; `None` uses the pool's. The request joins the pool's queue during
-    /// this call, so concurrent callers are served in the order they called.
-    #[napi(ts_return_type = "Promise<NativeConnection>")]
+    /// this call, so concurrent callers are served in the order they called. A connection that
+    /// is ready comes back directly; otherwise a Promise of it.
+    #[napi(ts_return_type = "NativeConnection | Promise<NativeConnection>")]
     pub fn getconn<'env>(
         &self,
         env: &'env Env,
         timeout: Option<f64>,
-    ) -> napi::Result<PromiseRaw<'env, NativeConnection>> {
-        let request = self.pool.getconn(timeout.map(seconds));
+    ) -> napi::Result<Either<NativeConnection, PromiseRaw<'env, NativeConnection>>> {
         let pool = self.pool.clone();
-        env.spawn_future(async move {
-            let lease = request.await.into_napi()?;
-            Ok(NativeConnection {
-                inner: lease.conn,
-                lease: Some(PoolLease { pool, id: lease.id }),
-            })
-        })
+        match self.pool.getconn(timeout.map(seconds)) {
+            Outcome::Now(lease) => Ok(Either::A(pooled(pool, lease.into_napi()?))),
+            Outcome::Later(future) => {
+                let lease = env.spawn_future(async move { Ok(pooled(pool, future.await.into_napi()?)) })?;
+                Ok(Either::B(lease))
+            }
+        }
     }
 
-    #[napi]
-    pub fn putconn<'env>(&self, env: &'env Env, conn: &NativeConnection) -> napi::Result<PromiseRaw<'env, ()>> {
+    /// Nothing when the connection went straight back; else a Promise of the return.
+    #[napi(ts_return_type = "Promise<void> | undefined")]
+    pub fn putconn<'env>(&self, env: &'env Env, conn: &NativeConnection) -> napi::Result<Option<PromiseRaw<'env, ()>>> {
         let id = self.own_lease(conn)?;
-        let pool = self.pool.clone();
-        env.spawn_future(async move { pool.putconn(id).await.into_napi() })
+        promise_of(env, self.pool.putconn(id))
     }
 
-    /// Ends a `connection(fn)` block: commit or rollback, return, count the usage.
-    #[napi]
+    /// Ends a `connection(fn)` block: commit or rollback, return, count the usage. Nothing when
+    /// that took no I/O; else a Promise.
+    #[napi(ts_return_type = "Promise<void> | undefined")]
     pub fn finish_use<'env>(
         &self,
         env: &'env Env,
         conn: &NativeConnection,
         succeeded: bool,
-    ) -> napi::Result<PromiseRaw<'env, ()>> {
+    ) -> napi::Result<Option<PromiseRaw<'env, ()>>> {
         let id = self.own_lease(conn)?;
-        let pool = self.pool.clone();
-        env.spawn_future(async move { pool.finish_use(id, succeeded).await.into_napi() })
+        promise_of(env, self.pool.finish_use(id, succeeded))
     }
 
     #[napi]
@@ -464,26 +464,20 @@ impl NativePool {
 
     #[napi]
     pub fn getconn_sync(&self, timeout: Option<f64>) -> napi::Result<NativeConnection> {
-        let lease = block_on(self.pool.getconn(timeout.map(seconds))).into_napi()?;
-        Ok(NativeConnection {
-            inner: lease.conn,
-            lease: Some(PoolLease {
-                pool: self.pool.clone(),
-                id: lease.id,
-            }),
-        })
+        let lease = block_on(self.pool.getconn(timeout.map(seconds)).finish()).into_napi()?;
+        Ok(pooled(self.pool.clone(), lease))
     }
 
     #[napi]
     pub fn putconn_sync(&self, conn: &NativeConnection) -> napi::Result<()> {
         let id = self.own_lease(conn)?;
-        block_on(self.pool.putconn(id)).into_napi()
+        block_on(self.pool.putconn(id).finish()).into_napi()
     }
 
     #[napi]
     pub fn finish_use_sync(&self, conn: &NativeConnection, succeeded: bool) -> napi::Result<()> {
         let id = self.own_lease(conn)?;
-        block_on(self.pool.finish_use(id, succeeded)).into_napi()
+        block_on(self.pool.finish_use(id, succeeded).finish()).into_napi()
     }
 
     #[napi]
@@ -558,6 +552,25 @@ impl NativePool {
             max_idle: seconds(max_idle),
             reconnect_timeout: seconds(reconnect_timeout),
         })
+    }
+}
+
+/// A connection handed out by `pool`, carrying its lease.
+fn pooled(pool: Pool, lease: pgtide_core::Lease) -> NativeConnection {
+    NativeConnection {
+        inner: lease.conn,
+        lease: Some(PoolLease { pool, id: lease.id }),
+    }
+}
+
+/// An engine call's outcome as JavaScript sees it: thrown or done now, or a Promise.
+fn promise_of<'env>(
+    env: &'env Env,
+    outcome: Outcome<pgtide_core::Result<()>>,
+) -> napi::Result<Option<PromiseRaw<'env, ()>>> {
+    match outcome {
+        Outcome::Now(result) => result.into_napi().map(|()| None),
+        Outcome::Later(future) => Ok(Some(env.spawn_future(async move { future.await.into_napi() })?)),
     }
 }
 

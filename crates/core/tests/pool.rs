@@ -59,9 +59,9 @@ async fn fills_and_serves_round_robin() {
     pool.wait(10 * SECOND).await.unwrap();
     let mut pids = Vec::new();
     for _ in 0..6 {
-        let lease = pool.getconn(None).await.unwrap();
+        let lease = pool.getconn(None).finish().await.unwrap();
         pids.push(lease.conn.backend_pid());
-        pool.putconn(lease.id).await.unwrap();
+        pool.putconn(lease.id).finish().await.unwrap();
     }
     assert_eq!(pids[0..3], pids[3..6], "idle connections are used in turn: {pids:?}");
     let stats = pool.stats();
@@ -76,14 +76,19 @@ async fn fills_and_serves_round_robin() {
 async fn a_timed_out_waiter_leaves_the_queue_and_loses_nothing() {
     let (pool, _) = pool(1, 1);
     pool.open().unwrap();
-    let held = pool.getconn(None).await.unwrap();
-    let err = pool.getconn(Some(Duration::from_millis(100))).await.err().unwrap();
+    let held = pool.getconn(None).finish().await.unwrap();
+    let err = pool
+        .getconn(Some(Duration::from_millis(100)))
+        .finish()
+        .await
+        .err()
+        .unwrap();
     assert!(
         matches!(err, Error::PoolTimeout(ref m) if m == "couldn't get a connection after 0.10 sec"),
         "{err:?}"
     );
     assert_eq!(pool.stats().requests_waiting, 0);
-    pool.putconn(held.id).await.unwrap();
+    pool.putconn(held.id).finish().await.unwrap();
     assert_eq!(pool.stats().pool_available, 1);
     pool.close(SECOND).await;
 }
@@ -92,11 +97,11 @@ async fn a_timed_out_waiter_leaves_the_queue_and_loses_nothing() {
 async fn a_dropped_waiter_never_takes_a_connection_with_it() {
     let (pool, _) = pool(1, 1);
     pool.open().unwrap();
-    let held = pool.getconn(None).await.unwrap();
+    let held = pool.getconn(None).finish().await.unwrap();
     // The caller gives up on its own (its future is dropped), while the pool would wait longer.
-    let abandoned = tokio::time::timeout(Duration::from_millis(100), pool.getconn(Some(10 * SECOND))).await;
+    let abandoned = tokio::time::timeout(Duration::from_millis(100), pool.getconn(Some(10 * SECOND)).finish()).await;
     assert!(abandoned.is_err());
-    pool.putconn(held.id).await.unwrap();
+    pool.putconn(held.id).finish().await.unwrap();
     let stats = pool.stats();
     assert_eq!((stats.pool_available, stats.requests_waiting), (1, 0));
     pool.close(SECOND).await;
@@ -111,24 +116,24 @@ async fn too_many_requests_when_the_queue_is_full() {
     };
     let (pool, _) = pool_with(&url, 1, 1, settings, |_| {});
     pool.open().unwrap();
-    let held = pool.getconn(None).await.unwrap();
+    let held = pool.getconn(None).finish().await.unwrap();
     let queued = tokio::spawn({
         let pool = pool.clone();
-        async move { pool.getconn(Some(5 * SECOND)).await }
+        async move { pool.getconn(Some(5 * SECOND)).finish().await }
     });
     while pool.stats().requests_waiting == 0 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let err = pool.getconn(None).await.err().unwrap();
+    let err = pool.getconn(None).finish().await.err().unwrap();
     assert_eq!(err.to_string(), "the pool 'test-pool' has already 1 requests waiting");
-    pool.putconn(held.id).await.unwrap();
+    pool.putconn(held.id).finish().await.unwrap();
     let served = queued.await.unwrap().unwrap();
     assert_eq!(
         served.conn.backend_pid(),
         held.conn.backend_pid(),
         "handed straight to the waiter"
     );
-    pool.putconn(served.id).await.unwrap();
+    pool.putconn(served.id).finish().await.unwrap();
     pool.close(SECOND).await;
 }
 
@@ -136,18 +141,18 @@ async fn too_many_requests_when_the_queue_is_full() {
 async fn a_connection_returned_in_a_transaction_is_rolled_back() {
     let (pool, records) = pool(1, 1);
     pool.open().unwrap();
-    let lease = pool.getconn(None).await.unwrap();
+    let lease = pool.getconn(None).finish().await.unwrap();
     lease.conn.query("SELECT 1", &[]).await.unwrap();
-    pool.putconn(lease.id).await.unwrap();
+    pool.putconn(lease.id).finish().await.unwrap();
     let warnings = warnings(&records);
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(
         warnings[0].starts_with("rolling back returned connection: <connection [INTRANS]"),
         "{warnings:?}"
     );
-    let again = pool.getconn(None).await.unwrap();
+    let again = pool.getconn(None).finish().await.unwrap();
     assert_eq!(again.conn.backend_pid(), lease.conn.backend_pid());
-    pool.putconn(again.id).await.unwrap();
+    pool.putconn(again.id).finish().await.unwrap();
     pool.close(SECOND).await;
 }
 
@@ -155,10 +160,10 @@ async fn a_connection_returned_in_a_transaction_is_rolled_back() {
 async fn close_fails_the_waiting_clients() {
     let (pool, _) = pool(1, 1);
     pool.open().unwrap();
-    let held = pool.getconn(None).await.unwrap();
+    let held = pool.getconn(None).finish().await.unwrap();
     let queued = tokio::spawn({
         let pool = pool.clone();
-        async move { pool.getconn(Some(10 * SECOND)).await }
+        async move { pool.getconn(Some(10 * SECOND)).finish().await }
     });
     while pool.stats().requests_waiting == 0 {
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -169,7 +174,7 @@ async fn close_fails_the_waiting_clients() {
         matches!(err, Error::PoolClosed(ref m) if m == "the pool 'test-pool' is closed"),
         "{err:?}"
     );
-    pool.putconn(held.id).await.unwrap();
+    pool.putconn(held.id).finish().await.unwrap();
     assert!(held.conn.closed());
 }
 

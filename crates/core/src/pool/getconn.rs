@@ -31,6 +31,34 @@ impl Shared {
         })
     }
 
+    /// A request served by an idle connection that needs nothing more (no `check` to run, no
+    /// deferred `configure`) is complete now; any other goes on to `serve`.
+    pub(super) fn ready_now(&self, request: Request) -> Result<Lease, Request> {
+        let Request {
+            first,
+            deadline,
+            timeout,
+        } = request;
+        match first {
+            Ready::Lease(lease) if self.callbacks.check.is_none() && self.is_configured(&lease) => {
+                self.log(Level::Info, || format!("connection given by {}", self.quoted_name()));
+                Ok(lease)
+            }
+            first => Err(Request {
+                first,
+                deadline,
+                timeout,
+            }),
+        }
+    }
+
+    fn is_configured(&self, lease: &Lease) -> bool {
+        self.state()
+            .checked_out
+            .get(&lease.id)
+            .is_some_and(|slot| slot.configured)
+    }
+
     pub(super) async fn serve(self: &Arc<Self>, request: Request) -> Result<Lease> {
         let Request {
             first,

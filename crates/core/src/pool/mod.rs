@@ -17,7 +17,6 @@ mod tasks;
 mod waiter;
 
 use std::collections::{HashMap, VecDeque};
-use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -41,6 +40,22 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Lease ids name one checkout, unique across pools: a connection's older lease (or another
 /// pool's) can never return or reclaim it while a later client holds it.
 static NEXT_LEASE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// What a pool call produced: its result already, or the work left for the runtime. Calls
+/// that need no I/O finish on the caller's thread, with no hop to the runtime and back.
+pub enum Outcome<T> {
+    Now(T),
+    Later(BoxFuture<T>),
+}
+
+impl<T> Outcome<T> {
+    pub async fn finish(self) -> T {
+        match self {
+            Outcome::Now(value) => value,
+            Outcome::Later(future) => future.await,
+        }
+    }
+}
 
 /// A connection handed out by `getconn`; give it back with `putconn(id)`.
 #[derive(Clone)]
@@ -186,22 +201,49 @@ impl Pool {
     }
 
     /// Asks for a connection. The request takes an idle connection or joins the queue right
-    /// now, in call order; the returned future waits for it (and runs `configure`/`check`).
-    pub fn getconn(&self, timeout: Option<Duration>) -> impl Future<Output = Result<Lease>> + Send + 'static {
+    /// now, in call order. An idle connection with nothing left to run on it (no `check`, no
+    /// deferred `configure`) is handed out at once; otherwise the rest is a future.
+    pub fn getconn(&self, timeout: Option<Duration>) -> Outcome<Result<Lease>> {
         let shared = self.shared.clone();
-        let request = shared.request(timeout);
-        async move { shared.serve(request?).await }
+        match shared.request(timeout) {
+            Err(e) => Outcome::Now(Err(e)),
+            Ok(request) => match shared.ready_now(request) {
+                Ok(lease) => Outcome::Now(Ok(lease)),
+                Err(request) => Outcome::Later(Box::pin(async move { shared.serve(request).await })),
+            },
+        }
     }
 
-    pub async fn putconn(&self, id: u64) -> Result<()> {
-        self.shared.putconn(id).await
+    /// Gives a connection back. An idle, unexpired connection with no `reset` to run goes
+    /// back at once; otherwise the return (rollback, reset, replacement) is a future.
+    pub fn putconn(&self, id: u64) -> Outcome<Result<()>> {
+        let shared = self.shared.clone();
+        match shared.take_checked_out(id) {
+            Err(e) => Outcome::Now(Err(e)),
+            Ok(slot) => {
+                shared.log(Level::Info, || {
+                    format!("returning connection to {}", shared.quoted_name())
+                });
+                match shared.return_now(slot) {
+                    Ok(()) => Outcome::Now(Ok(())),
+                    Err(slot) => Outcome::Later(Box::pin(async move {
+                        shared.give_back(slot).await;
+                        Ok(())
+                    })),
+                }
+            }
+        }
     }
 
     /// Ends a `connection(fn)` block: commits if `succeeded`, else rolls back, then returns the
     /// connection and counts the usage time. Returns the commit's error, if any, after the
-    /// connection is back.
-    pub async fn finish_use(&self, id: u64, succeeded: bool) -> Result<()> {
-        self.shared.finish_use(id, succeeded).await
+    /// connection is back. With nothing to commit or roll back it may finish at once.
+    pub fn finish_use(&self, id: u64, succeeded: bool) -> Outcome<Result<()>> {
+        let shared = self.shared.clone();
+        match shared.take_checked_out(id) {
+            Err(e) => Outcome::Now(Err(e)),
+            Ok(slot) => shared.finish_use(slot, succeeded),
+        }
     }
 
     /// A checked-out connection its client dropped without returning it (its JavaScript object

@@ -5,39 +5,70 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::stats::millis;
-use super::{close_in_background, describe, next_lease_id, Lease, Level, PoolKind, Shared, Slot, State, Task};
+use super::{close_in_background, describe, next_lease_id, Lease, Level, Outcome, PoolKind, Shared, Slot, State, Task};
 use crate::connection::{Connection, TransactionStatus};
 use crate::error::{Error, Result};
 
 impl Shared {
-    pub(super) async fn putconn(self: &Arc<Self>, id: u64) -> Result<()> {
-        let slot = self.take_checked_out(id)?;
-        self.log(Level::Info, || {
-            format!("returning connection to {}", self.quoted_name())
-        });
-        self.give_back(slot).await;
-        Ok(())
-    }
-
-    pub(super) async fn finish_use(self: &Arc<Self>, id: u64, succeeded: bool) -> Result<()> {
-        let slot = self.take_checked_out(id)?;
-        let conn = &slot.lease.conn;
-        let mut outcome = Ok(());
-        if !conn.closed() && !conn.broken() {
-            if succeeded {
-                outcome = conn.commit().await;
-            } else if let Err(e) = conn.rollback().await {
-                self.log(Level::Warning, || {
-                    format!("error ignored in rollback on {}: {e}", describe(conn))
-                });
+    /// Commits or rolls back what the `connection()` block left, then gives the connection back.
+    pub(super) fn finish_use(self: &Arc<Self>, slot: Slot, succeeded: bool) -> Outcome<Result<()>> {
+        let used_since = slot.handed_out_at;
+        let idle = slot.lease.conn.transaction_status() == TransactionStatus::Idle;
+        let returned = if idle { self.return_now(slot) } else { Err(slot) };
+        match returned {
+            Ok(()) => {
+                self.count_usage(used_since);
+                Outcome::Now(Ok(()))
+            }
+            Err(slot) => {
+                let pool = self.clone();
+                Outcome::Later(Box::pin(async move {
+                    let outcome = pool.end_transaction(&slot.lease.conn, succeeded).await;
+                    pool.give_back(slot).await;
+                    pool.count_usage(used_since);
+                    outcome
+                }))
             }
         }
-        let used_since = slot.handed_out_at;
-        self.give_back(slot).await;
+    }
+
+    fn count_usage(&self, used_since: Option<Instant>) {
         if let Some(since) = used_since {
             self.state().counters.usage_ms += millis(since.elapsed());
         }
-        outcome
+    }
+
+    /// psycopg's connection block exit: commit on success, rollback (errors only logged) on failure.
+    async fn end_transaction(&self, conn: &Connection, succeeded: bool) -> Result<()> {
+        if conn.closed() || conn.broken() {
+            return Ok(());
+        }
+        if succeeded {
+            return conn.commit().await;
+        }
+        if let Err(e) = conn.rollback().await {
+            self.log(Level::Warning, || {
+                format!("error ignored in rollback on {}: {e}", describe(conn))
+            });
+        }
+        Ok(())
+    }
+
+    /// The return path without I/O: an idle, unexpired connection of a regular pool with no
+    /// `reset` to run goes straight to a waiter or the idle deque. Anything else comes back.
+    pub(super) fn return_now(&self, slot: Slot) -> Result<(), Slot> {
+        let conn = &slot.lease.conn;
+        let simple = self.kind == PoolKind::Regular
+            && self.callbacks.reset.is_none()
+            && conn.transaction_status() == TransactionStatus::Idle
+            && slot.expire_at > Instant::now();
+        let mut state = self.state();
+        let drained = state.drained_at.is_some_and(|at| slot.created_at <= at);
+        if !simple || drained || state.closed {
+            return Err(slot);
+        }
+        self.add_to_pool(&mut state, slot);
+        Ok(())
     }
 
     pub(super) fn take_checked_out(&self, id: u64) -> Result<Slot> {
