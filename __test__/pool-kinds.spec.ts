@@ -2,7 +2,7 @@
 // them, the null-pool scenarios of §10.4, and what only the sync pools must prove (hooks run
 // inline on the JS thread, blocking getconn, worker threads).
 
-import { fileURLToPath } from 'node:url'
+import path from 'node:path'
 import { Worker } from 'node:worker_threads'
 
 import { afterEach, describe, expect, it } from 'vitest'
@@ -31,10 +31,10 @@ interface Kind {
 }
 
 const KINDS: Kind[] = [
-  { name: 'AsyncConnectionPool', isNull: false, make: (o) => new AsyncConnectionPool(databaseUrl(), o) },
-  { name: 'AsyncNullConnectionPool', isNull: true, make: (o) => new AsyncNullConnectionPool(databaseUrl(), o) },
-  { name: 'ConnectionPool', isNull: false, make: (o) => new ConnectionPool(databaseUrl(), o) },
-  { name: 'NullConnectionPool', isNull: true, make: (o) => new NullConnectionPool(databaseUrl(), o) },
+  { name: 'AsyncConnectionPool', isNull: false, make: (o) => new AsyncConnectionPool(databaseUrl(), o as never) },
+  { name: 'AsyncNullConnectionPool', isNull: true, make: (o) => new AsyncNullConnectionPool(databaseUrl(), o as never) },
+  { name: 'ConnectionPool', isNull: false, make: (o) => new ConnectionPool(databaseUrl(), o as never) },
+  { name: 'NullConnectionPool', isNull: true, make: (o) => new NullConnectionPool(databaseUrl(), o as never) },
 ]
 
 const pools: AnyPool[] = []
@@ -58,7 +58,8 @@ function withAppName(name: string): string {
   return `${url}${url.includes('?') ? '&' : '?'}application_name=${name}`
 }
 
-const DIST = fileURLToPath(new URL('../dist/index.js', import.meta.url))
+// vitest runs from the repository root.
+const DIST = path.resolve('dist/index.js')
 
 const minSize = (kind: Kind, n = 1) => (kind.isNull ? 0 : n)
 
@@ -113,10 +114,10 @@ describe.each(KINDS)('$name', (kind) => {
 
   it('replaces a connection closed by its user', async () => {
     const pool = make({ maxSize: 1 })
-    const first = await use(pool, (c) => {
-      ;(c as unknown as { close(): unknown }).close()
-      return c.backendPid
-    })
+    // A sync close() is done when it returns; an async one is awaited before the block ends.
+    const first = await use(pool, (c) =>
+      Promise.resolve((c as unknown as { close(): unknown }).close()).then(() => c.backendPid),
+    )
     expect(await use(pool, (c) => c.backendPid)).not.toBe(first)
   })
 
@@ -217,6 +218,24 @@ describe('AsyncNullConnectionPool hand-off', () => {
     await eventually(() => log.warnings().length === 1)
     expect(log.warnings()[0]).toContain('[INTRANS]')
     expect(resets).toBe(1)
+  })
+
+  it('replaces a broken connection for the client waiting on it', async () => {
+    const pool = track(new AsyncNullConnectionPool(databaseUrl(), { maxSize: 1 }))
+    const first = await pool.getconn()
+    const waiter = pool.connection((c) => c.backendPid, { timeout: 5 })
+    await eventually(() => pool.getStats().requestsWaiting === 1)
+    await first.close()
+    await pool.putconn(first)
+    const pid = await waiter
+    expect(pid).not.toBe(first.backendPid)
+    expect(pool.getStats()).toMatchObject({ poolSize: 0, returnsBad: 1 })
+  })
+
+  it('wait() fails with PoolTimeout when the server cannot be reached', async () => {
+    const pool = track(new AsyncNullConnectionPool('postgres://nobody@127.0.0.1:1/x'))
+    await expect(pool.wait(0.5)).rejects.toThrow('pool initialization incomplete after 0.5 sec')
+    expect(pool.closed).toBe(true)
   })
 
   it('bounds concurrent connections with maxSize and queues the rest', async () => {

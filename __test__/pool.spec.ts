@@ -311,6 +311,21 @@ describe('getting and returning', () => {
     expect(log.warnings()[0]).toMatch(/dropped without being returned/)
   })
 
+  it('never reclaims a connection from its current holder when an older wrapper is collected', async () => {
+    const pool = makePool({ minSize: 1 })
+    for (let i = 0; i < 20; i++) await pidOf(pool)
+    const held = await pool.getconn()
+    const gc = (globalThis as { gc?: () => void }).gc!
+    for (let i = 0; i < 5; i++) {
+      gc()
+      await sleep(0.02)
+    }
+    expect(pool.getStats().poolAvailable).toBe(0)
+    await held.query('SELECT 1')
+    await pool.putconn(held)
+    expect(pool.getStats().poolAvailable).toBe(1)
+  })
+
   it('replaces a connection the client closed', async () => {
     const pool = makePool({ minSize: 1 })
     const first = await pool.connection(async (conn) => {
@@ -501,6 +516,48 @@ describe('maintenance', () => {
     const pool = makePool({ minSize: 5, numWorkers: 2 })
     await pool.wait(10)
     expect(pool.getStats()).toMatchObject({ poolSize: 5, poolAvailable: 5, connectionsNum: 5 })
+  })
+
+  /** The server URL through a function that makes every connect take `seconds` longer. */
+  const slowConnect = (seconds: number) => async () => {
+    await sleep(seconds)
+    return databaseUrl()
+  }
+
+  it('fills with numWorkers connections at a time', async () => {
+    const log = recordingLogger()
+    const pool = new AsyncConnectionPool(slowConnect(0.1), { minSize: 5, numWorkers: 2, logger: log.logger, open: false })
+    pools.push(pool)
+    const started = performance.now()
+    await pool.open({ wait: true })
+    const added = log.records
+      .filter((r) => r.message === 'adding new connection to the pool')
+      .map((r) => (r.at - started) / 1000)
+    // Two workers, 0.1 s per connect: in at about 0.1, 0.1, 0.2, 0.2, 0.3 s.
+    expect(added).toHaveLength(5)
+    for (const [i, want] of [0.1, 0.1, 0.2, 0.2, 0.3].entries()) {
+      expect(added[i]).toBeGreaterThanOrEqual(want - 0.02)
+      expect(added[i]).toBeLessThan(want + 0.2)
+    }
+  })
+
+  it('grows one connection at a time while clients wait (psycopg test_grow)', async () => {
+    const pool = new AsyncConnectionPool(slowConnect(0.1), { minSize: 2, maxSize: 4, numWorkers: 3 })
+    pools.push(pool)
+    await pool.wait()
+    const started = performance.now()
+    const done = await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        await pool.connection(() => sleep(0.25))
+        return (performance.now() - started) / 1000
+      }),
+    )
+    done.sort((a, b) => a - b)
+    for (const [i, want] of [0.25, 0.25, 0.35, 0.45, 0.5, 0.5, 0.6, 0.7].entries()) {
+      expect(done[i]).toBeGreaterThanOrEqual(want - 0.03)
+      expect(done[i]).toBeLessThan(want + 0.25)
+    }
+    expect(pool.getStats().poolSize).toBe(4)
   })
 
   it('grows while clients wait and shrinks back after maxIdle', async () => {

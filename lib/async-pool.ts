@@ -3,7 +3,7 @@
 
 import { AsyncConnection } from './connection'
 import { nativeAsync, native } from './errors'
-import { BasePool } from './pool-base'
+import { BasePool, connectionOptionsOf } from './pool-base'
 import { createAsyncNativePool } from './pool-native'
 import { poolOptionsFrom, type AsyncPoolOptions, type Conninfo } from './pool-options'
 
@@ -15,7 +15,7 @@ export class AsyncConnectionPool extends BasePool {
   /** `conninfo`: a libpq URL or `key=value` string, or a function returning one (called per attempt). */
   constructor(conninfo?: Conninfo, options?: AsyncPoolOptions<AsyncConnectionPool>) {
     const normalised = poolOptionsFrom(new.target.kind, conninfo, options)
-    super(native(() => createAsyncNativePool(normalised, (c) => new AsyncConnection(c), () => this)))
+    super(native(() => createAsyncNativePool(normalised, (c) => new AsyncConnection(c, connectionOptionsOf(normalised)), () => this)))
     if (normalised.open) native(() => this.native.open())
   }
 

@@ -2,21 +2,28 @@
 // faces of one native connection. Everything here is shape; the behaviour is in the engine.
 
 import { decodeRows, fieldDefs, type FieldDef } from './decode'
-import { native, nativeAsync } from './errors'
-import { binding, type NativeConnection, type NativeResult } from './native'
+import { AbortError, native, nativeAsync } from './errors'
+import { binding, type NativeConnection, type NativeConnectOptions, type NativeResult } from './native'
+import { deliverNotices, NotificationFanOut, type Notification } from './notifications'
 import { encodeParams } from './params'
-import { connectionOptionsFrom, type ConnectionOptions } from './options'
+import { connectionOptionsFrom, type ConnectionOptions, type NormalisedConnectionOptions } from './options'
 
 export type Row = Record<string, unknown>
 
 /** What `query()` returns, in pg's shape. */
 export interface QueryResult<R = Row> {
   rows: R[]
-  /** The row count the command reports (rows selected, inserted, updated...), or null. */
+  /** The row count the command reports (rows selected, inserted, updated, copied...), or null. */
   rowCount: number | null
-  /** The command's verb: `SELECT`, `INSERT`, `UPDATE`, `CREATE`... */
+  /** The command's verb: `SELECT`, `INSERT`, `UPDATE`, `CREATE`, `COPY`... ('' for an empty query). */
   command: string
   fields: FieldDef[]
+}
+
+/** Per-query options. */
+export interface QueryOptions {
+  /** Aborting it stops the query: cancelled on the server if it runs; the query rejects with an AbortError. */
+  signal?: AbortSignal
 }
 
 export type TransactionStatus = 'idle' | 'active' | 'intrans' | 'inerror' | 'unknown'
@@ -35,14 +42,52 @@ function checkSql(sql: unknown): string {
   return sql
 }
 
-/** What both connection faces share: state getters over the native connection. */
+/** The options the engine needs (the callbacks stay on this side). */
+function nativeOptionsFrom(options: NormalisedConnectionOptions): NativeConnectOptions {
+  return { autocommit: options.autocommit, statementCacheSize: options.statementCacheSize }
+}
+
+function checkConninfo(conninfo: unknown): string {
+  if (typeof conninfo !== 'string') throw new TypeError(`conninfo must be a string, not ${typeof conninfo}`)
+  return conninfo
+}
+
+function checkTransactionFunction(fn: unknown): void {
+  if (typeof fn !== 'function') throw new TypeError(`transaction() needs a function, not ${typeof fn}`)
+}
+
+/** The signal of a query's options, checked. */
+function signalFrom(options: QueryOptions | undefined): AbortSignal | undefined {
+  if (options === undefined) return undefined
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`query options must be an object, not ${options === null ? 'null' : typeof options}`)
+  }
+  const signal = options.signal
+  if (signal === undefined) return undefined
+  if (typeof signal !== 'object' || signal === null || typeof signal.addEventListener !== 'function') {
+    throw new TypeError(`query option 'signal' must be an AbortSignal`)
+  }
+  return signal
+}
+
+function abortError(signal: AbortSignal): AbortError {
+  return new AbortError('the query was aborted', { cause: signal.reason })
+}
+
+/** What both connection faces share: state getters and server messages over the native connection. */
 abstract class BaseConnection {
   /** @internal */
   readonly native: NativeConnection
+  private readonly fanOut: NotificationFanOut
 
-  /** @internal Connections are made by `connect()` or handed out by a pool. */
-  constructor(nativeConnection: NativeConnection) {
+  /**
+   * @internal Connections are made by `connect()` or handed out by a pool (whose connections
+   * take their notice and notification callbacks from its `connectionOptions`).
+   */
+  constructor(nativeConnection: NativeConnection, options: NormalisedConnectionOptions = connectionOptionsFrom({})) {
     this.native = nativeConnection
+    deliverNotices(nativeConnection, options.onNotice)
+    this.fanOut = new NotificationFanOut(nativeConnection, options.onNotification)
   }
 
   /** The server process serving this connection (`pg_backend_pid()`). */
@@ -75,26 +120,75 @@ abstract class BaseConnection {
     if (typeof on !== 'boolean') throw new TypeError(`autocommit must be a boolean, not ${typeof on}`)
     native(() => this.native.setAutocommit(on))
   }
+
+  /**
+   * The notifications (`LISTEN`/`NOTIFY`) that arrive from now on, also while the connection is
+   * idle, until the loop breaks or the connection closes (a lost connection throws). While one
+   * is open, the connection keeps the Node process alive.
+   */
+  notifications(): AsyncIterableIterator<Notification> {
+    return this.fanOut.iterate()
+  }
+
+  protected closedNotifications(): void {
+    this.fanOut.closed()
+  }
 }
 
 /** A connection whose operations return Promises. */
 export class AsyncConnection extends BaseConnection {
   /** Opens a connection; `conninfo` is a libpq URL or `key=value` string (default: libpq's environment). */
   static async connect(conninfo: string = '', options: ConnectionOptions = {}): Promise<AsyncConnection> {
-    const { autocommit } = connectionOptionsFrom(options)
-    if (typeof conninfo !== 'string') throw new TypeError(`conninfo must be a string, not ${typeof conninfo}`)
-    return new AsyncConnection(await nativeAsync(binding.connect(conninfo, autocommit)))
+    const checked = connectionOptionsFrom(options)
+    const nativeConnection = await nativeAsync(binding.connect(checkConninfo(conninfo), nativeOptionsFrom(checked)))
+    return new AsyncConnection(nativeConnection, checked)
   }
 
-  /** Runs one statement with `$1..$n` placeholders. */
-  async query<R = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+  /** Runs one statement with `$1..$n` placeholders; `signal` aborts it. */
+  async query<R = Row>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
     const encoded = encodeParams(params)
-    return toQueryResult<R>(await nativeAsync(this.native.query(checkSql(sql), encoded)))
+    checkSql(sql)
+    const signal = signalFrom(options)
+    if (signal === undefined) return toQueryResult<R>(await nativeAsync(this.native.query(sql, encoded)))
+    if (signal.aborted) throw abortError(signal)
+    const request = this.native.request()
+    const onAbort = () => {
+      request.abort().catch(() => {}) // a cancel that cannot be delivered changes nothing for the caller
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      // A query that finished before the cancel landed resolves normally: an abort never hides work done.
+      return toQueryResult<R>(await nativeAsync(request.query(sql, encoded)))
+    } catch (error) {
+      throw signal.aborted ? abortError(signal) : error
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+    }
   }
 
   /** Runs a script of one or more statements, with no parameters and no rows. */
   async exec(sql: string): Promise<void> {
     await nativeAsync(this.native.exec(checkSql(sql)))
+  }
+
+  /**
+   * Runs `fn` in a transaction block: commits when it returns (or its Promise resolves), rolls
+   * back and rethrows when it throws. Nested blocks are savepoints, so an inner failure undoes
+   * the inner block only.
+   */
+  async transaction<T>(fn: (conn: this) => T | Promise<T>): Promise<T> {
+    checkTransactionFunction(fn)
+    await nativeAsync(this.native.enterTransaction())
+    let result: T
+    try {
+      result = await fn(this)
+    } catch (error) {
+      // The body's error is what the caller needs; a failed rollback (a lost connection) adds nothing.
+      await this.native.exitTransaction(false).catch(() => {})
+      throw error
+    }
+    await nativeAsync(this.native.exitTransaction(true))
+    return result
   }
 
   async commit(): Promise<void> {
@@ -113,6 +207,7 @@ export class AsyncConnection extends BaseConnection {
   /** Closes the connection; an open transaction is rolled back by the server. */
   async close(): Promise<void> {
     await this.native.close()
+    this.closedNotifications()
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -124,20 +219,55 @@ export class AsyncConnection extends BaseConnection {
 export class Connection extends BaseConnection {
   /** Opens a connection; `conninfo` is a libpq URL or `key=value` string (default: libpq's environment). */
   static connect(conninfo: string = '', options: ConnectionOptions = {}): Connection {
-    const { autocommit } = connectionOptionsFrom(options)
-    if (typeof conninfo !== 'string') throw new TypeError(`conninfo must be a string, not ${typeof conninfo}`)
-    return new Connection(native(() => binding.connectSync(conninfo, autocommit)))
+    const checked = connectionOptionsFrom(options)
+    const nativeConnection = native(() => binding.connectSync(checkConninfo(conninfo), nativeOptionsFrom(checked)))
+    return new Connection(nativeConnection, checked)
   }
 
-  /** Runs one statement with `$1..$n` placeholders. */
-  query<R = Row>(sql: string, params?: readonly unknown[]): QueryResult<R> {
+  /**
+   * Runs one statement with `$1..$n` placeholders. The thread blocks while it runs, so a signal
+   * can only stop it before it starts (an already-aborted signal throws an AbortError).
+   */
+  query<R = Row>(sql: string, params?: readonly unknown[], options?: QueryOptions): QueryResult<R> {
     const encoded = encodeParams(params)
-    return toQueryResult<R>(native(() => this.native.querySync(checkSql(sql), encoded)))
+    checkSql(sql)
+    const signal = signalFrom(options)
+    if (signal?.aborted) throw abortError(signal)
+    return toQueryResult<R>(native(() => this.native.querySync(sql, encoded)))
   }
 
   /** Runs a script of one or more statements, with no parameters and no rows. */
   exec(sql: string): void {
     native(() => this.native.execSync(checkSql(sql)))
+  }
+
+  /**
+   * Runs `fn` in a transaction block: commits when it returns, rolls back and rethrows when it
+   * throws. Nested blocks are savepoints. `fn` must be synchronous (use AsyncConnection for
+   * async work): a returned Promise is rolled back and refused with a TypeError.
+   */
+  transaction<T>(fn: (conn: this) => T): T {
+    checkTransactionFunction(fn)
+    native(() => this.native.enterTransactionSync())
+    let result: T
+    try {
+      result = fn(this)
+      if (result instanceof Promise) {
+        result.catch(() => {}) // its outcome no longer matters: the block is rolled back
+        throw new TypeError(
+          'the function given to Connection.transaction() returned a Promise; use AsyncConnection for async work',
+        )
+      }
+    } catch (error) {
+      try {
+        this.native.exitTransactionSync(false)
+      } catch {
+        // The body's error is what the caller needs; a failed rollback (a lost connection) adds nothing.
+      }
+      throw error
+    }
+    native(() => this.native.exitTransactionSync(true))
+    return result
   }
 
   commit(): void {
@@ -159,6 +289,7 @@ export class Connection extends BaseConnection {
   /** Closes the connection; an open transaction is rolled back by the server. */
   close(): void {
     this.native.closeSync()
+    this.closedNotifications()
   }
 
   [Symbol.dispose](): void {

@@ -105,6 +105,19 @@ export class TooManyRequests extends OperationalError {
   override name = 'TooManyRequests'
 }
 
+/**
+ * A query stopped by its AbortSignal (the `{ signal }` option), shaped as Node's own AbortError:
+ * `name` 'AbortError', `code` 'ABORT_ERR', and the signal's `reason` as `cause`.
+ */
+export class AbortError extends Error {
+  override name = 'AbortError'
+  readonly code = 'ABORT_ERR'
+
+  constructor(message = 'the query was aborted', options?: { cause?: unknown }) {
+    super(message, options)
+  }
+}
+
 type ServerErrorClass = new (message: string, fields?: ServerErrorFields) => DatabaseError
 
 /** psycopg's choice of class by SQLSTATE class (its first two characters). */
@@ -154,6 +167,7 @@ interface NativeErrorRecord {
     | 'poolTimeout'
     | 'poolClosed'
     | 'tooManyRequests'
+    | 'aborted'
   message: string
   sqlstate?: string
   severity?: string
@@ -206,6 +220,8 @@ export function fromNative(error: unknown): unknown {
       return new PoolClosed(record.message)
     case 'tooManyRequests':
       return new TooManyRequests(record.message)
+    case 'aborted':
+      return new AbortError(record.message)
   }
   return error
 }

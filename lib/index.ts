@@ -1,7 +1,8 @@
 // pgtide's public API (DESIGN §3). The names here are a contract.
 
 export { AsyncConnection, Connection } from './connection'
-export type { QueryResult, Row, TransactionStatus } from './connection'
+export type { QueryOptions, QueryResult, Row, TransactionStatus } from './connection'
+export type { Notice, Notification } from './notifications'
 export type { FieldDef } from './decode'
 export type { ConnectionOptions } from './options'
 export { AsyncConnectionPool, AsyncNullConnectionPool } from './async-pool'
@@ -21,5 +22,6 @@ export {
   PoolTimeout,
   PoolClosed,
   TooManyRequests,
+  AbortError,
 } from './errors'
 export type { ServerErrorFields, ParameterTypeError } from './errors'

@@ -10,3 +10,5 @@ export type NativeConnection = Binding.NativeConnection
 export type NativeResult = Binding.NativeResult
 export type NativeField = Binding.NativeField
 export type NativeStats = Binding.NativeStats
+export type NativeNotification = Binding.NativeNotification
+export type NativeConnectOptions = Binding.NativeConnectOptions

@@ -3,10 +3,17 @@
 
 import { native } from './errors'
 import type { NativeStats } from './native'
+import type { NormalisedConnectionOptions } from './options'
 import type { NativePool } from './pool-native'
+import type { NormalisedPoolOptions } from './pool-options'
 
 /** All 15 keys, always present (psycopg's names in camelCase). */
 export type PoolStats = NativeStats
+
+/** The callbacks (onNotice, onNotification) a pooled connection's wrapper takes, when fixed. */
+export function connectionOptionsOf(options: NormalisedPoolOptions<never, never>): NormalisedConnectionOptions | undefined {
+  return typeof options.connectionOptions === 'function' ? undefined : options.connectionOptions
+}
 
 export abstract class BasePool {
   /** @internal */

@@ -11,6 +11,7 @@ export type NativePool = InstanceType<typeof binding.NativePool>
 interface NativeConnectParams {
   conninfo: string
   autocommit: boolean
+  statementCacheSize: number
 }
 
 const LOG_METHOD = { debug: 'debug', info: 'info', warning: 'warn' } as const
@@ -58,7 +59,8 @@ function paramsFrom(conninfo: unknown, connectionOptions: unknown): NativeConnec
   if (typeof conninfo !== 'string') {
     throw new TypeError(`the conninfo function must return a string, not ${typeof conninfo}`)
   }
-  return { conninfo, autocommit: connectionOptionsFrom(connectionOptions as object).autocommit }
+  const { autocommit, statementCacheSize } = connectionOptionsFrom(connectionOptions as object)
+  return { conninfo, autocommit, statementCacheSize }
 }
 
 function isThenable(value: unknown): boolean {

@@ -3,7 +3,7 @@
 
 import { Connection } from './connection'
 import { native } from './errors'
-import { BasePool } from './pool-base'
+import { BasePool, connectionOptionsOf } from './pool-base'
 import { createSyncNativePool } from './pool-native'
 import { poolOptionsFrom, type Conninfo, type SyncPoolOptions } from './pool-options'
 
@@ -15,7 +15,7 @@ export class ConnectionPool extends BasePool {
   /** `conninfo`: a libpq URL or `key=value` string, or a function returning one. */
   constructor(conninfo?: Conninfo, options?: SyncPoolOptions<ConnectionPool>) {
     const normalised = poolOptionsFrom(new.target.kind, conninfo, options)
-    super(native(() => createSyncNativePool(normalised, (c) => new Connection(c), () => this)))
+    super(native(() => createSyncNativePool(normalised, (c) => new Connection(c, connectionOptionsOf(normalised)), () => this)))
     if (normalised.open) native(() => this.native.open())
   }
 

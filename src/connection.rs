@@ -4,11 +4,14 @@
 use std::sync::Arc;
 
 use napi::bindgen_prelude::{within_runtime_if_available, Buffer};
+use napi::threadsafe_function::ThreadsafeFunction;
+use napi::Status;
 use napi_derive::napi;
-use pgtide_core::{params, ConnInfo, ConnectOptions, Connection};
+use pgtide_core::{params, AbortHandle, ConnInfo, ConnectOptions, Connection};
 
 use crate::blocking::block_on;
 use crate::errors::IntoNapi;
+use crate::notifications::{notice_handler, JsListener, NativeNotification};
 use crate::pool::PoolLease;
 use crate::result::NativeResult;
 
@@ -41,11 +44,20 @@ impl Drop for NativeConnection {
     }
 }
 
-async fn open(conninfo: String, autocommit: bool) -> napi::Result<NativeConnection> {
+/// `connectionOptions` after `lib/options.ts` has checked them.
+#[napi(object)]
+pub struct NativeConnectOptions {
+    pub autocommit: bool,
+    pub statement_cache_size: u32,
+}
+
+async fn open(conninfo: String, options: NativeConnectOptions) -> napi::Result<NativeConnection> {
     let info = ConnInfo::parse(&conninfo).into_napi()?;
-    let inner = Connection::connect(&info, ConnectOptions { autocommit })
-        .await
-        .into_napi()?;
+    let options = ConnectOptions {
+        autocommit: options.autocommit,
+        statement_cache_size: options.statement_cache_size as usize,
+    };
+    let inner = Connection::connect(&info, options).await.into_napi()?;
     Ok(NativeConnection::standalone(inner))
 }
 
@@ -62,19 +74,28 @@ async fn close(inner: Arc<Connection>, lease: Option<PoolLease>) -> napi::Result
     }
 }
 
-async fn run_query(conn: Arc<Connection>, sql: String, params: Buffer) -> napi::Result<NativeResult> {
+async fn run_query(
+    conn: Arc<Connection>,
+    sql: String,
+    params: Buffer,
+    abort: Option<Arc<AbortHandle>>,
+) -> napi::Result<NativeResult> {
     let params = params::decode(&params).into_napi()?;
-    conn.query(&sql, &params).await.map(NativeResult::from).into_napi()
+    let outcome = match &abort {
+        Some(abort) => conn.query_abortable(&sql, &params, abort).await,
+        None => conn.query(&sql, &params).await,
+    };
+    outcome.map(NativeResult::from).into_napi()
 }
 
 #[napi]
-pub async fn connect(conninfo: String, autocommit: bool) -> napi::Result<NativeConnection> {
-    open(conninfo, autocommit).await
+pub async fn connect(conninfo: String, options: NativeConnectOptions) -> napi::Result<NativeConnection> {
+    open(conninfo, options).await
 }
 
 #[napi]
-pub fn connect_sync(conninfo: String, autocommit: bool) -> napi::Result<NativeConnection> {
-    block_on(open(conninfo, autocommit))
+pub fn connect_sync(conninfo: String, options: NativeConnectOptions) -> napi::Result<NativeConnection> {
+    block_on(open(conninfo, options))
 }
 
 #[napi]
@@ -82,12 +103,22 @@ impl NativeConnection {
     /// `params` is the tagged parameter form of `pgtide_core::params`.
     #[napi]
     pub async fn query(&self, sql: String, params: Buffer) -> napi::Result<NativeResult> {
-        run_query(self.inner.clone(), sql, params).await
+        run_query(self.inner.clone(), sql, params, None).await
     }
 
     #[napi]
     pub fn query_sync(&self, sql: String, params: Buffer) -> napi::Result<NativeResult> {
-        block_on(run_query(self.inner.clone(), sql, params))
+        block_on(run_query(self.inner.clone(), sql, params, None))
+    }
+
+    /// A query that can be aborted: run it with `request.query()`, abort it with
+    /// `request.abort()`.
+    #[napi]
+    pub fn request(&self) -> NativeRequest {
+        NativeRequest {
+            conn: self.inner.clone(),
+            abort: AbortHandle::new(),
+        }
     }
 
     #[napi]
@@ -118,6 +149,28 @@ impl NativeConnection {
     #[napi]
     pub fn rollback_sync(&self) -> napi::Result<()> {
         block_on(self.inner.rollback()).into_napi()
+    }
+
+    /// Opens a `transaction()` block (BEGIN or SAVEPOINT, the engine decides).
+    #[napi]
+    pub async fn enter_transaction(&self) -> napi::Result<()> {
+        self.inner.enter_transaction().await.into_napi()
+    }
+
+    #[napi]
+    pub fn enter_transaction_sync(&self) -> napi::Result<()> {
+        block_on(self.inner.enter_transaction()).into_napi()
+    }
+
+    /// Closes the innermost `transaction()` block, committing it or rolling it back.
+    #[napi]
+    pub async fn exit_transaction(&self, commit: bool) -> napi::Result<()> {
+        self.inner.exit_transaction(commit).await.into_napi()
+    }
+
+    #[napi]
+    pub fn exit_transaction_sync(&self, commit: bool) -> napi::Result<()> {
+        block_on(self.inner.exit_transaction(commit)).into_napi()
     }
 
     /// Sends a CancelRequest for whatever this connection runs.
@@ -152,6 +205,25 @@ impl NativeConnection {
         block_on(pgtide_core::pool::check_connection(&self.inner)).into_napi()
     }
 
+    /// Notices go to `handler` as JSON records (null: they are dropped).
+    #[napi]
+    pub fn set_notice_handler(&self, handler: Option<ThreadsafeFunction<String, (), String, Status, false, true>>) {
+        self.inner.set_notice_handler(handler.map(notice_handler));
+    }
+
+    /// Notifications go to `handler`, also while idle, then `null` once the connection ended;
+    /// while set, the connection keeps Node alive (null: stop listening).
+    #[napi]
+    pub fn set_notification_handler(
+        &self,
+        handler: Option<
+            ThreadsafeFunction<Option<NativeNotification>, (), Option<NativeNotification>, Status, false, false>,
+        >,
+    ) {
+        self.inner
+            .listen(handler.map(|f| Arc::new(JsListener(f)) as Arc<dyn pgtide_core::NotificationListener>));
+    }
+
     #[napi(getter)]
     pub fn backend_pid(&self) -> i32 {
         self.inner.backend_pid()
@@ -180,5 +252,27 @@ impl NativeConnection {
     #[napi]
     pub fn set_autocommit(&self, on: bool) -> napi::Result<()> {
         self.inner.set_autocommit(on).into_napi()
+    }
+}
+
+/// One abortable query on a connection.
+#[napi]
+pub struct NativeRequest {
+    conn: Arc<Connection>,
+    abort: Arc<AbortHandle>,
+}
+
+#[napi]
+impl NativeRequest {
+    #[napi]
+    pub async fn query(&self, sql: String, params: Buffer) -> napi::Result<NativeResult> {
+        run_query(self.conn.clone(), sql, params, Some(self.abort.clone())).await
+    }
+
+    /// Stops the query: never started if it has not, cancelled on the server if it runs; a
+    /// no-op once it has finished.
+    #[napi]
+    pub async fn abort(&self) -> napi::Result<()> {
+        self.conn.abort(&self.abort).await.into_napi()
     }
 }

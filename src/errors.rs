@@ -1,7 +1,7 @@
 //! Engine errors cross into JavaScript as an Error whose message is a small JSON record;
 //! `lib/errors.ts` turns it into the matching class (DatabaseError, OperationalError, ...).
 
-use pgtide_core::Error;
+use pgtide_core::{DbError, Error};
 use serde_json::{json, Map, Value};
 
 /// Marks a native error message as a JSON record for `lib/errors.ts`.
@@ -10,29 +10,7 @@ const PREFIX: &str = "pgtide:";
 pub fn to_napi(error: Error) -> napi::Error {
     let record = match &error {
         Error::Database(db) => {
-            let mut fields = Map::new();
-            let optional = [
-                ("detail", &db.detail),
-                ("hint", &db.hint),
-                ("position", &db.position),
-                ("internalPosition", &db.internal_position),
-                ("internalQuery", &db.internal_query),
-                ("where", &db.where_),
-                ("schema", &db.schema),
-                ("table", &db.table),
-                ("column", &db.column),
-                ("dataType", &db.data_type),
-                ("constraint", &db.constraint),
-                ("file", &db.file),
-                ("line", &db.line),
-                ("routine", &db.routine),
-            ];
-            for (name, value) in optional {
-                if let Some(value) = value {
-                    fields.insert(name.to_string(), Value::String(value.clone()));
-                }
-            }
-            json!({ "kind": "database", "message": db.message, "sqlstate": db.sqlstate, "severity": db.severity, "fields": fields })
+            json!({ "kind": "database", "message": db.message, "sqlstate": db.sqlstate, "severity": db.severity, "fields": optional_fields(db) })
         }
         Error::Operational(message) => json!({ "kind": "operational", "message": message }),
         Error::Interface(message) => json!({ "kind": "interface", "message": message }),
@@ -43,6 +21,7 @@ pub fn to_napi(error: Error) -> napi::Error {
         Error::PoolTimeout(message) => json!({ "kind": "poolTimeout", "message": message }),
         Error::PoolClosed(message) => json!({ "kind": "poolClosed", "message": message }),
         Error::TooManyRequests(message) => json!({ "kind": "tooManyRequests", "message": message }),
+        Error::Aborted(message) => json!({ "kind": "aborted", "message": message }),
         Error::ParamType {
             position,
             pg_type,
@@ -52,6 +31,31 @@ pub fn to_napi(error: Error) -> napi::Error {
         }
     };
     napi::Error::from_reason(format!("{PREFIX}{record}"))
+}
+
+/// The optional fields of a server report (error or notice) the server sent, by their
+/// JavaScript names.
+pub fn optional_fields(db: &DbError) -> Map<String, Value> {
+    let optional = [
+        ("detail", &db.detail),
+        ("hint", &db.hint),
+        ("position", &db.position),
+        ("internalPosition", &db.internal_position),
+        ("internalQuery", &db.internal_query),
+        ("where", &db.where_),
+        ("schema", &db.schema),
+        ("table", &db.table),
+        ("column", &db.column),
+        ("dataType", &db.data_type),
+        ("constraint", &db.constraint),
+        ("file", &db.file),
+        ("line", &db.line),
+        ("routine", &db.routine),
+    ];
+    optional
+        .into_iter()
+        .filter_map(|(name, value)| Some((name.to_string(), Value::String(value.clone()?))))
+        .collect()
 }
 
 pub trait IntoNapi<T> {

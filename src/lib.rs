@@ -4,5 +4,6 @@
 mod blocking;
 mod connection;
 mod errors;
+mod notifications;
 mod pool;
 mod result;

@@ -46,6 +46,7 @@ pub struct NativePoolOptions {
 pub struct NativeConnectParams {
     pub conninfo: String,
     pub autocommit: bool,
+    pub statement_cache_size: u32,
 }
 
 #[napi(object)]
@@ -84,12 +85,28 @@ fn seconds(value: f64) -> Duration {
 fn connect_options(params: &NativeConnectParams) -> ConnectOptions {
     ConnectOptions {
         autocommit: params.autocommit,
+        statement_cache_size: params.statement_cache_size as usize,
     }
 }
 
 /// A JavaScript hook failed: keep its message for the pool's log lines.
 fn callback_error(error: napi::Error) -> Error {
     Error::Callback(error.reason.clone())
+}
+
+/// A JavaScript function the runtime's threads can call, which never keeps Node alive.
+fn background<Args, Return>(
+    function: Function<Args, Return>,
+) -> napi::Result<ThreadsafeFunction<Args, Return, Args, Status, false, true>>
+where
+    Args: napi::bindgen_prelude::JsValuesTupleIntoVec + 'static,
+    Return: napi::bindgen_prelude::FromNapiValue + 'static,
+{
+    function
+        .build_threadsafe_function()
+        .callee_handled::<false>()
+        .weak::<true>()
+        .build()
 }
 
 fn hook(function: HookFn) -> pool::ConnectionHook {
@@ -178,16 +195,7 @@ fn inline_hook(
 }
 
 fn async_hook(function: Option<Function<NativeConnection, Promise<()>>>) -> napi::Result<Option<pool::ConnectionHook>> {
-    function
-        .map(|f| {
-            Ok(hook(
-                f.build_threadsafe_function()
-                    .callee_handled::<false>()
-                    .weak::<true>()
-                    .build()?,
-            ))
-        })
-        .transpose()
+    function.map(|f| Ok(hook(background(f)?))).transpose()
 }
 
 fn parse_params(params: &NativeConnectParams) -> pgtide_core::Result<(ConnInfo, ConnectOptions)> {
@@ -221,13 +229,7 @@ fn inline_params(env: &Env, function: Function<(), NativeConnectParams>) -> napi
 }
 
 fn async_params(function: Function<(), Promise<NativeConnectParams>>) -> napi::Result<pool::ConnectParams> {
-    let function: Arc<ParamsFn> = Arc::new(
-        function
-            .build_threadsafe_function()
-            .callee_handled::<false>()
-            .weak::<true>()
-            .build()?,
-    );
+    let function: Arc<ParamsFn> = Arc::new(background(function)?);
     Ok(Arc::new(move || {
         let function = function.clone();
         Box::pin(async move {
@@ -243,13 +245,7 @@ fn reconnect_failed_notice(
     wait: bool,
 ) -> napi::Result<Option<pool::ReconnectFailed>> {
     let Some(function) = function else { return Ok(None) };
-    let function: Arc<NotifyFn> = Arc::new(
-        function
-            .build_threadsafe_function()
-            .callee_handled::<false>()
-            .weak::<true>()
-            .build()?,
-    );
+    let function: Arc<NotifyFn> = Arc::new(background(function)?);
     Ok(Some(Arc::new(move || {
         let function = function.clone();
         Box::pin(async move {
@@ -267,11 +263,7 @@ fn reconnect_failed_notice(
 
 fn logger(function: Option<Function<FnArgs<(String, String)>, ()>>) -> napi::Result<Option<pool::Logger>> {
     let Some(function) = function else { return Ok(None) };
-    let function: LogFn = function
-        .build_threadsafe_function()
-        .callee_handled::<false>()
-        .weak::<true>()
-        .build()?;
+    let function: LogFn = background(function)?;
     Ok(Some(Arc::new(move |level, message| {
         function.call(
             (level_name(level).to_string(), message).into(),
@@ -384,16 +376,22 @@ impl NativePool {
         self.pool.close(seconds(timeout)).await
     }
 
-    /// `timeout` in seconds; `None` uses the pool's.
-    #[napi]
-    pub async fn getconn(&self, timeout: Option<f64>) -> napi::Result<NativeConnection> {
-        let lease = self.pool.getconn(timeout.map(seconds)).await.into_napi()?;
-        Ok(NativeConnection {
-            inner: lease.conn,
-            lease: Some(PoolLease {
-                pool: self.pool.clone(),
-                id: lease.id,
-            }),
+    /// `timeout` in seconds; `None` uses the pool's. The request joins the pool's queue during
+    /// this call, so concurrent callers are served in the order they called.
+    #[napi(ts_return_type = "Promise<NativeConnection>")]
+    pub fn getconn<'env>(
+        &self,
+        env: &'env Env,
+        timeout: Option<f64>,
+    ) -> napi::Result<PromiseRaw<'env, NativeConnection>> {
+        let request = self.pool.getconn(timeout.map(seconds));
+        let pool = self.pool.clone();
+        env.spawn_future(async move {
+            let lease = request.await.into_napi()?;
+            Ok(NativeConnection {
+                inner: lease.conn,
+                lease: Some(PoolLease { pool, id: lease.id }),
+            })
         })
     }
 

@@ -13,7 +13,7 @@ use crate::server_message::db_error;
 use crate::wire::{Socket, Wire};
 
 /// A freshly authenticated session, idle and ready for queries.
-pub struct Session {
+pub struct Opened {
     pub wire: Wire,
     pub target: Target,
     pub backend_pid: i32,
@@ -21,7 +21,7 @@ pub struct Session {
 }
 
 /// Tries each target in turn, as libpq does, and reports every failure if none answers.
-pub async fn connect(info: &ConnInfo) -> Result<Session> {
+pub async fn connect(info: &ConnInfo) -> Result<Opened> {
     if matches!(info.sslmode, SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull) {
         return Err(Error::config(
             "sslmode \"require\", \"verify-ca\" and \"verify-full\" need TLS, which this build of pgtide does not support yet; use sslmode=prefer or disable",
@@ -48,7 +48,7 @@ pub async fn connect(info: &ConnInfo) -> Result<Session> {
     Err(Error::Operational(failures.join("\n")))
 }
 
-async fn connect_target(info: &ConnInfo, target: &Target) -> Result<Session> {
+async fn connect_target(info: &ConnInfo, target: &Target) -> Result<Opened> {
     let socket = open_socket(target).await?;
     let mut wire = Wire::new(socket);
     let mut params: Vec<(&str, &str)> = vec![
@@ -150,7 +150,7 @@ async fn scram_exchange(wire: &mut Wire, password: &[u8]) -> Result<()> {
     }
 }
 
-async fn read_greeting(mut wire: Wire, target: Target) -> Result<Session> {
+async fn read_greeting(mut wire: Wire, target: Target) -> Result<Opened> {
     let (mut backend_pid, mut secret_key) = (0, 0);
     loop {
         match wire.read().await? {
@@ -159,7 +159,7 @@ async fn read_greeting(mut wire: Wire, target: Target) -> Result<Session> {
                 secret_key = body.secret_key();
             }
             Message::ReadyForQuery(_) => {
-                return Ok(Session {
+                return Ok(Opened {
                     wire,
                     target,
                     backend_pid,

@@ -1,23 +1,39 @@
 //! One PostgreSQL connection: queries over the extended protocol, scripts over the simple one,
-//! and the session state a pool needs to know (transaction status, broken, closed).
+//! transaction blocks, cancellation, notices and notifications, and the session state a pool
+//! needs to know (transaction status, broken, closed).
 //!
 //! The transaction status is the server's own, read from every ReadyForQuery, so it stays true
 //! whatever SQL the user sends (`BEGIN`, `COMMIT`, `SAVEPOINT` as text included).
+//!
+//! The session (socket, prepared statements) sits behind one lock: a request takes it, writes,
+//! reads to ReadyForQuery and lets go. While someone listens for notifications, an idle reader
+//! holds it between requests (`idle.rs`); requests never wait on it.
+
+mod exchange;
+mod idle;
+mod query;
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
 
-use fallible_iterator::FallibleIterator;
-use postgres_protocol::message::backend::Message;
 use postgres_protocol::message::frontend;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, MutexGuard};
 
-use crate::connect::{connect, Session};
+use crate::cancel::{AbortHandle, Cancels};
+use crate::connect::connect;
 use crate::conninfo::{ConnInfo, Target};
 use crate::error::{Error, Result};
-use crate::params::{self, Param};
-use crate::result::{result_format, Field, QueryResult};
-use crate::server_message::db_error;
+use crate::notifications::{Handlers, IdleReading, NoticeHandler, NotificationListener};
+use crate::params::Param;
+use crate::result::QueryResult;
+use crate::statement_cache::StatementCache;
+use crate::transaction::TransactionBlocks;
+use crate::wire::Wire;
+
+/// A CancelRequest that takes longer than this is given up, so the next request is not held
+/// back by an unreachable server.
+const CANCEL_DELIVERY_LIMIT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransactionStatus {
@@ -54,14 +70,30 @@ impl TransactionStatus {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ConnectOptions {
     /// psycopg's default is false: the first statement opens a transaction.
     pub autocommit: bool,
+    /// How many prepared statements the connection keeps (0: none, never a named statement).
+    pub statement_cache_size: usize,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            autocommit: false,
+            statement_cache_size: 100,
+        }
+    }
+}
+
+/// What one request at a time owns.
+struct Session {
+    wire: Wire,
+    statements: StatementCache,
 }
 
 pub struct Connection {
-    /// The socket is used by one request at a time; holding this lock means "active".
     session: Mutex<Session>,
     target: Target,
     backend_pid: i32,
@@ -71,20 +103,37 @@ pub struct Connection {
     autocommit: AtomicBool,
     broken: AtomicBool,
     closed: AtomicBool,
+    /// A request holds the session (the idle reader holding it does not count).
+    active: AtomicBool,
+    blocks: StdMutex<TransactionBlocks>,
+    cancels: Cancels,
+    handlers: Handlers,
+    idle_reading: IdleReading,
+    /// Where the idle reader runs: the runtime the connection was opened on.
+    runtime: tokio::runtime::Handle,
 }
 
 impl Connection {
     pub async fn connect(info: &ConnInfo, options: ConnectOptions) -> Result<Arc<Connection>> {
-        let session = connect(info).await?;
+        let opened = connect(info).await?;
         Ok(Arc::new(Connection {
-            target: session.target.clone(),
-            backend_pid: session.backend_pid,
-            secret_key: session.secret_key,
-            session: Mutex::new(session),
+            target: opened.target,
+            backend_pid: opened.backend_pid,
+            secret_key: opened.secret_key,
+            session: Mutex::new(Session {
+                wire: opened.wire,
+                statements: StatementCache::new(options.statement_cache_size),
+            }),
             status: AtomicU8::new(TransactionStatus::Idle as u8),
             autocommit: AtomicBool::new(options.autocommit),
             broken: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            active: AtomicBool::new(false),
+            blocks: StdMutex::default(),
+            cancels: Cancels::default(),
+            handlers: Handlers::default(),
+            idle_reading: IdleReading::default(),
+            runtime: tokio::runtime::Handle::current(),
         }))
     }
 
@@ -113,6 +162,11 @@ impl Connection {
     /// Changing autocommit inside a transaction would leave it dangling, so psycopg refuses.
     pub fn set_autocommit(&self, on: bool) -> Result<()> {
         self.ensure_usable()?;
+        if self.transaction_depth() > 0 {
+            return Err(Error::Programming(
+                "can't change 'autocommit' now: a transaction() block is in progress".into(),
+            ));
+        }
         match self.transaction_status() {
             TransactionStatus::Idle => {
                 self.autocommit.store(on, Ordering::Release);
@@ -129,10 +183,15 @@ impl Connection {
         if self.closed() || self.broken() {
             return TransactionStatus::Unknown;
         }
-        if self.session.try_lock().is_err() {
+        if self.active.load(Ordering::Acquire) {
             return TransactionStatus::Active;
         }
         self.last_status()
+    }
+
+    /// How many `transaction()` blocks are open.
+    pub fn transaction_depth(&self) -> usize {
+        self.blocks().depth()
     }
 
     fn last_status(&self) -> TransactionStatus {
@@ -142,6 +201,11 @@ impl Connection {
             s if s == TransactionStatus::InError as u8 => TransactionStatus::InError,
             _ => TransactionStatus::Unknown,
         }
+    }
+
+    fn blocks(&self) -> std::sync::MutexGuard<'_, TransactionBlocks> {
+        // A stack of names: a panic elsewhere cannot leave it half-written.
+        self.blocks.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn ensure_usable(&self) -> Result<()> {
@@ -158,21 +222,38 @@ impl Connection {
 
     /// Runs one statement with `$1..$n` parameters and returns its rows.
     pub async fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<QueryResult> {
-        let mut session = self.session.lock().await;
-        self.ensure_usable()?;
-        let abandoned = AbandonGuard(self);
-        let outcome = self.run_query(&mut session, sql, params).await;
-        std::mem::forget(abandoned);
+        self.query_inner(sql, params, None).await
+    }
+
+    /// `query`, stopped (and cancelled on the server if it runs) when `abort` is aborted.
+    pub async fn query_abortable(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        abort: &Arc<AbortHandle>,
+    ) -> Result<QueryResult> {
+        self.query_inner(sql, params, Some(abort)).await
+    }
+
+    async fn query_inner(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        abort: Option<&Arc<AbortHandle>>,
+    ) -> Result<QueryResult> {
+        query::check_query(sql, params)?;
+        let mut hold = self.acquire(abort).await?;
+        let outcome = self.run_query(hold.exchange(), sql, params, abort).await;
+        hold.done();
         self.settle(outcome)
     }
 
     /// Runs a script of any number of statements, without parameters or rows.
     pub async fn exec(&self, sql: &str) -> Result<()> {
-        let mut session = self.session.lock().await;
-        self.ensure_usable()?;
-        let abandoned = AbandonGuard(self);
-        let outcome = self.run_script(&mut session, sql).await;
-        std::mem::forget(abandoned);
+        query::check_sql(sql)?;
+        let mut hold = self.acquire(None).await?;
+        let outcome = self.run_script(hold.exchange(), sql).await;
+        hold.done();
         self.settle(outcome)
     }
 
@@ -187,206 +268,219 @@ impl Connection {
     }
 
     async fn end_transaction(&self, command: &str) -> Result<()> {
-        let mut session = self.session.lock().await;
-        self.ensure_usable()?;
+        let mut hold = self.acquire(None).await?;
+        if self.transaction_depth() > 0 {
+            let method = command.to_lowercase();
+            return Err(Error::Programming(format!(
+                "explicit {method}() is forbidden inside a transaction() block: the block commits when its function returns and rolls back when it throws"
+            )));
+        }
         if self.last_status() == TransactionStatus::Idle {
             return Ok(());
         }
-        let abandoned = AbandonGuard(self);
-        let outcome = self.simple(&mut session, command).await;
-        std::mem::forget(abandoned);
+        let outcome = self.simple(hold.exchange(), command).await;
+        hold.done();
+        self.settle(outcome)
+    }
+
+    /// Opens a `transaction()` block: BEGIN, or a SAVEPOINT inside an open transaction.
+    pub async fn enter_transaction(&self) -> Result<()> {
+        let mut hold = self.acquire(None).await?;
+        let statement = self.blocks().enter(self.last_status())?;
+        let outcome = self.simple(hold.exchange(), &statement).await;
+        hold.done();
+        if outcome.is_err() {
+            self.blocks().cancel_enter();
+        }
+        self.settle(outcome)
+    }
+
+    /// Closes the innermost `transaction()` block: commits (or releases its savepoint) when
+    /// `commit`, rolls back (to its savepoint) otherwise. The block is closed even when that
+    /// fails.
+    pub async fn exit_transaction(&self, commit: bool) -> Result<()> {
+        let hold = self.acquire(None).await;
+        // Popped before anything can fail, so a block never outlives its exit.
+        let statement = self.blocks().exit(commit, self.last_status())?;
+        let mut hold = hold?;
+        let Some(statement) = statement else {
+            return Ok(());
+        };
+        let outcome = self.simple(hold.exchange(), &statement).await;
+        hold.done();
         self.settle(outcome)
     }
 
     /// Asks the server to cancel whatever this connection is running, over a separate socket
-    /// (the CancelRequest of the protocol). Harmless when nothing runs.
+    /// (the CancelRequest of the protocol). Harmless when nothing runs. Unlike `abort`, it is
+    /// not tied to one request: it can hit whatever statement runs when it lands.
     pub async fn cancel(&self) -> Result<()> {
         crate::connect::send_cancel(&self.target, self.backend_pid, self.secret_key).await
     }
 
+    /// Aborts the request `abort` belongs to: a CancelRequest is sent only while that request
+    /// is in flight (see `cancel.rs` for why the next request cannot be hit).
+    pub async fn abort(&self, abort: &Arc<AbortHandle>) -> Result<()> {
+        let Some(_ticket) = self.cancels.abort(abort) else {
+            return Ok(());
+        };
+        let cancel = crate::connect::send_cancel(&self.target, self.backend_pid, self.secret_key);
+        match tokio::time::timeout(CANCEL_DELIVERY_LIMIT, cancel).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(Error::operational("the cancel request was not answered in time")),
+        }
+    }
+
+    /// Sends notices to `handler` (none: they are dropped).
+    pub fn set_notice_handler(&self, handler: Option<NoticeHandler>) {
+        self.handlers.set_notice(handler);
+    }
+
+    /// Sends notifications to `listener`, also while the connection is idle; `None` stops
+    /// listening. The server side is the user's `LISTEN` / `UNLISTEN`.
+    pub fn listen(self: &Arc<Self>, listener: Option<Arc<dyn NotificationListener>>) {
+        match listener {
+            Some(listener) if self.closed() || self.broken() => listener.ended(),
+            Some(listener) => {
+                self.handlers.set_listener(Some(listener));
+                self.start_idle_reader();
+            }
+            None => {
+                self.handlers.set_listener(None);
+                self.idle_reading.nudge();
+            }
+        }
+    }
+
     /// Ends the session politely; the server rolls back any open transaction.
     pub async fn close(&self) {
-        let mut session = self.session.lock().await;
-        if self.closed.swap(true, Ordering::AcqRel) {
-            return;
+        let mut hold = self.take_session().await;
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            let session = hold.exchange();
+            if !self.broken() {
+                frontend::terminate(&mut session.wire.out);
+                let _ = session.wire.flush().await;
+            }
+            session.wire.shutdown().await;
         }
-        if !self.broken() {
-            frontend::terminate(&mut session.wire.out);
-            let _ = session.wire.flush().await;
-        }
-        session.wire.shutdown().await;
+        hold.done();
+        self.handlers.end();
+        self.idle_reading.nudge();
     }
 
     /// A lost connection is marked broken for good; other errors leave it usable.
     fn settle<T>(&self, outcome: Result<T>) -> Result<T> {
         if let Err(Error::Operational(_)) = &outcome {
-            self.broken.store(true, Ordering::Release);
+            self.mark_broken();
         }
         outcome
     }
 
-    /// Opens the implicit transaction psycopg opens when autocommit is off: the BEGIN rides
-    /// in the same write as the statement, so it costs no round trip.
+    fn mark_broken(&self) {
+        if !self.broken.swap(true, Ordering::AcqRel) {
+            self.handlers.end();
+            self.idle_reading.nudge();
+        }
+    }
+
+    /// Takes the session for one request: lets the idle reader go, waits for the session and
+    /// for any CancelRequest still on its way, and refuses if the connection is unusable or
+    /// the request was aborted before it started.
+    async fn acquire(&self, abort: Option<&Arc<AbortHandle>>) -> Result<Hold<'_>> {
+        let hold = self.take_session().await;
+        self.ensure_usable()?;
+        self.cancels.settled().await;
+        if !self.cancels.request_started(abort) {
+            return Err(Error::aborted());
+        }
+        Ok(hold)
+    }
+
+    /// Takes the session whatever the connection's state (closing needs it too).
+    async fn take_session(&self) -> Hold<'_> {
+        self.idle_reading.want_session();
+        let session = self.session.lock().await;
+        self.idle_reading.got_session();
+        self.active.store(true, Ordering::Release);
+        Hold {
+            conn: self,
+            session: Some(session),
+            exchanging: false,
+        }
+    }
+
+    /// Whether the next statement opens the implicit transaction psycopg opens when autocommit
+    /// is off.
+    fn needs_implicit_begin(&self) -> bool {
+        !self.autocommit() && self.last_status() == TransactionStatus::Idle
+    }
+
+    /// Queues that implicit BEGIN: it rides in the same write as the statement, so it costs no
+    /// round trip.
     fn queue_implicit_begin(&self, session: &mut Session) -> bool {
-        let begin = !self.autocommit() && self.last_status() == TransactionStatus::Idle;
+        let begin = self.needs_implicit_begin();
         if begin {
-            frontend::query("BEGIN", &mut session.wire.out).map_err(|_| ()).ok();
+            // "BEGIN" has no NUL byte, the only thing that can fail here.
+            let _ = frontend::query("BEGIN", &mut session.wire.out);
         }
         begin
     }
 
-    async fn run_query(&self, session: &mut Session, sql: &str, params: &[Param<'_>]) -> Result<QueryResult> {
-        let began = self.queue_implicit_begin(session);
-        let out = &mut session.wire.out;
-        frontend::parse("", sql, std::iter::empty(), out).map_err(encode_error)?;
-        frontend::describe(b'S', "", out).map_err(encode_error)?;
-        frontend::sync(out);
-        session.wire.flush().await?;
-        let begin_outcome = if began {
-            self.read_until_ready(session, |_| Ok(())).await
-        } else {
-            Ok(())
-        };
-
-        let mut param_types = Vec::new();
-        let mut fields: Vec<Field> = Vec::new();
-        self.read_until_ready(session, |message| {
-            match message {
-                Message::ParameterDescription(body) => {
-                    param_types = body.parameters().collect().map_err(protocol)?;
-                }
-                Message::RowDescription(body) => {
-                    let mut described = body.fields();
-                    while let Some(f) = described.next().map_err(protocol)? {
-                        fields.push(Field {
-                            name: f.name().to_string(),
-                            table_oid: f.table_oid(),
-                            column_id: f.column_id(),
-                            type_oid: f.type_oid(),
-                            type_size: f.type_size(),
-                            type_modifier: f.type_modifier(),
-                            format: result_format(f.type_oid()),
-                        });
-                    }
-                }
-                _ => {}
-            }
-            Ok(())
-        })
-        .await?;
-        begin_outcome?;
-
-        let encoded = params::encode(params, &param_types)?;
-        let out = &mut session.wire.out;
-        let values = encoded
-            .values
-            .iter()
-            .map(|range| range.clone().map(|r| &encoded.data[r]));
-        frontend::bind(
-            "",
-            "",
-            encoded.formats.iter().copied(),
-            values,
-            |value, buf| match value {
-                Some(bytes) => {
-                    buf.extend_from_slice(bytes);
-                    Ok(postgres_protocol::IsNull::No)
-                }
-                None => Ok(postgres_protocol::IsNull::Yes),
-            },
-            fields.iter().map(|f| f.format),
-            out,
-        )
-        .map_err(|_| Error::Programming("too many parameters or values too large for one message".into()))?;
-        frontend::execute("", 0, out).map_err(encode_error)?;
-        frontend::sync(out);
-        session.wire.flush().await?;
-
-        let mut result = QueryResult {
-            tag: String::new(),
-            fields: fields.into(),
-            rows: Vec::new(),
-            row_count: 0,
-        };
-        self.read_until_ready(session, |message| {
-            match message {
-                Message::DataRow(body) => {
-                    result.rows.extend_from_slice(body.buffer());
-                    result.row_count += 1;
-                }
-                Message::CommandComplete(body) => {
-                    result.tag = body.tag().map_err(protocol)?.to_string();
-                }
-                _ => {}
-            }
-            Ok(())
-        })
-        .await?;
-        Ok(result)
-    }
-
     async fn run_script(&self, session: &mut Session, sql: &str) -> Result<()> {
+        // Evicted statements are closed by the next extended-protocol request, not here: a
+        // Close is an extended-protocol message, and a simple Query must not follow one unsynced.
         let began = self.queue_implicit_begin(session);
-        frontend::query(sql, &mut session.wire.out).map_err(encode_error)?;
+        frontend::query(sql, &mut session.wire.out).map_err(exchange::encode_error)?;
         session.wire.flush().await?;
         let begin_outcome = if began {
-            self.read_until_ready(session, |_| Ok(())).await
+            self.read_until_ready(session, exchange::Mode::Simple, |_| Ok(())).await
         } else {
             Ok(())
         };
-        let script_outcome = self.read_until_ready(session, |_| Ok(())).await;
+        let script_outcome = self.read_until_ready(session, exchange::Mode::Simple, |_| Ok(())).await;
         begin_outcome.and(script_outcome)
     }
 
     async fn simple(&self, session: &mut Session, sql: &str) -> Result<()> {
-        frontend::query(sql, &mut session.wire.out).map_err(encode_error)?;
+        frontend::query(sql, &mut session.wire.out).map_err(exchange::encode_error)?;
         session.wire.flush().await?;
-        self.read_until_ready(session, |_| Ok(())).await
+        self.read_until_ready(session, exchange::Mode::Simple, |_| Ok(())).await
+    }
+}
+
+/// A request's hold on the session. Dropped before `done()`, mid-exchange (its future was
+/// dropped: a caller gave up on it), it marks the connection broken, since the socket is then
+/// out of step with the server.
+struct Hold<'a> {
+    conn: &'a Connection,
+    session: Option<MutexGuard<'a, Session>>,
+    exchanging: bool,
+}
+
+impl Hold<'_> {
+    fn exchange(&mut self) -> &mut Session {
+        self.exchanging = true;
+        self.session.as_mut().expect("the session is held until the hold drops")
     }
 
-    /// Hands each message of one exchange to `on_message` until ReadyForQuery, then records the
-    /// transaction status. A server error is returned after the exchange ends, so the
-    /// connection is left in step with the server.
-    async fn read_until_ready(
-        &self,
-        session: &mut Session,
-        mut on_message: impl FnMut(Message) -> Result<()>,
-    ) -> Result<()> {
-        let mut failure = None;
-        loop {
-            match session.wire.read().await? {
-                Message::ReadyForQuery(body) => {
-                    let status = TransactionStatus::from_ready_for_query(body.status());
-                    self.status.store(status as u8, Ordering::Release);
-                    return failure.map_or(Ok(()), Err);
-                }
-                Message::ErrorResponse(body) => {
-                    failure.get_or_insert(Error::Database(Box::new(db_error(&body))));
-                }
-                message => {
-                    if failure.is_none() {
-                        on_message(message)?;
-                    }
-                }
-            }
+    fn done(&mut self) {
+        self.exchanging = false;
+        if let Some(session) = self.session.as_mut() {
+            // Whatever a failed request queued and never sent must not ride with the next one.
+            session.wire.out.clear();
         }
     }
 }
 
-/// Dropped only when a request's future is dropped mid-exchange (a caller gave up on it): the
-/// socket is then out of step with the server, so the connection cannot be trusted again.
-struct AbandonGuard<'a>(&'a Connection);
-
-impl Drop for AbandonGuard<'_> {
+impl Drop for Hold<'_> {
     fn drop(&mut self) {
-        self.0.broken.store(true, Ordering::Release);
+        if self.exchanging {
+            self.conn.mark_broken();
+        }
+        self.conn.cancels.request_ended();
+        self.conn.active.store(false, Ordering::Release);
+        // Let go of the session before telling the idle reader it may take it.
+        drop(self.session.take());
+        self.conn.idle_reading.released_session();
     }
-}
-
-fn encode_error(e: std::io::Error) -> Error {
-    Error::Programming(format!("the query cannot be sent: {e}"))
-}
-
-fn protocol(e: std::io::Error) -> Error {
-    Error::operational(format!("invalid message from the server: {e}"))
 }

@@ -54,6 +54,8 @@ pub enum Error {
     PoolClosed(String),
     /// The pool's waiting queue is full.
     TooManyRequests(String),
+    /// The request was aborted (JavaScript's AbortSignal) before or while it ran.
+    Aborted(String),
 }
 
 impl Error {
@@ -82,7 +84,12 @@ impl Error {
             Error::PoolTimeout(_) => "PoolTimeout",
             Error::PoolClosed(_) => "PoolClosed",
             Error::TooManyRequests(_) => "TooManyRequests",
+            Error::Aborted(_) => "AbortError",
         }
+    }
+
+    pub fn aborted() -> Self {
+        Error::Aborted("the query was aborted".into())
     }
 
     /// The SQLSTATE of a server error, if this is one.
@@ -106,7 +113,8 @@ impl fmt::Display for Error {
             | Error::Callback(m)
             | Error::PoolTimeout(m)
             | Error::PoolClosed(m)
-            | Error::TooManyRequests(m) => f.write_str(m),
+            | Error::TooManyRequests(m)
+            | Error::Aborted(m) => f.write_str(m),
             Error::ParamType { message, .. } => f.write_str(message),
         }
     }

@@ -1,20 +1,26 @@
 //! pgtide's engine: PostgreSQL connections (and, on top of them, the pool) on tokio.
 //! Nothing here knows about JavaScript; `src/` binds it to Node.
 
+pub mod cancel;
 pub mod connection;
 pub mod conninfo;
 pub mod error;
+pub mod notifications;
 pub mod params;
 pub mod pool;
 pub mod result;
+pub mod statement_cache;
+pub mod transaction;
 
 mod connect;
 mod server_message;
 mod wire;
 
+pub use cancel::AbortHandle;
 pub use connection::{ConnectOptions, Connection, TransactionStatus};
 pub use conninfo::ConnInfo;
 pub use error::{DbError, Error, Result};
+pub use notifications::{Notice, NoticeHandler, Notification, NotificationListener};
 pub use params::{Param, ParamBuffer};
 pub use pool::{Lease, Pool, PoolConfig, PoolKind};
 pub use result::{Field, QueryResult};

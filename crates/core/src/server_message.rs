@@ -1,14 +1,18 @@
 //! Reading the server's error and notice reports into `DbError`.
 
 use fallible_iterator::FallibleIterator;
-use postgres_protocol::message::backend::ErrorResponseBody;
+use postgres_protocol::message::backend::{ErrorFields, ErrorResponseBody};
 
 use crate::error::DbError;
 
-/// Every field of an ErrorResponse (NoticeResponse bodies have the same layout).
+/// Every field of an ErrorResponse.
 pub fn db_error(body: &ErrorResponseBody) -> DbError {
+    db_fields(body.fields())
+}
+
+/// The fields of an ErrorResponse or a NoticeResponse (they share the layout).
+pub fn db_fields(mut fields: ErrorFields<'_>) -> DbError {
     let mut db = DbError::default();
-    let mut fields = body.fields();
     while let Ok(Some(field)) = fields.next() {
         let value = String::from_utf8_lossy(field.value_bytes()).into_owned();
         match field.type_() {

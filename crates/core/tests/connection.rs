@@ -1,35 +1,10 @@
 //! The connection against a real server: `DATABASE_URL` (the test runner starts a throwaway
 //! server when the caller has none).
 
+mod common;
+
+use common::{connect, raw_values};
 use pgtide_core::{ConnInfo, ConnectOptions, Connection, Error, Param, TransactionStatus};
-
-fn database_url() -> String {
-    std::env::var("DATABASE_URL").expect("DATABASE_URL must point at a PostgreSQL server (npm test sets it)")
-}
-
-async fn connect(autocommit: bool) -> std::sync::Arc<Connection> {
-    let info = ConnInfo::parse(&database_url()).unwrap();
-    Connection::connect(&info, ConnectOptions { autocommit }).await.unwrap()
-}
-
-/// Reads the text value of a column from the raw row bytes (length-prefixed values).
-fn values(rows: &[u8], columns: usize) -> Vec<Option<Vec<u8>>> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    while at < rows.len() {
-        for _ in 0..columns {
-            let len = i32::from_be_bytes(rows[at..at + 4].try_into().unwrap());
-            at += 4;
-            if len < 0 {
-                out.push(None);
-            } else {
-                out.push(Some(rows[at..at + len as usize].to_vec()));
-                at += len as usize;
-            }
-        }
-    }
-    out
-}
 
 #[tokio::test]
 async fn query_with_parameters_and_nulls() {
@@ -47,7 +22,7 @@ async fn query_with_parameters_and_nulls() {
         result.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
         ["n", "t", "missing"]
     );
-    let row = values(&result.rows, 3);
+    let row = raw_values(&result);
     assert_eq!(row[0].as_deref(), Some(&7i32.to_be_bytes()[..]));
     assert_eq!(row[1].as_deref(), Some(&b"hi"[..]));
     assert_eq!(row[2], None);

@@ -13,6 +13,7 @@ mod tasks;
 mod waiter;
 
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -31,8 +32,12 @@ use stats::millis;
 use tasks::Task;
 use waiter::Waiter;
 
-/// Ids are unique across pools, so a connection can never be mistaken for another pool's.
-static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
+/// Lease ids name one checkout, unique across pools: a connection's older lease (or another
+/// pool's) can never return or reclaim it while a later client holds it.
+/// How long a pool waits for a connection attempt when the conninfo sets no `connect_timeout`.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+static NEXT_LEASE_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A connection handed out by `getconn`; give it back with `putconn(id)`.
 #[derive(Clone)]
@@ -177,8 +182,12 @@ impl Pool {
         self.shared.close(timeout).await
     }
 
-    pub async fn getconn(&self, timeout: Option<Duration>) -> Result<Lease> {
-        self.shared.getconn(timeout).await
+    /// Asks for a connection. The request takes an idle connection or joins the queue right
+    /// now, in call order; the returned future waits for it (and runs `configure`/`check`).
+    pub fn getconn(&self, timeout: Option<Duration>) -> impl Future<Output = Result<Lease>> + Send + 'static {
+        let shared = self.shared.clone();
+        let request = shared.request(timeout);
+        async move { shared.serve(request?).await }
     }
 
     pub async fn putconn(&self, id: u64) -> Result<()> {
@@ -248,6 +257,19 @@ fn describe(conn: &Connection) -> String {
         conn.backend_pid(),
         conn.target().describe()
     )
+}
+
+fn next_lease_id() -> u64 {
+    NEXT_LEASE_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Checks a slot out under a fresh lease id.
+fn hand_out(state: &mut State, mut slot: Slot) -> Lease {
+    slot.lease.id = next_lease_id();
+    slot.handed_out_at = Some(Instant::now());
+    let lease = slot.lease.clone();
+    state.checked_out.insert(lease.id, slot);
+    lease
 }
 
 /// Closes a connection the pool is done with, without waiting for it.
@@ -362,28 +384,22 @@ impl Shared {
                     self.quoted_name()
                 )));
             }
-            let filled = Arc::new(Notify::new());
-            match self.kind {
-                PoolKind::Regular if state.idle.len() >= state.min_size => return Ok(()),
-                PoolKind::Regular => {}
-                // The null pool proves it can connect with one throwaway connection.
-                PoolKind::Null => self.run_task(
-                    &state,
-                    Task::AddConnection {
-                        attempt: None,
-                        growing: false,
-                    },
-                ),
+            if self.kind == PoolKind::Regular && state.idle.len() >= state.min_size {
+                return Ok(());
             }
+            let filled = Arc::new(Notify::new());
             state.filled = Some(filled.clone());
             filled
         };
         self.log(Level::Info, || {
             format!("waiting for pool {} initialization", self.quoted_name())
         });
-        let outcome = tokio::time::timeout(timeout, filled.notified()).await;
+        let ready = match self.kind {
+            PoolKind::Regular => tokio::time::timeout(timeout, filled.notified()).await.is_ok(),
+            PoolKind::Null => tokio::time::timeout(timeout, self.probe()).await.is_ok(),
+        };
         self.state().filled = None;
-        if outcome.is_err() {
+        if !ready {
             self.close(Duration::from_secs(5)).await;
             return Err(Error::PoolTimeout(format!(
                 "pool initialization incomplete after {:?} sec",
@@ -392,6 +408,27 @@ impl Shared {
         }
         self.log(Level::Info, || format!("pool {} is ready to use", self.quoted_name()));
         Ok(())
+    }
+
+    /// The null pool's `wait()`: proves it can connect (and configure) with one throwaway
+    /// connection, retrying with the reconnection backoff until the caller's timeout.
+    async fn probe(&self) {
+        let mut attempt = Attempt::new(Duration::from_secs(24 * 3600));
+        loop {
+            match self.connect(true).await {
+                Ok(slot) => {
+                    slot.lease.conn.close().await;
+                    return;
+                }
+                Err(e) => {
+                    self.log(Level::Warning, || {
+                        format!("error connecting in {}: {e}", self.quoted_name())
+                    });
+                    attempt.update_delay(Instant::now());
+                    tokio::time::sleep(attempt.delay).await;
+                }
+            }
+        }
     }
 
     async fn close(self: &Arc<Self>, timeout: Duration) {
@@ -443,7 +480,8 @@ impl Shared {
         }
     }
 
-    async fn getconn(self: &Arc<Self>, timeout: Option<Duration>) -> Result<Lease> {
+    /// The synchronous half of `getconn`: counts the request and takes its place.
+    fn request(self: &Arc<Self>, timeout: Option<Duration>) -> Result<Request> {
         let timeout = timeout.unwrap_or_else(|| self.settings().timeout);
         let deadline = Instant::now() + timeout;
         self.log(Level::Info, || {
@@ -454,20 +492,37 @@ impl Shared {
             state.counters.requests_num += 1;
             self.check_open(&state)?;
         }
-        match self.getconn_checked(deadline).await {
-            Err(Error::PoolTimeout(_)) => Err(Error::PoolTimeout(format!(
-                "couldn't get a connection after {:.2} sec",
-                timeout.as_secs_f64()
-            ))),
-            outcome => outcome,
-        }
+        let first = self.take_or_queue(deadline).map_err(|e| timeout_message(e, timeout))?;
+        Ok(Request {
+            first,
+            deadline,
+            timeout,
+        })
+    }
+
+    async fn serve(self: &Arc<Self>, request: Request) -> Result<Lease> {
+        let Request {
+            first,
+            deadline,
+            timeout,
+        } = request;
+        self.getconn_checked(first, deadline)
+            .await
+            .map_err(|e| timeout_message(e, timeout))
     }
 
     /// Serves a connection that passed the user's `check`, retrying with backoff (spec §4.12).
-    async fn getconn_checked(self: &Arc<Self>, deadline: Instant) -> Result<Lease> {
+    async fn getconn_checked(self: &Arc<Self>, first: Ready, deadline: Instant) -> Result<Lease> {
         let mut attempt: Option<Attempt> = None;
+        let mut next = Some(first);
         loop {
-            let lease = self.getconn_unchecked(deadline).await?;
+            let ready = match next.take() {
+                Some(ready) => ready,
+                // A retry after a failed check never serves past the deadline.
+                None if Instant::now() >= deadline => return Err(Error::PoolTimeout(String::new())),
+                None => self.take_or_queue(deadline)?,
+            };
+            let lease = self.lease_for(ready, deadline).await?;
             // A hook stuck on a silent connection must not outlive the client's deadline.
             let prepared = tokio::time::timeout_at(deadline.into(), self.prepare_for_client(&lease)).await;
             let Ok(prepared) = prepared else {
@@ -537,49 +592,23 @@ impl Shared {
     }
 
     /// Takes an idle connection, or queues for one (spec §4.5).
-    async fn getconn_unchecked(self: &Arc<Self>, deadline: Instant) -> Result<Lease> {
-        let waiter = match self.take_or_queue(deadline)? {
-            Ready::Lease(lease) => return Ok(lease),
-            Ready::Connect => return self.connect_for_client(deadline).await,
-            Ready::Queued(waiter) => waiter,
-        };
-        let started = Instant::now();
-        let mut queued = QueuedClient {
-            pool: self,
-            waiter: &waiter,
-            done: false,
-        };
-        let outcome = waiter.wait(deadline).await;
-        queued.done = true;
-        let mut state = self.state();
-        state.counters.requests_wait_ms += millis(started.elapsed());
-        match outcome {
-            Some(Ok(lease)) => Ok(lease),
-            Some(Err(e)) => {
-                state.counters.requests_errors += 1;
-                Err(e)
-            }
-            None => {
-                // Timed out: leave the queue at once, and give back a connection that was
-                // offered in the meantime.
-                state.counters.requests_errors += 1;
-                drop(state);
-                self.abandon(&waiter);
-                Err(Error::PoolTimeout(String::new()))
-            }
+    /// Turns what `take_or_queue` found into a connection: at once, by connecting (null
+    /// pools), or by waiting in the queue.
+    async fn lease_for(self: &Arc<Self>, ready: Ready, deadline: Instant) -> Result<Lease> {
+        match ready {
+            Ready::Lease(lease) => Ok(lease),
+            Ready::Connect => self.connect_for_client(deadline).await,
+            Ready::Queued(mut client) => client.wait(deadline).await,
         }
     }
 
-    fn take_or_queue(&self, deadline: Instant) -> Result<Ready> {
+    fn take_or_queue(self: &Arc<Self>, deadline: Instant) -> Result<Ready> {
         let mut state = self.state();
         match self.kind {
             PoolKind::Regular => {
-                if let Some(mut slot) = state.idle.pop_front() {
+                if let Some(slot) = state.idle.pop_front() {
                     state.nconns_min = state.nconns_min.min(state.idle.len());
-                    slot.handed_out_at = Some(Instant::now());
-                    let lease = slot.lease.clone();
-                    state.checked_out.insert(lease.id, slot);
-                    return Ok(Ready::Lease(lease));
+                    return Ok(Ready::Lease(hand_out(&mut state, slot)));
                 }
             }
             PoolKind::Null => {
@@ -605,7 +634,12 @@ impl Shared {
         state.waiting.push_back(waiter.clone());
         state.counters.requests_queued += 1;
         self.maybe_grow(&mut state);
-        Ok(Ready::Queued(waiter))
+        Ok(Ready::Queued(QueuedClient {
+            pool: self.clone(),
+            waiter,
+            started: Instant::now(),
+            done: false,
+        }))
     }
 
     /// A queued client gives up (timeout, or its future was dropped): it leaves the queue, and
@@ -630,12 +664,7 @@ impl Shared {
         };
         let mut state = self.state();
         match outcome {
-            Ok(mut slot) => {
-                slot.handed_out_at = Some(Instant::now());
-                let lease = slot.lease.clone();
-                state.checked_out.insert(lease.id, slot);
-                Ok(lease)
-            }
+            Ok(slot) => Ok(hand_out(&mut state, slot)),
             Err(e) => {
                 state.nconns -= 1;
                 Err(e)
@@ -665,7 +694,10 @@ impl Shared {
     /// is deferred to its first hand-out (spec §4.8).
     async fn connect(&self, configure_now: bool) -> Result<Slot> {
         self.state().counters.connections_num += 1;
-        let (info, options) = (self.callbacks.connect_params)().await?;
+        let (mut info, options) = (self.callbacks.connect_params)().await?;
+        // libpq would wait forever on a server that accepts and says nothing; a pool worker
+        // (and with it the pool's growth) must not.
+        info.connect_timeout.get_or_insert(DEFAULT_CONNECT_TIMEOUT);
         let started = Instant::now();
         let conn = match Connection::connect(&info, options).await {
             Ok(conn) => conn,
@@ -680,7 +712,7 @@ impl Shared {
         }
         let created_at = Instant::now();
         let lifetime = jitter(self.settings().max_lifetime, -0.05, 0.0);
-        let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
+        let id = next_lease_id();
         Ok(Slot {
             lease: Lease { id, conn },
             created_at,
@@ -807,19 +839,17 @@ impl Shared {
         self.add_to_pool(&mut state, slot);
     }
 
-    /// Discards a connection and starts its replacement (null pools just free the slot).
+    /// Discards a connection and starts its replacement.
     fn replace(&self, state: &mut State, conn: Arc<Connection>) {
         close_in_background(conn);
-        match self.kind {
-            PoolKind::Regular => self.run_task(
-                state,
-                Task::AddConnection {
-                    attempt: None,
-                    growing: false,
-                },
-            ),
-            PoolKind::Null => state.nconns -= 1,
-        }
+        // The slot stays counted: its new connection goes to a waiter, or (null pool) is closed.
+        self.run_task(
+            state,
+            Task::AddConnection {
+                attempt: None,
+                growing: false,
+            },
+        );
     }
 
     /// Rolls back what the client left open, then runs the `reset` hook (spec §4.10, §4.11).
@@ -873,15 +903,15 @@ impl Shared {
             return;
         }
         while let Some(waiter) = state.waiting.pop_front() {
-            slot.handed_out_at = Some(Instant::now());
-            let lease = slot.lease.clone();
-            let id = lease.id;
-            match waiter.offer(lease) {
-                Ok(()) => {
-                    state.checked_out.insert(id, slot);
-                    return;
-                }
-                Err(_) => continue,
+            let lease = Lease {
+                id: next_lease_id(),
+                conn: slot.lease.conn.clone(),
+            };
+            if waiter.offer(lease.clone()).is_ok() {
+                slot.lease = lease;
+                slot.handed_out_at = Some(Instant::now());
+                state.checked_out.insert(slot.lease.id, slot);
+                return;
             }
         }
         match self.kind {
@@ -895,13 +925,9 @@ impl Shared {
                 }
             }
             PoolKind::Null => {
-                // No waiter: a null pool keeps nothing. The connection of `wait()` was never
-                // counted in `nconns`; a client's was.
+                // No waiter: a null pool keeps nothing, and the slot is free again.
                 close_in_background(slot.lease.conn.clone());
-                match &state.filled {
-                    Some(filled) => filled.notify_one(),
-                    None => state.nconns = state.nconns.saturating_sub(1),
-                }
+                state.nconns = state.nconns.saturating_sub(1);
             }
         }
     }
@@ -984,21 +1010,65 @@ enum Ready {
     Lease(Lease),
     /// A null pool with room: the client connects.
     Connect,
-    Queued(Arc<Waiter>),
+    Queued(QueuedClient),
 }
 
-/// Removes a queued client whose `getconn` future is dropped before it is served.
-struct QueuedClient<'a> {
-    pool: &'a Shared,
-    waiter: &'a Arc<Waiter>,
+/// A `getconn` call, placed in the pool (or not) at call time.
+struct Request {
+    first: Ready,
+    deadline: Instant,
+    timeout: Duration,
+}
+
+/// psycopg reports every getconn time-out with the caller's timeout.
+fn timeout_message(error: Error, timeout: Duration) -> Error {
+    match error {
+        Error::PoolTimeout(_) => Error::PoolTimeout(format!(
+            "couldn't get a connection after {:.2} sec",
+            timeout.as_secs_f64()
+        )),
+        other => other,
+    }
+}
+
+/// A client in the queue. Dropped before it is served (its future was dropped), it leaves
+/// the queue and gives back a connection that reached it meanwhile.
+struct QueuedClient {
+    pool: Arc<Shared>,
+    waiter: Arc<Waiter>,
+    started: Instant,
     done: bool,
 }
 
-impl Drop for QueuedClient<'_> {
+impl QueuedClient {
+    async fn wait(&mut self, deadline: Instant) -> Result<Lease> {
+        let outcome = self.waiter.wait(deadline).await;
+        self.done = true;
+        let mut state = self.pool.state();
+        state.counters.requests_wait_ms += millis(self.started.elapsed());
+        match outcome {
+            Some(Ok(lease)) => Ok(lease),
+            Some(Err(e)) => {
+                state.counters.requests_errors += 1;
+                Err(e)
+            }
+            None => {
+                // Timed out: leave the queue at once, and give back a connection that was
+                // offered in the meantime.
+                state.counters.requests_errors += 1;
+                drop(state);
+                self.pool.abandon(&self.waiter);
+                Err(Error::PoolTimeout(String::new()))
+            }
+        }
+    }
+}
+
+impl Drop for QueuedClient {
     fn drop(&mut self) {
         if !self.done {
             self.pool.state().counters.requests_errors += 1;
-            self.pool.abandon(self.waiter);
+            self.pool.abandon(&self.waiter);
         }
     }
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, Mutex};
 
-use super::{Attempt, Level, PoolKind, Shared, Slot};
+use super::{Attempt, Level, Shared, Slot};
 
 pub(super) enum Task {
     AddConnection {
@@ -98,9 +98,7 @@ impl Shared {
                     });
                     {
                         let mut state = self.state();
-                        if self.kind == PoolKind::Regular {
-                            state.nconns = state.nconns.saturating_sub(1);
-                        }
+                        state.nconns = state.nconns.saturating_sub(1);
                         if growing {
                             state.growing = false;
                         }
