@@ -4,7 +4,6 @@
 
 import { spawn } from 'node:child_process'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 
 import { describe, expect, it } from 'vitest'
 
@@ -25,7 +24,7 @@ interface Report {
 }
 
 function packAndInstall(): Promise<Report> {
-  const script = fileURLToPath(new URL('../scripts/pack-install.mjs', import.meta.url))
+  const script = path.resolve('scripts/pack-install.mjs') // vitest runs from the repository root
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [script], { env: { ...process.env, DATABASE_URL: databaseUrl() } })
     let stdout = ''

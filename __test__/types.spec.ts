@@ -3,12 +3,13 @@
 // moduleResolution node16 and bundler. `@ts-expect-error` lines check that misuse stays an error.
 
 import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
+import path from 'node:path'
 
 import { describe, expect, it } from 'vitest'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
-const tsc = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url))
+// vitest runs from the repository root.
+const root = process.cwd()
+const tsc = path.resolve('node_modules/typescript/bin/tsc')
 
 /** Runs tsc on one of the type-test projects; resolves with its exit status and output. */
 function typecheck(project: string): Promise<{ status: number | null; output: string }> {
