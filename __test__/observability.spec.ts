@@ -95,7 +95,10 @@ describe('prometheusMetrics', () => {
   it('reads getStats, never popStats: counters keep growing', async () => {
     const pool = makePool({ name: 'steady', minSize: 1 })
     await pool.connection((conn) => conn.query('SELECT 1'))
-    const count = () => parseExposition(prometheusMetrics([pool])).get('pgtide_pool_requests_total')!.samples.get('steady')
+    const count = () =>
+      parseExposition(prometheusMetrics([pool]))
+        .get('pgtide_pool_requests_total')!
+        .samples.get('steady')
     expect(count()).toBe(1)
     expect(count()).toBe(1)
     await pool.connection((conn) => conn.query('SELECT 1'))
@@ -152,7 +155,9 @@ describe('log records', () => {
   it('without a logger, only warnings are printed, on the console', async () => {
     const printed: string[] = []
     for (const method of ['log', 'info', 'debug', 'warn', 'error'] as const) {
-      vi.spyOn(console, method).mockImplementation((...args: unknown[]) => void printed.push(`${method}: ${args.join(' ')}`))
+      vi.spyOn(console, method).mockImplementation(
+        (...args: unknown[]) => void printed.push(`${method}: ${args.join(' ')}`),
+      )
     }
     const pool = new AsyncConnectionPool(databaseUrl(), { name: 'default-logger', minSize: 1 })
     pools.push(pool)

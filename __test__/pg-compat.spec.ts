@@ -11,7 +11,12 @@ import { databaseUrl, eventually } from './helpers'
 const pools: Pool[] = []
 
 afterEach(async () => {
-  await Promise.all(pools.splice(0).filter((p) => !p.ending).map((p) => p.end()))
+  await Promise.all(
+    pools
+      .splice(0)
+      .filter((p) => !p.ending)
+      .map((p) => p.end()),
+  )
 })
 
 function makePool(config: PoolConfig = {}): Pool {
@@ -34,7 +39,10 @@ describe('pgtide/pg Pool', () => {
   it('connect() gives a client whose query(text, values) returns pg-shaped results', async () => {
     const pool = makePool({ max: 2 })
     const client = await pool.connect()
-    const result = await client.query<{ n: number; word: string }>('SELECT $1::int4 AS n, $2::text AS word', [7, 'seven'])
+    const result = await client.query<{ n: number; word: string }>('SELECT $1::int4 AS n, $2::text AS word', [
+      7,
+      'seven',
+    ])
     expect(result.rows).toEqual([{ n: 7, word: 'seven' }])
     expect(result.rowCount).toBe(1)
     expect(result.command).toBe('SELECT')
@@ -50,7 +58,11 @@ describe('pgtide/pg Pool', () => {
     const pool = makePool()
     const client = await pool.connect()
     try {
-      const arrays = await client.query({ text: 'SELECT $1::int4 AS a, $2::text AS b UNION ALL SELECT 2, $3', values: [1, 'x', 'y'], rowMode: 'array' })
+      const arrays = await client.query({
+        text: 'SELECT $1::int4 AS a, $2::text AS b UNION ALL SELECT 2, $3',
+        values: [1, 'x', 'y'],
+        rowMode: 'array',
+      })
       expect(arrays.rows).toEqual([
         [1, 'x'],
         [2, 'y'],
@@ -58,7 +70,9 @@ describe('pgtide/pg Pool', () => {
       const objects = await client.query({ text: 'SELECT $1::int4 AS a', values: [5] })
       expect(objects.rows).toEqual([{ a: 5 }])
       // Repeated names cannot be told apart once decoded: refused rather than guessed.
-      await expect(client.query({ text: 'SELECT 1 AS a, 2 AS a', rowMode: 'array' })).rejects.toThrow(/repeated column names \(a\)/)
+      await expect(client.query({ text: 'SELECT 1 AS a, 2 AS a', rowMode: 'array' })).rejects.toThrow(
+        /repeated column names \(a\)/,
+      )
       expect(() => client.query({ text: 'SELECT 1', submit() {} })).toThrow(/pg-cursor/)
     } finally {
       client.release()
@@ -249,7 +263,11 @@ describe('Kysely over pgtide/pg', () => {
   })
 
   it('inserts and selects with a join', async () => {
-    const [ursula, terry] = await db.insertInto('authors').values([{ name: 'Ursula K. Le Guin' }, { name: 'Terry Pratchett' }]).returning(['id', 'name']).execute()
+    const [ursula, terry] = await db
+      .insertInto('authors')
+      .values([{ name: 'Ursula K. Le Guin' }, { name: 'Terry Pratchett' }])
+      .returning(['id', 'name'])
+      .execute()
     const inserted = await db
       .insertInto('books')
       .values([
@@ -283,17 +301,30 @@ describe('Kysely over pgtide/pg', () => {
       { name: 'Terry Pratchett', books: 1 },
       { name: 'Ursula K. Le Guin', books: 2 },
     ])
-    const updated = await db.updateTable('books').set({ year: 1993 }).where('title', '=', 'Small Gods').executeTakeFirst()
+    const updated = await db
+      .updateTable('books')
+      .set({ year: 1993 })
+      .where('title', '=', 'Small Gods')
+      .executeTakeFirst()
     expect(updated.numUpdatedRows).toBe(1n)
   })
 
   it('commits a transaction', async () => {
     const title = await db.transaction().execute(async (trx) => {
-      const author = await trx.insertInto('authors').values({ name: 'N. K. Jemisin' }).returning('id').executeTakeFirstOrThrow()
+      const author = await trx
+        .insertInto('authors')
+        .values({ name: 'N. K. Jemisin' })
+        .returning('id')
+        .executeTakeFirstOrThrow()
       await trx.insertInto('books').values({ author_id: author.id, title: 'The Fifth Season', year: 2015 }).execute()
       return 'The Fifth Season'
     })
-    const book = await db.selectFrom('books').innerJoin('authors', 'authors.id', 'books.author_id').select(['authors.name']).where('books.title', '=', title).executeTakeFirst()
+    const book = await db
+      .selectFrom('books')
+      .innerJoin('authors', 'authors.id', 'books.author_id')
+      .select(['authors.name'])
+      .where('books.title', '=', title)
+      .executeTakeFirst()
     expect(book).toEqual({ name: 'N. K. Jemisin' })
   })
 
@@ -317,10 +348,19 @@ describe('Kysely over pgtide/pg', () => {
     expect(duplicate).toBeInstanceOf(DatabaseError)
     expect((duplicate as DatabaseError).code).toBe('23505')
 
-    const names = await db.selectFrom('authors').select('name').where('name', 'in', ['Nobody Kept', 'Also Not Kept']).execute()
+    const names = await db
+      .selectFrom('authors')
+      .select('name')
+      .where('name', 'in', ['Nobody Kept', 'Also Not Kept'])
+      .execute()
     expect(names).toEqual([])
     // The connections went back clean: the pool still serves every query.
-    expect(await db.selectFrom('authors').select(sql<number>`count(*)::int`.as('n')).executeTakeFirst()).toEqual({ n: 3 })
+    expect(
+      await db
+        .selectFrom('authors')
+        .select(sql<number>`count(*)::int`.as('n'))
+        .executeTakeFirst(),
+    ).toEqual({ n: 3 })
     expect(pool.waitingCount).toBe(0)
   })
 

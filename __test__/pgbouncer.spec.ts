@@ -22,7 +22,8 @@ const preparedStatements = installed !== null && versionAtLeast(version, '1.21')
 const suiteTitle = installed
   ? `through PgBouncer ${version} in transaction pooling mode`
   : 'through PgBouncer in transaction pooling mode (skipped: pgbouncer is not installed)'
-const tooOld = installed && !preparedStatements ? ` (skipped: PgBouncer ${version} < 1.21 has no max_prepared_statements)` : ''
+const tooOld =
+  installed && !preparedStatements ? ` (skipped: PgBouncer ${version} < 1.21 has no max_prepared_statements)` : ''
 
 /** What transaction pooling needs from pgtide: transactions (autocommit off) and no named statements. */
 const TRANSACTION_POOLING: ConnectionOptions = { autocommit: false, statementCacheSize: 0 }
@@ -31,7 +32,12 @@ const bouncers: Bouncer[] = []
 const pools: AsyncConnectionPool[] = []
 
 async function bouncer(settings: Record<string, string | number> = {}, defaultPoolSize = 2): Promise<Bouncer> {
-  const started = (await startPgBouncer({ upstream: databaseUrl(), poolMode: 'transaction', defaultPoolSize, settings })) as Bouncer
+  const started = (await startPgBouncer({
+    upstream: databaseUrl(),
+    poolMode: 'transaction',
+    defaultPoolSize,
+    settings,
+  })) as Bouncer
   bouncers.push(started)
   return started
 }
@@ -51,7 +57,10 @@ async function workload(p: AsyncConnectionPool, count: number) {
     Array.from({ length: count }, (_, i) =>
       p
         .connection(async (conn) => {
-          const { rows } = await conn.query<{ pid: number; i: number }>('SELECT pg_backend_pid() AS pid, $1::int4 AS i', [i])
+          const { rows } = await conn.query<{ pid: number; i: number }>(
+            'SELECT pg_backend_pid() AS pid, $1::int4 AS i',
+            [i],
+          )
           pids.add(rows[0]!.pid)
           const echo = await conn.query<{ t: string }>('SELECT $1::text AS t', [`client ${i}`])
           if (rows[0]!.i !== i || echo.rows[0]!.t !== `client ${i}`) mismatched += 1
@@ -92,7 +101,10 @@ describe.skipIf(!installed)(suiteTitle, () => {
       Array.from({ length: 120 }, (_, i) =>
         p.connection(async (conn) => {
           await conn.query(`INSERT INTO ${table} VALUES ($1, $2)`, [i, `note ${i}`])
-          const { rows } = await conn.query<{ n: number; pid: number }>(`SELECT count(*)::int AS n, pg_backend_pid() AS pid FROM ${table} WHERE client = $1`, [i])
+          const { rows } = await conn.query<{ n: number; pid: number }>(
+            `SELECT count(*)::int AS n, pg_backend_pid() AS pid FROM ${table} WHERE client = $1`,
+            [i],
+          )
           expect(rows[0]!.n).toBe(1) // its own insert, in its own transaction
           pids.add(rows[0]!.pid)
         }),
@@ -112,7 +124,9 @@ describe.skipIf(!installed)(suiteTitle, () => {
       await conn.query("SET LOCAL application_name = 'pgtide-in-transaction'")
       const first = await conn.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
       await new Promise((resolve) => setTimeout(resolve, 100))
-      const second = await conn.query<{ pid: number; name: string }>("SELECT pg_backend_pid() AS pid, current_setting('application_name') AS name")
+      const second = await conn.query<{ pid: number; name: string }>(
+        "SELECT pg_backend_pid() AS pid, current_setting('application_name') AS name",
+      )
       expect(second.rows[0]).toEqual({ pid: first.rows[0]!.pid, name: 'pgtide-in-transaction' })
     })
     const { errors, mismatched } = await busy
@@ -130,7 +144,9 @@ describe.skipIf(!installed)(suiteTitle, () => {
       .catch((error: unknown) => error)
     expect(failure).toBeInstanceOf(DatabaseError)
     expect((failure as DatabaseError).sqlstate).toBe('22012')
-    const { rows } = await p.connection((conn) => conn.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE client = -1`))
+    const { rows } = await p.connection((conn) =>
+      conn.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE client = -1`),
+    )
     expect(rows[0]!.n).toBe(0)
     await p.check() // the empty-query probe passes through the bouncer too
     expect(p.getStats().connectionsLost).toBe(0)
@@ -158,18 +174,15 @@ describe.skipIf(!installed)(suiteTitle, () => {
     expect(mismatched).toBe(0)
   })
 
-  it.skipIf(!preparedStatements)(
-    `statement cache on against max_prepared_statements = 200${tooOld}`,
-    async () => {
-      const caching = await bouncer({ max_prepared_statements: 200 })
-      for (const autocommit of [false, true]) {
-        const p = pool(caching.url, { autocommit, statementCacheSize: 100 })
-        await p.wait(10)
-        const { pids, errors, mismatched } = await workload(p, 120)
-        expect(errors).toEqual([])
-        expect(mismatched).toBe(0)
-        expect(pids.size).toBeLessThanOrEqual(2)
-      }
-    },
-  )
+  it.skipIf(!preparedStatements)(`statement cache on against max_prepared_statements = 200${tooOld}`, async () => {
+    const caching = await bouncer({ max_prepared_statements: 200 })
+    for (const autocommit of [false, true]) {
+      const p = pool(caching.url, { autocommit, statementCacheSize: 100 })
+      await p.wait(10)
+      const { pids, errors, mismatched } = await workload(p, 120)
+      expect(errors).toEqual([])
+      expect(mismatched).toBe(0)
+      expect(pids.size).toBeLessThanOrEqual(2)
+    }
+  })
 })

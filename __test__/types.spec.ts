@@ -14,7 +14,9 @@ const tsc = path.resolve('node_modules/typescript/bin/tsc')
 /** Runs tsc on one of the type-test projects; resolves with its exit status and output. */
 function typecheck(project: string): Promise<{ status: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [tsc, '-p', `__test__/types/tsconfig.${project}.json`, '--explainFiles'], { cwd: root })
+    const child = spawn(process.execPath, [tsc, '-p', `__test__/types/tsconfig.${project}.json`, '--explainFiles'], {
+      cwd: root,
+    })
     let output = ''
     child.stdout.on('data', (chunk) => (output += chunk))
     child.stderr.on('data', (chunk) => (output += chunk))
@@ -32,8 +34,12 @@ describe('types through the exports map', () => {
     expect(status).toBe(0)
     for (const entry of ['index', 'pg', 'metrics']) {
       const specifier = entry === 'index' ? 'pgtide' : `pgtide/${entry}`
-      expect(output).toContain(`Imported via '${specifier}' from file '__test__/types/usage.mts' with packageId 'pgtide/dist/${entry}.d.mts@`)
-      expect(output).toContain(`Imported via '${specifier}' from file '__test__/types/require.cts' with packageId 'pgtide/dist/${entry}.d.ts@`)
+      expect(output).toContain(
+        `Imported via '${specifier}' from file '__test__/types/usage.mts' with packageId 'pgtide/dist/${entry}.d.mts@`,
+      )
+      expect(output).toContain(
+        `Imported via '${specifier}' from file '__test__/types/require.cts' with packageId 'pgtide/dist/${entry}.d.ts@`,
+      )
     }
   })
 
@@ -41,6 +47,8 @@ describe('types through the exports map', () => {
     const { status, output } = await typecheck('bundler')
     expect(errorsIn(output)).toEqual([])
     expect(status).toBe(0)
-    expect(output).toContain("Imported via 'pgtide' from file '__test__/types/usage.mts' with packageId 'pgtide/dist/index.d.mts@")
+    expect(output).toContain(
+      "Imported via 'pgtide' from file '__test__/types/usage.mts' with packageId 'pgtide/dist/index.d.mts@",
+    )
   })
 })

@@ -15,7 +15,7 @@ export interface PrometheusOptions {
 }
 
 interface Metric {
-  stat: keyof PoolStats
+  stat: Stat
   name: string
   type: 'gauge' | 'counter'
   help: string
@@ -23,22 +23,32 @@ interface Metric {
   millis?: boolean
 }
 
+type Stat = keyof PoolStats
+const gauge = (stat: Stat, name: string, help: string): Metric => ({ stat, name, type: 'gauge', help })
+const counter = (stat: Stat, name: string, help: string, millis = false): Metric => ({
+  stat,
+  name,
+  type: 'counter',
+  help,
+  millis,
+})
+
 const METRICS: readonly Metric[] = [
-  { stat: 'poolMin', name: 'min_size', type: 'gauge', help: 'Connections the pool keeps open (minSize).' },
-  { stat: 'poolMax', name: 'max_size', type: 'gauge', help: 'Connections the pool may open (maxSize).' },
-  { stat: 'poolSize', name: 'connections', type: 'gauge', help: 'Connections open: idle, in use or being prepared.' },
-  { stat: 'poolAvailable', name: 'idle_connections', type: 'gauge', help: 'Connections idle in the pool.' },
-  { stat: 'requestsWaiting', name: 'waiting_requests', type: 'gauge', help: 'Clients waiting for a connection.' },
-  { stat: 'requestsNum', name: 'requests_total', type: 'counter', help: 'Connections asked of the pool.' },
-  { stat: 'requestsQueued', name: 'requests_queued_total', type: 'counter', help: 'Requests that had to wait for a connection.' },
-  { stat: 'requestsWaitMs', name: 'requests_wait_seconds_total', type: 'counter', help: 'Time clients spent waiting for a connection.', millis: true },
-  { stat: 'requestsErrors', name: 'requests_errors_total', type: 'counter', help: 'Requests that failed: timed out, refused or pool closed.' },
-  { stat: 'usageMs', name: 'usage_seconds_total', type: 'counter', help: 'Time connections spent checked out by clients.', millis: true },
-  { stat: 'returnsBad', name: 'returns_bad_total', type: 'counter', help: 'Connections returned broken or closed.' },
-  { stat: 'connectionsNum', name: 'connection_attempts_total', type: 'counter', help: 'Connection attempts made to the server.' },
-  { stat: 'connectionsMs', name: 'connection_attempts_seconds_total', type: 'counter', help: 'Time spent opening connections.', millis: true },
-  { stat: 'connectionsErrors', name: 'connection_errors_total', type: 'counter', help: 'Failed connection attempts.' },
-  { stat: 'connectionsLost', name: 'connections_lost_total', type: 'counter', help: 'Connections found broken by a check.' },
+  gauge('poolMin', 'min_size', 'Connections the pool keeps open (minSize).'),
+  gauge('poolMax', 'max_size', 'Connections the pool may open (maxSize).'),
+  gauge('poolSize', 'connections', 'Connections open: idle, in use or being prepared.'),
+  gauge('poolAvailable', 'idle_connections', 'Connections idle in the pool.'),
+  gauge('requestsWaiting', 'waiting_requests', 'Clients waiting for a connection.'),
+  counter('requestsNum', 'requests_total', 'Connections asked of the pool.'),
+  counter('requestsQueued', 'requests_queued_total', 'Requests that had to wait for a connection.'),
+  counter('requestsWaitMs', 'requests_wait_seconds_total', 'Time clients spent waiting for a connection.', true),
+  counter('requestsErrors', 'requests_errors_total', 'Requests that failed: timed out, refused or pool closed.'),
+  counter('usageMs', 'usage_seconds_total', 'Time connections spent checked out by clients.', true),
+  counter('returnsBad', 'returns_bad_total', 'Connections returned broken or closed.'),
+  counter('connectionsNum', 'connection_attempts_total', 'Connection attempts made to the server.'),
+  counter('connectionsMs', 'connection_attempts_seconds_total', 'Time spent opening connections.', true),
+  counter('connectionsErrors', 'connection_errors_total', 'Failed connection attempts.'),
+  counter('connectionsLost', 'connections_lost_total', 'Connections found broken by a check.'),
 ]
 
 /** A label value in the exposition format: backslash, double quote and newline escaped. */
@@ -48,7 +58,10 @@ const labelValue = (value: string) => value.replace(/\\/g, '\\\\').replace(/"/g,
  * The stats of `pools` as Prometheus text: one HELP and TYPE per metric, one sample per pool
  * labelled `pool="<name>"`. Pool names must differ (each names one series).
  */
-export function prometheusMetrics(pools: Iterable<StatsSource>, { prefix = 'pgtide_pool_' }: PrometheusOptions = {}): string {
+export function prometheusMetrics(
+  pools: Iterable<StatsSource>,
+  { prefix = 'pgtide_pool_' }: PrometheusOptions = {},
+): string {
   const names = new Set<string>()
   const sampled = [...pools].map((pool) => {
     if (names.has(pool.name)) throw new RangeError(`two pools are named '${pool.name}': give each pool its own name`)

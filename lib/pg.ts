@@ -60,9 +60,15 @@ function valuesAndCallback<R>(values: unknown, callback: unknown): [Values, Quer
 }
 
 /** pg's callback style: settle the callback instead of returning the Promise. */
-function settle<T>(promise: Promise<T>, callback: ((err: Error | null, value?: T) => void) | undefined): Promise<T> | undefined {
+function settle<T>(
+  promise: Promise<T>,
+  callback: ((err: Error | null, value?: T) => void) | undefined,
+): Promise<T> | undefined {
   if (!callback) return promise
-  promise.then((value) => callback(null, value), (err: Error) => callback(err))
+  promise.then(
+    (value) => callback(null, value),
+    (err: Error) => callback(err),
+  )
   return undefined
 }
 
@@ -71,11 +77,13 @@ export interface Submittable {
   submit(...args: unknown[]): void
 }
 
+const describe = (value: unknown) => (value === null ? 'null' : typeof value)
+
 /** The query as a config object, checked before anything runs (throws synchronously, as pg does). */
 function queryConfigOf(textOrConfig: string | QueryConfig | Submittable): QueryConfig {
   if (typeof textOrConfig === 'string') return { text: textOrConfig }
   if (typeof textOrConfig !== 'object' || textOrConfig === null) {
-    throw new TypeError(`query() takes a string or a { text, values } config, not ${textOrConfig === null ? 'null' : typeof textOrConfig}`)
+    throw new TypeError(`query() takes a string or a { text, values } config, not ${describe(textOrConfig)}`)
   }
   if (typeof (textOrConfig as { submit?: unknown }).submit === 'function') {
     throw new TypeError('pgtide/pg does not support query objects such as pg-cursor or pg-query-stream')
@@ -92,7 +100,10 @@ function withArrayRows(result: QueryResult<Row>): QueryResult<unknown[]> {
   const repeated = names.filter((name, i) => names.indexOf(name) !== i)
   if (repeated.length > 0) {
     // Rows are decoded into objects, where a repeated name keeps only one value: refuse, never guess.
-    throw new TypeError(`rowMode 'array' with repeated column names (${[...new Set(repeated)].join(', ')}) is not supported yet: give the columns distinct aliases`)
+    throw new TypeError(
+      `rowMode 'array' with repeated column names (${[...new Set(repeated)].join(', ')}) is not supported yet: ` +
+        'give the columns distinct aliases',
+    )
   }
   return { ...result, rows: result.rows.map((row) => names.map((name) => row[name])) }
 }
@@ -127,8 +138,16 @@ export class PoolClient extends EventEmitter {
   query<R extends unknown[] = unknown[]>(config: QueryArrayConfig, values?: readonly unknown[]): Promise<QueryResult<R>>
   query<R = Row>(textOrConfig: string | QueryConfig, values?: readonly unknown[]): Promise<QueryResult<R>>
   query<R = Row>(textOrConfig: string | QueryConfig, callback: QueryCallback<R>): void
-  query<R = Row>(textOrConfig: string | QueryConfig, values: readonly unknown[] | undefined, callback: QueryCallback<R>): void
-  query(textOrConfig: string | QueryConfig | Submittable, valuesOrCallback?: unknown, maybeCallback?: unknown): Promise<QueryResult<unknown>> | void {
+  query<R = Row>(
+    textOrConfig: string | QueryConfig,
+    values: readonly unknown[] | undefined,
+    callback: QueryCallback<R>,
+  ): void
+  query(
+    textOrConfig: string | QueryConfig | Submittable,
+    valuesOrCallback?: unknown,
+    maybeCallback?: unknown,
+  ): Promise<QueryResult<unknown>> | void {
     const config = queryConfigOf(textOrConfig)
     const [values, callback] = valuesAndCallback<unknown>(valuesOrCallback, maybeCallback)
     const conn = this.#conn
@@ -251,10 +270,15 @@ export class Pool extends EventEmitter {
   /** Checks out a client; give it back with `client.release()`. */
   connect(): Promise<PoolClient>
   connect(callback: (err: Error | null, client?: PoolClient, done?: (err?: Error | boolean) => void) => void): void
-  connect(callback?: (err: Error | null, client?: PoolClient, done?: (err?: Error | boolean) => void) => void): Promise<PoolClient> | void {
+  connect(
+    callback?: (err: Error | null, client?: PoolClient, done?: (err?: Error | boolean) => void) => void,
+  ): Promise<PoolClient> | void {
     const client = this.#checkout()
     if (!callback) return client
-    client.then((c) => callback(null, c, (err) => c.release(err)), (err: Error) => callback(err))
+    client.then(
+      (c) => callback(null, c, (err) => c.release(err)),
+      (err: Error) => callback(err),
+    )
   }
 
   /** Runs one statement on a connection of the pool. */
@@ -263,8 +287,16 @@ export class Pool extends EventEmitter {
   query<R extends unknown[] = unknown[]>(config: QueryArrayConfig, values?: readonly unknown[]): Promise<QueryResult<R>>
   query<R = Row>(textOrConfig: string | QueryConfig, values?: readonly unknown[]): Promise<QueryResult<R>>
   query<R = Row>(textOrConfig: string | QueryConfig, callback: QueryCallback<R>): void
-  query<R = Row>(textOrConfig: string | QueryConfig, values: readonly unknown[] | undefined, callback: QueryCallback<R>): void
-  query(textOrConfig: string | QueryConfig | Submittable, valuesOrCallback?: unknown, maybeCallback?: unknown): Promise<QueryResult<unknown>> | void {
+  query<R = Row>(
+    textOrConfig: string | QueryConfig,
+    values: readonly unknown[] | undefined,
+    callback: QueryCallback<R>,
+  ): void
+  query(
+    textOrConfig: string | QueryConfig | Submittable,
+    valuesOrCallback?: unknown,
+    maybeCallback?: unknown,
+  ): Promise<QueryResult<unknown>> | void {
     const config = queryConfigOf(textOrConfig)
     const [values, callback] = valuesAndCallback<unknown>(valuesOrCallback, maybeCallback)
     const result = this.#ending

@@ -34,7 +34,9 @@ function run(file, argv, options = {}) {
   const result = spawnSync(file, argv, { encoding: 'utf8', maxBuffer: 64 << 20, ...options })
   if (result.error) throw result.error
   if (result.status !== 0) {
-    throw new Error(`${path.basename(file)} ${argv.join(' ')} failed (exit ${result.status}):\n${result.stderr}${result.stdout}`)
+    throw new Error(
+      `${path.basename(file)} ${argv.join(' ')} failed (exit ${result.status}):\n${result.stderr}${result.stdout}`,
+    )
   }
   return result.stdout
 }
@@ -66,7 +68,8 @@ function addonPath(target) {
     log('no addon built yet: napi build --platform (debug)')
     run(process.execPath, [napiBin, 'build', '--platform'], { cwd: root, stdio: 'inherit' })
   }
-  if (!fs.existsSync(path.join(root, 'dist', 'index.mjs'))) run('npm', ['run', '--silent', 'build:ts'], { cwd: root, stdio: 'inherit' })
+  if (!fs.existsSync(path.join(root, 'dist', 'index.mjs')))
+    run('npm', ['run', '--silent', 'build:ts'], { cwd: root, stdio: 'inherit' })
   return built
 }
 
@@ -91,7 +94,8 @@ function stageArtifact(stage, binary, target) {
   const dir = path.join(stage, 'artifacts')
   fs.mkdirSync(dir)
   const artifact = path.join(dir, `${pkg.napi.binaryName}.${target.platformArchABI}.node`)
-  const stripped = process.platform === 'linux' && spawnSync('strip', ['--strip-debug', '-o', artifact, binary]).status === 0
+  const stripped =
+    process.platform === 'linux' && spawnSync('strip', ['--strip-debug', '-o', artifact, binary]).status === 0
   if (!stripped) fs.copyFileSync(binary, artifact)
   return dir
 }
@@ -151,7 +155,7 @@ import pgtideDefault, { AsyncConnectionPool, DatabaseError } from 'pgtide'
 import { Pool } from 'pgtide/pg'
 import { prometheusMetrics } from 'pgtide/metrics'
 
-const require = createRequire(import.meta.url)
+const required = createRequire(import.meta.url)('pgtide')
 const pool = new AsyncConnectionPool(process.env.DATABASE_URL, { minSize: 1, name: 'packed-esm' })
 const { rows } = await pool.connection((conn) => conn.query('SELECT $1::text AS via', ['import']))
 const failure = await pool.connection((conn) => conn.query('SELECT 1/0')).catch((error) => error)
@@ -159,8 +163,8 @@ await pool.close()
 console.log(JSON.stringify({
   rows,
   // import and require share one copy of each class: instanceof works across both.
-  sameClasses: require('pgtide').AsyncConnectionPool === AsyncConnectionPool && pgtideDefault.DatabaseError === DatabaseError,
-  errorClass: failure instanceof DatabaseError && failure instanceof require('pgtide').DatabaseError ? failure.code : String(failure),
+  sameClasses: required.AsyncConnectionPool === AsyncConnectionPool && pgtideDefault.DatabaseError === DatabaseError,
+  errorClass: failure instanceof required.DatabaseError ? failure.code : String(failure),
   subpaths: typeof Pool === 'function' && typeof prometheusMetrics === 'function',
 }))
 `
@@ -185,18 +189,38 @@ async function main() {
     fs.mkdirSync(tarballs)
     const rootPack = pack(rootDir, tarballs)
     const platformPack = pack(path.join(rootDir, 'npm', target.platformArchABI), tarballs)
-    const packedManifest = JSON.parse(execFileSync('tar', ['-xzOf', rootPack.tarball, 'package/package.json'], { encoding: 'utf8' }))
+    const packedManifest = JSON.parse(
+      execFileSync('tar', ['-xzOf', rootPack.tarball, 'package/package.json'], { encoding: 'utf8' }),
+    )
     log(`packed ${path.basename(rootPack.tarball)} and ${path.basename(platformPack.tarball)}`)
 
     // The consumer: an empty folder outside the repo, a PATH without Rust, no npm_* settings.
     const consumer = path.join(stage, 'consumer')
     fs.mkdirSync(consumer)
-    fs.writeFileSync(path.join(consumer, 'package.json'), '{ "name": "pgtide-consumer", "version": "0.0.0", "private": true }\n')
-    const env = { PATH: pathWithoutRust(stage), HOME: process.env.HOME ?? os.homedir(), DATABASE_URL: process.env.DATABASE_URL }
-    for (const name of ['USERPROFILE', 'SystemRoot', 'TMPDIR', 'TEMP', 'LANG']) if (process.env[name]) env[name] = process.env[name]
-    const toolchainOnPath = ['cargo', 'rustc'].filter((tool) => spawnSync(tool, ['--version'], { env }).error === undefined)
+    fs.writeFileSync(
+      path.join(consumer, 'package.json'),
+      '{ "name": "pgtide-consumer", "version": "0.0.0", "private": true }\n',
+    )
+    const env = {
+      PATH: pathWithoutRust(stage),
+      HOME: process.env.HOME ?? os.homedir(),
+      DATABASE_URL: process.env.DATABASE_URL,
+    }
+    for (const name of ['USERPROFILE', 'SystemRoot', 'TMPDIR', 'TEMP', 'LANG'])
+      if (process.env[name]) env[name] = process.env[name]
+    const toolchainOnPath = ['cargo', 'rustc'].filter(
+      (tool) => spawnSync(tool, ['--version'], { env }).error === undefined,
+    )
 
-    const npmArgs = [npmCli(), 'install', '--offline', '--no-audit', '--no-fund', rootPack.tarball, platformPack.tarball]
+    const npmArgs = [
+      npmCli(),
+      'install',
+      '--offline',
+      '--no-audit',
+      '--no-fund',
+      rootPack.tarball,
+      platformPack.tarball,
+    ]
     run(process.execPath, npmArgs, { cwd: consumer, env })
     fs.writeFileSync(path.join(consumer, 'query.cjs'), CJS_CONSUMER)
     fs.writeFileSync(path.join(consumer, 'query.mjs'), ESM_CONSUMER)

@@ -19,7 +19,9 @@ const IS_ROOT = process.getuid?.() === 0
 /** The pgbouncer binary and its version ({ bin, version: '1.18.0' }), or null when not installed. */
 export function findPgBouncer() {
   // Debian installs it in /usr/sbin, which a non-root PATH may lack.
-  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/local/sbin'].filter((d) => path.isAbsolute(d))
+  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/local/sbin'].filter((d) =>
+    path.isAbsolute(d),
+  )
   const bin = dirs.map((d) => path.join(d, 'pgbouncer')).find((file) => fs.existsSync(file))
   if (!bin) return null
   const result = spawnSync(bin, ['--version'], { encoding: 'utf8' })
@@ -94,7 +96,11 @@ export async function startPgBouncer({ upstream, poolMode = 'transaction', defau
   fs.writeFileSync(config.auth_file, `"${user}" ""\n`)
   if (runAs) handOver(folder, runAs)
   const ids = runAs ? osUserIds(runAs) : {}
-  const child = spawn(found.bin, [path.join(folder, 'pgbouncer.ini')], { ...ids, cwd: folder, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(found.bin, [path.join(folder, 'pgbouncer.ini')], {
+    ...ids,
+    cwd: folder,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let log = ''
   child.stdout.on('data', (chunk) => (log += chunk))
   child.stderr.on('data', (chunk) => (log += chunk))

@@ -46,7 +46,10 @@ export async function asyncPools(): Promise<number> {
   await pool.wait(10)
 
   const names = await pool.connection(async (conn) => {
-    const result: QueryResult<Customer> = await conn.query<Customer>('SELECT id, name FROM customers WHERE id = $1', [42])
+    const result: QueryResult<Customer> = await conn.query<Customer>(
+      'SELECT id, name FROM customers WHERE id = $1',
+      [42],
+    )
     const count: number | null = result.rowCount
     // @ts-expect-error rows have the generic's shape: there is no such column
     result.rows[0]?.email
@@ -57,6 +60,8 @@ export async function asyncPools(): Promise<number> {
   try {
     await conn.query('UPDATE customers SET name = $1 WHERE id = $2', ['Ada', 42])
     await conn.commit()
+    const moved: number = await conn.transaction(async (tx) => (await tx.query('DELETE FROM carts')).rowCount ?? 0)
+    console.log(moved)
   } finally {
     await pool.putconn(conn)
   }
