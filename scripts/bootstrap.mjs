@@ -68,6 +68,14 @@ async function runTests(env) {
     counts.passed += summary.numPassedTests
     counts.failed += summary.numFailedTests
     counts.skipped += summary.numPendingTests + summary.numTodoTests
+    // Skipped tests carry their reason in their names (e.g. a tool not installed): show them.
+    for (const file of summary.testResults) {
+      for (const test of file.assertionResults) {
+        if (test.status === 'pending' || test.status === 'skipped' || test.status === 'todo') {
+          log(`skipped: ${[path.relative(root, file.name), ...test.ancestorTitles, test.title].join(' > ')}`)
+        }
+      }
+    }
   }
   rmSync(reportDir, { recursive: true, force: true })
   if (status !== 0) counts.failed = Math.max(counts.failed, 1)

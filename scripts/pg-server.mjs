@@ -59,13 +59,13 @@ function findBinDir() {
   return null;
 }
 
-function osUserIds(name) {
+export function osUserIds(name) {
   const [uid, gid] = ['-u', '-g'].map((flag) => execSync('id', [flag, name]));
   return uid.status === 0 && gid.status === 0 ? { uid: Number(uid.stdout), gid: Number(gid.stdout) } : null;
 }
 
 // PostgreSQL refuses to run as root: then use `postgres`, or a `pgtide` system user created once.
-function serverOsUser() {
+export function serverOsUser() {
   if (!IS_ROOT) return os.userInfo().username;
   if (osUserIds('postgres')) return 'postgres';
   if (!osUserIds('pgtide')) {
@@ -76,7 +76,7 @@ function serverOsUser() {
 }
 
 // Gives `dir` to `user` and checks that the user can also get there through its parents.
-function handOver(dir, user) {
+export function handOver(dir, user) {
   const { uid, gid } = osUserIds(user);
   fs.chownSync(dir, uid, gid);
   if (execSync('test', ['-w', dir, '-a', '-x', dir], { runAs: user }).status !== 0) {
@@ -84,7 +84,7 @@ function handOver(dir, user) {
   }
 }
 
-function freePort() {
+export function freePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer().unref().on('error', reject);
     srv.listen(0, HOST, () => {
