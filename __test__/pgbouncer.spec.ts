@@ -161,12 +161,11 @@ describe.skipIf(!installed)(suiteTitle, () => {
     expect(errors.join('\n')).toMatch(/prepared statement "_pgtide_\d+" (already exists|does not exist)/)
   })
 
-  // The engine parses and describes a statement, ends that exchange with Sync, then binds it. In
-  // autocommit, PgBouncer may move the client to another server connection at that Sync, so the
-  // Bind reaches a server where another client's unnamed statement was parsed. Until the engine
-  // keeps Parse..Bind in one exchange (Flush instead of Sync), autocommit is unsafe here; the
-  // test fails the day that is fixed, to be turned into a plain `it`.
-  it.fails('KNOWN ISSUE: autocommit with statementCacheSize 0 runs clean through transaction pooling', async () => {
+  // The engine parses and describes a statement, then binds it. Were that first exchange ended
+  // with a Sync, PgBouncer could move an autocommit client to another server connection before
+  // the Bind, which would then run another client's unnamed statement with these parameters.
+  // The engine ends it with a Flush, so Parse to Sync stays on one server connection.
+  it('autocommit with statementCacheSize 0 runs clean through transaction pooling', async () => {
     const p = pool(front.url, { autocommit: true, statementCacheSize: 0 })
     await p.wait(10)
     const { errors, mismatched } = await workload(p, 120)

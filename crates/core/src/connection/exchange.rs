@@ -59,13 +59,9 @@ impl Connection {
                     }
                     failure.get_or_insert(Error::Database(Box::new(db)));
                 }
-                Message::NoticeResponse(body) => self.handlers.notice(notice(&body)),
-                Message::NotificationResponse(body) => {
-                    if let Some(n) = notification(&body) {
-                        self.handlers.notification(n)
-                    }
-                }
-                Message::ParameterStatus(_) => {}
+                message @ (Message::NoticeResponse(_)
+                | Message::NotificationResponse(_)
+                | Message::ParameterStatus(_)) => self.hand_over(message),
                 Message::CopyInResponse(_) => {
                     // The server waits for rows we do not have: end the COPY. In the extended
                     // protocol the server then skips to the next Sync (the one sent with Execute
@@ -91,6 +87,54 @@ impl Connection {
                     }
                 }
             }
+        }
+    }
+}
+
+impl Connection {
+    /// Reads the answer to Parse/Describe/Flush up to the statement's row description (or
+    /// NoData). After an error the server skips everything up to a Sync: send one, and read the
+    /// exchange out to its ReadyForQuery, so the connection stays in step.
+    pub(super) async fn read_description(
+        &self,
+        session: &mut Session,
+        mut on_message: impl FnMut(Message) -> Result<()>,
+    ) -> Result<()> {
+        loop {
+            let message = session.wire.read().await.inspect_err(|_| self.mark_broken())?;
+            match message {
+                Message::ErrorResponse(body) => {
+                    let db = db_fields(body.fields());
+                    self.sync(session).await?;
+                    return Err(Error::Database(Box::new(db)));
+                }
+                message @ (Message::NoticeResponse(_)
+                | Message::NotificationResponse(_)
+                | Message::ParameterStatus(_)) => self.hand_over(message),
+                message @ (Message::RowDescription(_) | Message::NoData) => return on_message(message),
+                message => on_message(message)?,
+            }
+        }
+    }
+
+    /// Ends an extended-protocol exchange left open by a Flush: Sync, then read to ReadyForQuery.
+    pub(super) async fn sync(&self, session: &mut Session) -> Result<()> {
+        frontend::sync(&mut session.wire.out);
+        session.wire.flush().await?;
+        self.read_until_ready(session, Mode::Extended, |_| Ok(())).await
+    }
+
+    /// Messages the server may send at any time: notices and notifications go to their
+    /// handlers; parameter changes are not tracked.
+    fn hand_over(&self, message: Message) {
+        match message {
+            Message::NoticeResponse(body) => self.handlers.notice(notice(&body)),
+            Message::NotificationResponse(body) => {
+                if let Some(n) = notification(&body) {
+                    self.handlers.notification(n)
+                }
+            }
+            _ => {}
         }
     }
 }

@@ -73,6 +73,8 @@ impl Connection {
         }
         let statement = self.prepare(session, sql).await?;
         if abort.is_some_and(|a| a.aborted()) {
+            // Close the extended-protocol exchange the Describe left open before giving up.
+            self.sync(session).await?;
             return Err(Error::aborted());
         }
         self.execute(session, &statement, params)
@@ -80,8 +82,11 @@ impl Connection {
             .map_err(Executed::into_error)
     }
 
-    /// Parse/Describe/Sync: the statement's parameter types and columns, cached when the cache
-    /// is on.
+    /// Parse/Describe/Flush: the statement's parameter types and columns, cached when the cache
+    /// is on. Flush, not Sync: a Sync would end the exchange, and a transaction-pooling
+    /// PgBouncer could then give the server connection to another client before our Bind,
+    /// which would run that client's unnamed statement with our parameters. The Bind, Execute
+    /// and Sync that follow keep the whole statement on one server connection.
     async fn prepare(&self, session: &mut Session, sql: &str) -> Result<Arc<Prepared>> {
         let name = session.statements.name_for_new();
         let began = self.queue_implicit_begin(session);
@@ -89,7 +94,7 @@ impl Connection {
         let out = &mut session.wire.out;
         frontend::parse(&name, sql, std::iter::empty(), out).map_err(encode_error)?;
         frontend::describe(b'S', &name, out).map_err(encode_error)?;
-        frontend::sync(out);
+        frontend::flush(out);
         session.wire.flush().await?;
         let begin_outcome = if began {
             self.read_until_ready(session, Mode::Extended, |_| Ok(())).await
@@ -99,7 +104,7 @@ impl Connection {
 
         let mut param_types = Vec::new();
         let mut fields: Vec<Field> = Vec::new();
-        self.read_until_ready(session, Mode::Extended, |message| {
+        self.read_description(session, |message| {
             match message {
                 Message::ParameterDescription(body) => {
                     param_types = body.parameters().collect().map_err(protocol)?;
