@@ -612,7 +612,127 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_password() {
-        let info = parse("postgres://u:hunter2@h/d").unwrap();
-        assert!(!format!("{info:?}").contains("hunter2"));
+        let info = parse("postgres://u:hunter2@h/d?sslmode=require&options=-c%20x%3D1").unwrap();
+        let debug = format!("{info:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("Require") && debug.contains("-c x=1"), "{debug}");
+    }
+
+    #[test]
+    fn tls_and_session_keys() {
+        let info = parse(
+            "host=db port=5433 sslmode=verify-full sslrootcert=/ca.pem sslcert=/c.pem sslkey=/c.key sslsni=0 \
+             channel_binding=require target_session_attrs=read-write fallback_application_name=tool",
+        )
+        .unwrap();
+        assert_eq!(info.sslmode, SslMode::VerifyFull);
+        assert_eq!(
+            info.ssl_files,
+            SslFiles {
+                rootcert: Some("/ca.pem".into()),
+                cert: Some("/c.pem".into()),
+                key: Some("/c.key".into()),
+            }
+        );
+        assert!(!info.sslsni);
+        assert_eq!(info.channel_binding, ChannelBinding::Require);
+        assert_eq!(info.target_session_attrs, TargetSessionAttrs::ReadWrite);
+        assert_eq!(info.application_name.as_deref(), Some("tool"));
+        let defaults = parse("host=db").unwrap();
+        assert_eq!(
+            (
+                defaults.sslmode,
+                defaults.sslsni,
+                defaults.channel_binding,
+                defaults.target_session_attrs
+            ),
+            (SslMode::Prefer, true, ChannelBinding::Prefer, TargetSessionAttrs::Any)
+        );
+        assert_eq!(defaults.ssl_files, SslFiles::default());
+    }
+
+    #[test]
+    fn environment_for_tls_and_hosts() {
+        let info = ConnInfo::parse_with_env("host=a,b", |name| {
+            let value = match name {
+                "PGSSLMODE" => "verify-ca",
+                "PGSSLROOTCERT" => "/env-ca.pem",
+                "PGSSLCERT" => "/env.crt",
+                "PGSSLKEY" => "/env.key",
+                "PGCHANNELBINDING" => "disable",
+                "PGTARGETSESSIONATTRS" => "prefer-standby",
+                "PGCONNECT_TIMEOUT" => "1",
+                "PGOPTIONS" => "-c work_mem=64MB",
+                "PGAPPNAME" => "env-app",
+                "PGPASSWORD" => "from-env",
+                _ => return None,
+            };
+            Some(value.to_string())
+        })
+        .unwrap();
+        assert_eq!(info.sslmode, SslMode::VerifyCa);
+        assert_eq!(info.ssl_files.rootcert.as_deref(), Some("/env-ca.pem"));
+        assert_eq!(info.ssl_files.cert.as_deref(), Some("/env.crt"));
+        assert_eq!(info.ssl_files.key.as_deref(), Some("/env.key"));
+        assert_eq!(info.channel_binding, ChannelBinding::Disable);
+        assert_eq!(info.target_session_attrs, TargetSessionAttrs::PreferStandby);
+        assert_eq!(
+            info.connect_timeout,
+            Some(Duration::from_secs(2)),
+            "libpq raises 1 s to 2 s"
+        );
+        assert_eq!(info.options.as_deref(), Some("-c work_mem=64MB"));
+        assert_eq!(info.application_name.as_deref(), Some("env-app"));
+        assert_eq!(info.password.as_deref(), Some("from-env"));
+        assert_eq!(info.targets.len(), 2);
+    }
+
+    #[test]
+    fn sslrootcert_system_means_verify_full() {
+        assert_eq!(parse("sslrootcert=system").unwrap().sslmode, SslMode::VerifyFull);
+        let err = parse("sslrootcert=system sslmode=verify-ca").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "weak sslmode \"verify-ca\" may not be used with sslrootcert=system (use \"verify-full\")"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_key_and_value() {
+        let cases = [
+            ("sslmode=on", "invalid sslmode value: \"on\""),
+            (
+                "target_session_attrs=primary-ish",
+                "invalid target_session_attrs value: \"primary-ish\"",
+            ),
+            ("channel_binding=yes", "invalid channel_binding value: \"yes\""),
+            ("sslsni=true", "invalid sslsni value: \"true\""),
+        ];
+        for (text, start) in cases {
+            let err = parse(text).unwrap_err();
+            assert!(matches!(err, Error::Config(_)));
+            assert!(err.to_string().starts_with(start), "{err}");
+        }
+    }
+
+    #[test]
+    fn url_passwords_with_special_characters() {
+        let info = parse("postgres://u:p?a:s@s@h:5433/db?sslmode=disable").unwrap();
+        assert_eq!(info.password.as_deref(), Some("p?a:s@s"));
+        assert_eq!(info.targets[0].host, "h");
+        assert_eq!(info.sslmode, SslMode::Disable);
+    }
+
+    #[test]
+    fn malformed_strings_never_echo_what_may_be_a_password() {
+        for text in [
+            "password=two secret-words",
+            "password=two secret-words=x",
+            "postgres://u:two/secret-words@h/db",
+        ] {
+            let err = parse(text).unwrap_err();
+            assert!(matches!(err, Error::Config(_)));
+            assert!(!err.to_string().contains("secret"), "{text}: {err}");
+        }
     }
 }
