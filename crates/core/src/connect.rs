@@ -104,6 +104,8 @@ async fn open_session(info: &ConnInfo, tls: Option<&Tls>, target: &Target) -> Re
         SslMode::Prefer => match request_tls(target).await? {
             Negotiated::Declined(tcp) => Ok(startup(info, target, Socket::Tcp(tcp)).await?),
             Negotiated::Accepted(tcp) => {
+                // A TLS session that fails to come up, or that the server refuses, is tried
+                // again in plain, as libpq does.
                 if let Ok(stream) = tls.handshake(tcp, &target.host).await {
                     match startup(info, target, Socket::Tls(Box::new(stream))).await {
                         Err(AuthError::Refused(_)) => {}
@@ -129,19 +131,8 @@ async fn encrypted(info: &ConnInfo, tls: &Tls, target: &Target) -> Result<Opened
         }
         Negotiated::Declined(_) => Err(Error::operational(format!(
             "the server does not support TLS, but sslmode={} requires it",
-            sslmode_name(info.sslmode)
+            info.sslmode.as_str()
         ))),
-    }
-}
-
-fn sslmode_name(mode: SslMode) -> &'static str {
-    match mode {
-        SslMode::Disable => "disable",
-        SslMode::Allow => "allow",
-        SslMode::Prefer => "prefer",
-        SslMode::Require => "require",
-        SslMode::VerifyCa => "verify-ca",
-        SslMode::VerifyFull => "verify-full",
     }
 }
 

@@ -26,9 +26,16 @@ pub enum SslMode {
 }
 
 impl SslMode {
-    /// Modes that never fall back to a plain connection.
-    pub fn requires_tls(self) -> bool {
-        matches!(self, SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull)
+    /// The name libpq gives it, for messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Allow => "allow",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
     }
 }
 
@@ -685,6 +692,14 @@ mod tests {
         assert_eq!(info.application_name.as_deref(), Some("env-app"));
         assert_eq!(info.password.as_deref(), Some("from-env"));
         assert_eq!(info.targets.len(), 2);
+    }
+
+    #[test]
+    fn sslmode_names_read_back() {
+        for (name, mode) in SSL_MODES {
+            assert_eq!(mode.as_str(), *name);
+            assert_eq!(parse(&format!("sslmode={name}")).unwrap().sslmode, *mode);
+        }
     }
 
     #[test]
