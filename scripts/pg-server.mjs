@@ -191,7 +191,7 @@ function startSystemServer(binDir, log, setup) {
     log(`starting PostgreSQL on ${HOST}:${port}`);
     // pg_ctl hands -o to /bin/sh, hence the quoted socket folder and settings.
     const quote = (text) => `'${text.replaceAll("'", "'\\''")}'`;
-    const extra = settingFlags(setup.settings).map((flag) => (flag === '-c' ? flag : quote(flag))).join(' ');
+    const extra = Object.entries(setup.settings ?? {}).map(([name, value]) => `-c ${quote(`${name}=${value}`)}`).join(' ');
     const pgOpts = `-c listen_addresses=${HOST} -p ${port} -k '${tempDir}' ${TUNING.map((t) => `-c ${t}`).join(' ')} ${extra}`;
     await exec(pgCtl, ['-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', pgOpts, 'start'], opts);
     const conn = ['-h', HOST, '-p', String(port), '-U', user];
