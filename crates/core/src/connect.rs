@@ -1,15 +1,21 @@
-//! Opening a session: the socket, the startup message, authentication (trust, password, md5,
-//! SCRAM-SHA-256) and the server's greeting up to its first ReadyForQuery.
+//! Opening a session: which hosts to try and in what order (libpq's rules for several hosts,
+//! `connect_timeout` per host, `target_session_attrs`), the socket and its encryption
+//! (`sslmode`), the startup message, authentication (`auth.rs`) and the server's greeting.
 
-use fallible_iterator::FallibleIterator;
-use postgres_protocol::authentication::{md5_hash, sasl};
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::BytesMut;
 use postgres_protocol::message::backend::Message;
 use postgres_protocol::message::frontend;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
 
-use crate::conninfo::{ConnInfo, SslMode, Target};
+use crate::auth::{authenticate, protocol_error, server_refusal, AuthError};
+use crate::conninfo::{ConnInfo, SslMode, Target, TargetSessionAttrs};
 use crate::error::{Error, Result};
-use crate::server_message::db_error;
+use crate::session_attrs;
+use crate::tls::Tls;
 use crate::wire::{Socket, Wire};
 
 /// A freshly authenticated session, idle and ready for queries.
@@ -18,38 +24,145 @@ pub struct Opened {
     pub target: Target,
     pub backend_pid: i32,
     pub secret_key: i32,
+    /// The ParameterStatus values the server sent with its greeting.
+    pub parameters: HashMap<String, String>,
 }
 
-/// Tries each target in turn, as libpq does, and reports every failure if none answers.
+/// Tries each target in turn, as libpq does, until one gives a session that fits
+/// `target_session_attrs`; reports every failure if none does.
 pub async fn connect(info: &ConnInfo) -> Result<Opened> {
-    if matches!(info.sslmode, SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull) {
-        return Err(Error::config(
-            "sslmode \"require\", \"verify-ca\" and \"verify-full\" need TLS, which this build of pgtide does not support yet; use sslmode=prefer or disable",
-        ));
-    }
+    let tls = Tls::for_conninfo(info)?;
     let mut failures = Vec::new();
-    for target in &info.targets {
-        let attempt = connect_target(info, target);
-        let outcome = match info.connect_timeout {
-            Some(limit) => tokio::time::timeout(limit, attempt).await.unwrap_or_else(|_| {
-                Err(Error::operational(format!(
-                    "timeout expired after {}s",
-                    limit.as_secs()
-                )))
-            }),
-            None => attempt.await,
-        };
-        match outcome {
-            Ok(session) => return Ok(session),
-            Err(Error::Config(message)) => return Err(Error::Config(message)),
-            Err(e) => failures.push(format!("connection to server at {} failed: {e}", target.describe())),
+    for &wanted in passes(info.target_session_attrs) {
+        for target in &info.targets {
+            let attempt = open_fitting(info, tls.as_ref(), target, wanted);
+            match within(info.connect_timeout, attempt).await {
+                Ok(session) => return Ok(session),
+                Err(Error::Config(message)) => return Err(Error::Config(message)),
+                Err(e) => failures.push(format!("connection to server at {} failed: {e}", target.describe())),
+            }
         }
     }
     Err(Error::Operational(failures.join("\n")))
 }
 
-async fn connect_target(info: &ConnInfo, target: &Target) -> Result<Opened> {
-    let socket = open_socket(target).await?;
+/// `prefer-standby` goes through the hosts twice: for a standby, then for any server.
+fn passes(attrs: TargetSessionAttrs) -> &'static [TargetSessionAttrs] {
+    match attrs {
+        TargetSessionAttrs::PreferStandby => &[TargetSessionAttrs::Standby, TargetSessionAttrs::Any],
+        TargetSessionAttrs::Any => &[TargetSessionAttrs::Any],
+        TargetSessionAttrs::ReadWrite => &[TargetSessionAttrs::ReadWrite],
+        TargetSessionAttrs::ReadOnly => &[TargetSessionAttrs::ReadOnly],
+        TargetSessionAttrs::Primary => &[TargetSessionAttrs::Primary],
+        TargetSessionAttrs::Standby => &[TargetSessionAttrs::Standby],
+    }
+}
+
+/// `connect_timeout` bounds each host's whole attempt, as in libpq.
+async fn within(limit: Option<Duration>, attempt: impl std::future::Future<Output = Result<Opened>>) -> Result<Opened> {
+    match limit {
+        Some(limit) => tokio::time::timeout(limit, attempt).await.unwrap_or_else(|_| {
+            Err(Error::operational(format!(
+                "timeout expired after {}s",
+                limit.as_secs()
+            )))
+        }),
+        None => attempt.await,
+    }
+}
+
+/// A session on `target` that is what `wanted` asks for; one that is not is closed again.
+async fn open_fitting(
+    info: &ConnInfo,
+    tls: Option<&Tls>,
+    target: &Target,
+    wanted: TargetSessionAttrs,
+) -> Result<Opened> {
+    let mut opened = open_session(info, tls, target).await?;
+    if let Err(unfit) = session_attrs::check(&mut opened, wanted).await {
+        frontend::terminate(&mut opened.wire.out);
+        let _ = opened.wire.flush().await;
+        opened.wire.shutdown().await;
+        return Err(unfit);
+    }
+    Ok(opened)
+}
+
+/// A session on `target`, encrypted as `sslmode` says: `allow` starts plain and tries TLS if
+/// the server refuses; `prefer` uses TLS if the server accepts it and tries plain if the TLS
+/// session does not come up or is refused. Unix sockets are local: never TLS.
+async fn open_session(info: &ConnInfo, tls: Option<&Tls>, target: &Target) -> Result<Opened> {
+    let Some(tls) = tls.filter(|_| !target.is_unix_socket()) else {
+        return plain(info, target).await;
+    };
+    match info.sslmode {
+        SslMode::Disable => plain(info, target).await,
+        SslMode::Allow => match startup(info, target, open_socket(target).await?).await {
+            Err(AuthError::Refused(_)) => encrypted(info, tls, target).await,
+            outcome => Ok(outcome?),
+        },
+        SslMode::Prefer => match request_tls(target).await? {
+            Negotiated::Declined(tcp) => Ok(startup(info, target, Socket::Tcp(tcp)).await?),
+            Negotiated::Accepted(tcp) => {
+                // A TLS session that fails to come up, or that the server refuses, is tried
+                // again in plain, as libpq does.
+                if let Ok(stream) = tls.handshake(tcp, &target.host).await {
+                    match startup(info, target, Socket::Tls(Box::new(stream))).await {
+                        Err(AuthError::Refused(_)) => {}
+                        outcome => return Ok(outcome?),
+                    }
+                }
+                plain(info, target).await
+            }
+        },
+        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => encrypted(info, tls, target).await,
+    }
+}
+
+async fn plain(info: &ConnInfo, target: &Target) -> Result<Opened> {
+    Ok(startup(info, target, open_socket(target).await?).await?)
+}
+
+async fn encrypted(info: &ConnInfo, tls: &Tls, target: &Target) -> Result<Opened> {
+    match request_tls(target).await? {
+        Negotiated::Accepted(tcp) => {
+            let stream = tls.handshake(tcp, &target.host).await?;
+            Ok(startup(info, target, Socket::Tls(Box::new(stream))).await?)
+        }
+        Negotiated::Declined(_) => Err(Error::operational(format!(
+            "the server does not support TLS, but sslmode={} requires it",
+            info.sslmode.as_str()
+        ))),
+    }
+}
+
+/// The server's answer to an SSLRequest.
+enum Negotiated {
+    Accepted(TcpStream),
+    Declined(TcpStream),
+}
+
+async fn request_tls(target: &Target) -> Result<Negotiated> {
+    let mut tcp = tcp_connect(target).await?;
+    let mut request = BytesMut::new();
+    frontend::ssl_request(&mut request);
+    let lost = |e: std::io::Error| Error::operational(format!("could not request TLS: {e}"));
+    tcp.write_all(&request).await.map_err(lost)?;
+    // Exactly one byte: anything after 'S' belongs to the TLS handshake, never to the plain stream.
+    let mut answer = [0u8];
+    tcp.read_exact(&mut answer).await.map_err(lost)?;
+    match answer[0] {
+        b'S' => Ok(Negotiated::Accepted(tcp)),
+        b'N' => Ok(Negotiated::Declined(tcp)),
+        other => Err(Error::operational(format!(
+            "the server answered the TLS request with {:?} instead of 'S' or 'N'",
+            char::from(other)
+        ))),
+    }
+}
+
+/// Startup message, authentication and greeting on a socket whose encryption is settled.
+async fn startup(info: &ConnInfo, target: &Target, socket: Socket) -> Result<Opened, AuthError> {
     let mut wire = Wire::new(socket);
     let mut params: Vec<(&str, &str)> = vec![
         ("user", &info.user),
@@ -65,98 +178,50 @@ async fn connect_target(info: &ConnInfo, target: &Target) -> Result<Opened> {
     frontend::startup_message(params, &mut wire.out).map_err(protocol_error)?;
     wire.flush().await?;
     authenticate(&mut wire, info).await?;
-    read_greeting(wire, target.clone()).await
+    Ok(read_greeting(wire, target.clone()).await?)
 }
 
-async fn open_socket(target: &Target) -> Result<Socket> {
-    let refused = |e: std::io::Error| {
+fn refused(target: &Target) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| {
         let hint = if target.is_unix_socket() {
             "Is the server running locally and accepting connections on that socket?"
         } else {
             "Is the server running on that host and accepting TCP/IP connections?"
         };
         Error::operational(format!("{e}\n\t{hint}"))
-    };
+    }
+}
+
+async fn tcp_connect(target: &Target) -> Result<TcpStream> {
+    let stream = TcpStream::connect((target.host.as_str(), target.port))
+        .await
+        .map_err(refused(target))?;
+    // Queries are small request/response exchanges: never wait to coalesce packets.
+    stream.set_nodelay(true).map_err(refused(target))?;
+    Ok(stream)
+}
+
+async fn open_socket(target: &Target) -> Result<Socket> {
     if target.is_unix_socket() {
         let path = format!("{}/.s.PGSQL.{}", target.host, target.port);
-        Ok(Socket::Unix(UnixStream::connect(path).await.map_err(refused)?))
+        Ok(Socket::Unix(UnixStream::connect(path).await.map_err(refused(target))?))
     } else {
-        let stream = TcpStream::connect((target.host.as_str(), target.port))
-            .await
-            .map_err(refused)?;
-        // Queries are small request/response exchanges: never wait to coalesce packets.
-        stream.set_nodelay(true).map_err(refused)?;
-        Ok(Socket::Tcp(stream))
-    }
-}
-
-async fn authenticate(wire: &mut Wire, info: &ConnInfo) -> Result<()> {
-    let password = || {
-        info.password.as_deref().map(str::as_bytes).ok_or_else(|| {
-            Error::operational("the server asked for a password, and none was given (set it in the connection string or in PGPASSWORD)")
-        })
-    };
-    loop {
-        match wire.read().await? {
-            Message::AuthenticationOk => return Ok(()),
-            Message::AuthenticationCleartextPassword => {
-                frontend::password_message(password()?, &mut wire.out).map_err(protocol_error)?;
-            }
-            Message::AuthenticationMd5Password(body) => {
-                let hashed = md5_hash(info.user.as_bytes(), password()?, body.salt());
-                frontend::password_message(hashed.as_bytes(), &mut wire.out).map_err(protocol_error)?;
-            }
-            Message::AuthenticationSasl(body) => {
-                let mut mechanisms = body.mechanisms();
-                let mut scram_offered = false;
-                while let Some(mechanism) = mechanisms.next().map_err(protocol_error)? {
-                    scram_offered |= mechanism == sasl::SCRAM_SHA_256;
-                }
-                if !scram_offered {
-                    return Err(Error::operational(
-                        "the server offered no SASL mechanism pgtide supports (SCRAM-SHA-256)",
-                    ));
-                }
-                scram_exchange(wire, password()?).await?;
-                continue;
-            }
-            Message::ErrorResponse(body) => return Err(server_refusal(body)),
-            _ => {
-                return Err(Error::operational(
-                    "the server asked for an authentication method pgtide does not support",
-                ))
-            }
-        }
-        wire.flush().await?;
-    }
-}
-
-async fn scram_exchange(wire: &mut Wire, password: &[u8]) -> Result<()> {
-    // Without TLS there is no channel to bind to.
-    let mut scram = sasl::ScramSha256::new(password, sasl::ChannelBinding::unsupported());
-    frontend::sasl_initial_response(sasl::SCRAM_SHA_256, scram.message(), &mut wire.out).map_err(protocol_error)?;
-    wire.flush().await?;
-    match wire.read().await? {
-        Message::AuthenticationSaslContinue(body) => scram.update(body.data()).map_err(auth_failed)?,
-        Message::ErrorResponse(body) => return Err(server_refusal(body)),
-        _ => return Err(Error::operational("unexpected message during SCRAM authentication")),
-    }
-    frontend::sasl_response(scram.message(), &mut wire.out).map_err(protocol_error)?;
-    wire.flush().await?;
-    match wire.read().await? {
-        Message::AuthenticationSaslFinal(body) => scram.finish(body.data()).map_err(auth_failed),
-        Message::ErrorResponse(body) => Err(server_refusal(body)),
-        _ => Err(Error::operational("unexpected message during SCRAM authentication")),
+        Ok(Socket::Tcp(tcp_connect(target).await?))
     }
 }
 
 async fn read_greeting(mut wire: Wire, target: Target) -> Result<Opened> {
     let (mut backend_pid, mut secret_key) = (0, 0);
+    let mut parameters = HashMap::new();
     loop {
         match wire.read().await? {
             Message::BackendKeyData(body) => {
                 backend_pid = body.process_id();
                 secret_key = body.secret_key();
+            }
+            Message::ParameterStatus(body) => {
+                let name = body.name().map_err(protocol_error)?.to_string();
+                parameters.insert(name, body.value().map_err(protocol_error)?.to_string());
             }
             Message::ReadyForQuery(_) => {
                 return Ok(Opened {
@@ -164,6 +229,7 @@ async fn read_greeting(mut wire: Wire, target: Target) -> Result<Opened> {
                     target,
                     backend_pid,
                     secret_key,
+                    parameters,
                 });
             }
             Message::ErrorResponse(body) => return Err(server_refusal(body)),
@@ -172,7 +238,8 @@ async fn read_greeting(mut wire: Wire, target: Target) -> Result<Opened> {
     }
 }
 
-/// Sends a CancelRequest for the backend `pid` on a connection of its own.
+/// Sends a CancelRequest for the backend `pid` on a connection of its own. Like libpq before
+/// version 17, without TLS: the request carries only the pid and a one-time key.
 pub async fn send_cancel(target: &Target, pid: i32, secret_key: i32) -> Result<()> {
     let mut wire = Wire::new(open_socket(target).await?);
     frontend::cancel_request(pid, secret_key, &mut wire.out);
@@ -180,18 +247,4 @@ pub async fn send_cancel(target: &Target, pid: i32, secret_key: i32) -> Result<(
     // The server answers by closing the socket; wait for that so the request has landed.
     let _ = wire.read().await;
     Ok(())
-}
-
-/// The server refused the session (bad database, role, password, too many clients...).
-fn server_refusal(body: postgres_protocol::message::backend::ErrorResponseBody) -> Error {
-    let db = db_error(&body);
-    Error::operational(format!("{}:  {}", db.severity, db.message))
-}
-
-fn auth_failed(e: std::io::Error) -> Error {
-    Error::operational(format!("SCRAM authentication failed: {e}"))
-}
-
-fn protocol_error(e: std::io::Error) -> Error {
-    Error::operational(format!("protocol error: {e}"))
 }

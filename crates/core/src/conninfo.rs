@@ -9,14 +9,66 @@ const DEFAULT_PORT: u16 = 5432;
 /// Where libpq looks for a Unix socket when no host is given (Debian's folder, then upstream's).
 const DEFAULT_SOCKET_DIRS: [&str; 2] = ["/var/run/postgresql", "/tmp"];
 
+/// libpq's `sslmode`: whether to use TLS and how much of the server's certificate to check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SslMode {
     Disable,
+    /// Plain first; TLS if the server refuses the plain session.
     Allow,
+    /// TLS if the server accepts it; plain if it does not, or refuses the TLS session.
     Prefer,
+    /// TLS, no certificate check (unless a root certificate is given: then as verify-ca).
     Require,
+    /// TLS, the certificate chain checked against the root certificates.
     VerifyCa,
+    /// TLS, the chain checked and the certificate's names matched against the host.
     VerifyFull,
+}
+
+impl SslMode {
+    /// The name libpq gives it, for messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Allow => "allow",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+}
+
+/// libpq's `channel_binding`: whether SCRAM binds the authentication to the TLS channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelBinding {
+    Disable,
+    /// Bind when the server offers SCRAM-SHA-256-PLUS over TLS.
+    Prefer,
+    /// Refuse any authentication that is not channel-bound SCRAM.
+    Require,
+}
+
+/// libpq's `target_session_attrs`: which of several hosts is acceptable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetSessionAttrs {
+    Any,
+    ReadWrite,
+    ReadOnly,
+    Primary,
+    Standby,
+    /// A standby if any host is one, else any host.
+    PreferStandby,
+}
+
+/// Where the TLS files are. `None`: libpq's default file under `~/.postgresql/`, if it exists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SslFiles {
+    /// A PEM file of root certificates, or `system` for the operating system's store.
+    pub rootcert: Option<String>,
+    /// The client certificate (PEM) and its private key (PEM), for certificate authentication.
+    pub cert: Option<String>,
+    pub key: Option<String>,
 }
 
 /// One place to connect to: a TCP host or a Unix socket folder (a host starting with `/`).
@@ -54,6 +106,11 @@ pub struct ConnInfo {
     pub options: Option<String>,
     pub connect_timeout: Option<Duration>,
     pub sslmode: SslMode,
+    pub ssl_files: SslFiles,
+    /// Send the host name in the TLS handshake (SNI), as libpq's `sslsni=1` does.
+    pub sslsni: bool,
+    pub channel_binding: ChannelBinding,
+    pub target_session_attrs: TargetSessionAttrs,
 }
 
 impl std::fmt::Debug for ConnInfo {
@@ -64,7 +121,13 @@ impl std::fmt::Debug for ConnInfo {
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("dbname", &self.dbname)
             .field("application_name", &self.application_name)
+            .field("options", &self.options)
             .field("connect_timeout", &self.connect_timeout)
+            .field("sslmode", &self.sslmode)
+            .field("ssl_files", &self.ssl_files)
+            .field("sslsni", &self.sslsni)
+            .field("channel_binding", &self.channel_binding)
+            .field("target_session_attrs", &self.target_session_attrs)
             .finish()
     }
 }
@@ -84,13 +147,26 @@ impl ConnInfo {
             parse_key_values(trimmed)?
         };
         let mut raw = RawParams::default();
-        for (key, value) in pairs {
-            raw.set(&key, value)?;
+        let mut previous_key = "";
+        for (key, value) in &pairs {
+            raw.set(key, value.clone()).map_err(|e| {
+                // `password=two words` makes "words" a key: never echo what may be part of a password.
+                if previous_key == "password" {
+                    Error::config(format!(
+                        "{AFTER_PASSWORD} (quote a value that contains spaces: password='...')"
+                    ))
+                } else {
+                    e
+                }
+            })?;
+            previous_key = key;
         }
         raw.fill_from_env(&env);
         raw.finish(&env)
     }
 }
+
+const AFTER_PASSWORD: &str = "invalid connection option after the password in connection info string";
 
 /// The recognised keys before defaults and validation; later values win, as in libpq.
 #[derive(Default)]
@@ -105,6 +181,12 @@ struct RawParams {
     options: Option<String>,
     connect_timeout: Option<String>,
     sslmode: Option<String>,
+    sslrootcert: Option<String>,
+    sslcert: Option<String>,
+    sslkey: Option<String>,
+    sslsni: Option<String>,
+    channel_binding: Option<String>,
+    target_session_attrs: Option<String>,
 }
 
 impl RawParams {
@@ -120,6 +202,12 @@ impl RawParams {
             "options" => &mut self.options,
             "connect_timeout" => &mut self.connect_timeout,
             "sslmode" => &mut self.sslmode,
+            "sslrootcert" => &mut self.sslrootcert,
+            "sslcert" => &mut self.sslcert,
+            "sslkey" => &mut self.sslkey,
+            "sslsni" => &mut self.sslsni,
+            "channel_binding" => &mut self.channel_binding,
+            "target_session_attrs" => &mut self.target_session_attrs,
             // Accepted for compatibility; they change nothing here.
             "client_encoding" | "keepalives" | "keepalives_idle" | "gssencmode" => return Ok(()),
             _ => return Err(Error::config(format!("invalid connection option \"{key}\""))),
@@ -129,15 +217,22 @@ impl RawParams {
     }
 
     fn fill_from_env(&mut self, env: &impl Fn(&str) -> Option<String>) {
-        let pairs: [(&mut Option<String>, &str); 8] = [
+        let pairs: [(&mut Option<String>, &str); 15] = [
             (&mut self.host, "PGHOST"),
             (&mut self.port, "PGPORT"),
             (&mut self.user, "PGUSER"),
             (&mut self.password, "PGPASSWORD"),
             (&mut self.dbname, "PGDATABASE"),
             (&mut self.application_name, "PGAPPNAME"),
+            (&mut self.options, "PGOPTIONS"),
             (&mut self.connect_timeout, "PGCONNECT_TIMEOUT"),
             (&mut self.sslmode, "PGSSLMODE"),
+            (&mut self.sslrootcert, "PGSSLROOTCERT"),
+            (&mut self.sslcert, "PGSSLCERT"),
+            (&mut self.sslkey, "PGSSLKEY"),
+            (&mut self.sslsni, "PGSSLSNI"),
+            (&mut self.channel_binding, "PGCHANNELBINDING"),
+            (&mut self.target_session_attrs, "PGTARGETSESSIONATTRS"),
         ];
         for (slot, name) in pairs {
             if slot.as_deref().is_none_or(str::is_empty) {
@@ -145,9 +240,6 @@ impl RawParams {
                     *slot = Some(value);
                 }
             }
-        }
-        if self.options.is_none() {
-            self.options = env("PGOPTIONS").filter(|v| !v.is_empty());
         }
     }
 
@@ -197,25 +289,93 @@ impl RawParams {
                 (seconds > 0).then(|| Duration::from_secs(seconds.max(2) as u64))
             }
         };
-        let sslmode = match self.sslmode.as_deref().unwrap_or("prefer") {
-            "disable" => SslMode::Disable,
-            "allow" => SslMode::Allow,
-            "prefer" => SslMode::Prefer,
-            "require" => SslMode::Require,
-            "verify-ca" => SslMode::VerifyCa,
-            "verify-full" => SslMode::VerifyFull,
-            other => return Err(Error::config(format!("invalid sslmode value: \"{other}\""))),
+        let system_roots = self.sslrootcert.as_deref() == Some("system");
+        let sslmode = match self.sslmode.as_deref() {
+            // libpq 16: trusting the whole system store only makes sense with the host name checked.
+            None if system_roots => SslMode::VerifyFull,
+            value => choose("sslmode", value, SslMode::Prefer, SSL_MODES)?,
         };
+        if system_roots && sslmode != SslMode::VerifyFull {
+            let weak = self.sslmode.unwrap_or_default();
+            return Err(Error::config(format!(
+                "weak sslmode \"{weak}\" may not be used with sslrootcert=system (use \"verify-full\")"
+            )));
+        }
+        let sslsni = choose("sslsni", self.sslsni.as_deref(), true, &[("1", true), ("0", false)])?;
+        let channel_binding = choose(
+            "channel_binding",
+            self.channel_binding.as_deref(),
+            ChannelBinding::Prefer,
+            CHANNEL_BINDINGS,
+        )?;
+        let target_session_attrs = choose(
+            "target_session_attrs",
+            self.target_session_attrs.as_deref(),
+            TargetSessionAttrs::Any,
+            TARGET_SESSION_ATTRS,
+        )?;
         Ok(ConnInfo {
             targets,
             dbname: self.dbname.filter(|d| !d.is_empty()).unwrap_or_else(|| user.clone()),
             user,
             password: self.password,
-            application_name: self.application_name.or(self.fallback_application_name),
+            application_name: self
+                .application_name
+                .filter(|a| !a.is_empty())
+                .or(self.fallback_application_name),
             options: self.options,
             connect_timeout,
             sslmode,
+            ssl_files: SslFiles {
+                rootcert: self.sslrootcert.filter(|p| !p.is_empty()),
+                cert: self.sslcert.filter(|p| !p.is_empty()),
+                key: self.sslkey.filter(|p| !p.is_empty()),
+            },
+            sslsni,
+            channel_binding,
+            target_session_attrs,
         })
+    }
+}
+
+const SSL_MODES: &[(&str, SslMode)] = &[
+    ("disable", SslMode::Disable),
+    ("allow", SslMode::Allow),
+    ("prefer", SslMode::Prefer),
+    ("require", SslMode::Require),
+    ("verify-ca", SslMode::VerifyCa),
+    ("verify-full", SslMode::VerifyFull),
+];
+
+const CHANNEL_BINDINGS: &[(&str, ChannelBinding)] = &[
+    ("disable", ChannelBinding::Disable),
+    ("prefer", ChannelBinding::Prefer),
+    ("require", ChannelBinding::Require),
+];
+
+const TARGET_SESSION_ATTRS: &[(&str, TargetSessionAttrs)] = &[
+    ("any", TargetSessionAttrs::Any),
+    ("read-write", TargetSessionAttrs::ReadWrite),
+    ("read-only", TargetSessionAttrs::ReadOnly),
+    ("primary", TargetSessionAttrs::Primary),
+    ("standby", TargetSessionAttrs::Standby),
+    ("prefer-standby", TargetSessionAttrs::PreferStandby),
+];
+
+/// One of a key's allowed values (unset or empty: the default), or an error naming key and value.
+fn choose<T: Copy>(key: &str, value: Option<&str>, default: T, allowed: &[(&str, T)]) -> Result<T> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Ok(default);
+    };
+    match allowed.iter().find(|(name, _)| *name == value) {
+        Some((_, choice)) => Ok(*choice),
+        None => {
+            let names: Vec<&str> = allowed.iter().map(|(name, _)| *name).collect();
+            Err(Error::config(format!(
+                "invalid {key} value: \"{value}\" (expected one of: {})",
+                names.join(", ")
+            )))
+        }
     }
 }
 
@@ -249,9 +409,13 @@ fn parse_key_values(text: &str) -> Result<Vec<(String, String)>> {
         }
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
         if chars.next() != Some('=') {
-            return Err(Error::config(format!(
-                "missing \"=\" after \"{key}\" in connection info string"
-            )));
+            // After `password=two words`, "words" may be part of the password: do not echo it.
+            let after_password = pairs.last().is_some_and(|(k, _): &(String, String)| k == "password");
+            return Err(Error::config(if after_password {
+                "missing \"=\" after the password in connection info string (quote a value that contains spaces: password='...')".to_string()
+            } else {
+                format!("missing \"=\" after \"{key}\" in connection info string")
+            }));
         }
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
         let mut value = String::new();
@@ -284,11 +448,12 @@ fn parse_key_values(text: &str) -> Result<Vec<(String, String)>> {
 /// `postgres://user:password@host1:port1,host2/dbname?key=value`, percent-decoded.
 fn parse_url(url: &str) -> Result<Vec<(String, String)>> {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let (authority, dbname) = rest.split_once('/').unwrap_or((rest, ""));
     let mut pairs = Vec::new();
-    let hostlist = match authority.rsplit_once('@') {
-        Some((userinfo, hosts)) => {
+    // Credentials end at the last '@' before any '/' (libpq stops at the first), so '?', ':' or
+    // '@' may stand unencoded in a password; the host list ends at '/' or '?'.
+    let before_path = rest.split_once('/').map_or(rest, |(before, _)| before);
+    let rest = match before_path.rsplit_once('@') {
+        Some((userinfo, _)) => {
             let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
             if !user.is_empty() {
                 pairs.push(("user".to_string(), percent_decode(user, "user")?));
@@ -296,10 +461,20 @@ fn parse_url(url: &str) -> Result<Vec<(String, String)>> {
             if userinfo.contains(':') {
                 pairs.push(("password".to_string(), percent_decode(password, "password")?));
             }
-            hosts
+            &rest[userinfo.len() + 1..]
         }
-        None => authority,
+        None => rest,
     };
+    let host_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (hostlist, rest) = rest.split_at(host_end);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let dbname = path.strip_prefix('/').unwrap_or(path);
+    if dbname.contains('@') {
+        // Most likely a password with a raw '/': the parts around it are not echoed.
+        return Err(Error::config(
+            "invalid connection URI: '@' after the host part; percent-encode '/' and '@' in the user name and password (as %2F and %40)",
+        ));
+    }
     if !hostlist.is_empty() {
         let mut hosts = Vec::new();
         let mut ports = Vec::new();
@@ -444,7 +619,135 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_password() {
-        let info = parse("postgres://u:hunter2@h/d").unwrap();
-        assert!(!format!("{info:?}").contains("hunter2"));
+        let info = parse("postgres://u:hunter2@h/d?sslmode=require&options=-c%20x%3D1").unwrap();
+        let debug = format!("{info:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("Require") && debug.contains("-c x=1"), "{debug}");
+    }
+
+    #[test]
+    fn tls_and_session_keys() {
+        let info = parse(
+            "host=db port=5433 sslmode=verify-full sslrootcert=/ca.pem sslcert=/c.pem sslkey=/c.key sslsni=0 \
+             channel_binding=require target_session_attrs=read-write fallback_application_name=tool",
+        )
+        .unwrap();
+        assert_eq!(info.sslmode, SslMode::VerifyFull);
+        assert_eq!(
+            info.ssl_files,
+            SslFiles {
+                rootcert: Some("/ca.pem".into()),
+                cert: Some("/c.pem".into()),
+                key: Some("/c.key".into()),
+            }
+        );
+        assert!(!info.sslsni);
+        assert_eq!(info.channel_binding, ChannelBinding::Require);
+        assert_eq!(info.target_session_attrs, TargetSessionAttrs::ReadWrite);
+        assert_eq!(info.application_name.as_deref(), Some("tool"));
+        let defaults = parse("host=db").unwrap();
+        assert_eq!(
+            (
+                defaults.sslmode,
+                defaults.sslsni,
+                defaults.channel_binding,
+                defaults.target_session_attrs
+            ),
+            (SslMode::Prefer, true, ChannelBinding::Prefer, TargetSessionAttrs::Any)
+        );
+        assert_eq!(defaults.ssl_files, SslFiles::default());
+    }
+
+    #[test]
+    fn environment_for_tls_and_hosts() {
+        let info = ConnInfo::parse_with_env("host=a,b", |name| {
+            let value = match name {
+                "PGSSLMODE" => "verify-ca",
+                "PGSSLROOTCERT" => "/env-ca.pem",
+                "PGSSLCERT" => "/env.crt",
+                "PGSSLKEY" => "/env.key",
+                "PGCHANNELBINDING" => "disable",
+                "PGTARGETSESSIONATTRS" => "prefer-standby",
+                "PGCONNECT_TIMEOUT" => "1",
+                "PGOPTIONS" => "-c work_mem=64MB",
+                "PGAPPNAME" => "env-app",
+                "PGPASSWORD" => "from-env",
+                _ => return None,
+            };
+            Some(value.to_string())
+        })
+        .unwrap();
+        assert_eq!(info.sslmode, SslMode::VerifyCa);
+        assert_eq!(info.ssl_files.rootcert.as_deref(), Some("/env-ca.pem"));
+        assert_eq!(info.ssl_files.cert.as_deref(), Some("/env.crt"));
+        assert_eq!(info.ssl_files.key.as_deref(), Some("/env.key"));
+        assert_eq!(info.channel_binding, ChannelBinding::Disable);
+        assert_eq!(info.target_session_attrs, TargetSessionAttrs::PreferStandby);
+        assert_eq!(
+            info.connect_timeout,
+            Some(Duration::from_secs(2)),
+            "libpq raises 1 s to 2 s"
+        );
+        assert_eq!(info.options.as_deref(), Some("-c work_mem=64MB"));
+        assert_eq!(info.application_name.as_deref(), Some("env-app"));
+        assert_eq!(info.password.as_deref(), Some("from-env"));
+        assert_eq!(info.targets.len(), 2);
+    }
+
+    #[test]
+    fn sslmode_names_read_back() {
+        for (name, mode) in SSL_MODES {
+            assert_eq!(mode.as_str(), *name);
+            assert_eq!(parse(&format!("sslmode={name}")).unwrap().sslmode, *mode);
+        }
+    }
+
+    #[test]
+    fn sslrootcert_system_means_verify_full() {
+        assert_eq!(parse("sslrootcert=system").unwrap().sslmode, SslMode::VerifyFull);
+        let err = parse("sslrootcert=system sslmode=verify-ca").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "weak sslmode \"verify-ca\" may not be used with sslrootcert=system (use \"verify-full\")"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_key_and_value() {
+        let cases = [
+            ("sslmode=on", "invalid sslmode value: \"on\""),
+            (
+                "target_session_attrs=primary-ish",
+                "invalid target_session_attrs value: \"primary-ish\"",
+            ),
+            ("channel_binding=yes", "invalid channel_binding value: \"yes\""),
+            ("sslsni=true", "invalid sslsni value: \"true\""),
+        ];
+        for (text, start) in cases {
+            let err = parse(text).unwrap_err();
+            assert!(matches!(err, Error::Config(_)));
+            assert!(err.to_string().starts_with(start), "{err}");
+        }
+    }
+
+    #[test]
+    fn url_passwords_with_special_characters() {
+        let info = parse("postgres://u:p?a:s@s@h:5433/db?sslmode=disable").unwrap();
+        assert_eq!(info.password.as_deref(), Some("p?a:s@s"));
+        assert_eq!(info.targets[0].host, "h");
+        assert_eq!(info.sslmode, SslMode::Disable);
+    }
+
+    #[test]
+    fn malformed_strings_never_echo_what_may_be_a_password() {
+        for text in [
+            "password=two secret-words",
+            "password=two secret-words=x",
+            "postgres://u:two/secret-words@h/db",
+        ] {
+            let err = parse(text).unwrap_err();
+            assert!(matches!(err, Error::Config(_)));
+            assert!(!err.to_string().contains("secret"), "{text}: {err}");
+        }
     }
 }

@@ -12,8 +12,11 @@ pub mod result;
 pub mod statement_cache;
 pub mod transaction;
 
+mod auth;
 mod connect;
 mod server_message;
+mod session_attrs;
+mod tls;
 mod wire;
 
 pub use cancel::AbortHandle;

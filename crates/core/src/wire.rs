@@ -1,10 +1,15 @@
 //! The byte stream to one server: buffered writes of frontend messages, and backend messages
 //! parsed straight out of the read buffer (row data is never copied until it leaves for JS).
 
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use bytes::BytesMut;
 use postgres_protocol::message::backend::Message;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
+use tokio_rustls::client::TlsStream;
 
 use crate::error::{Error, Result};
 
@@ -13,6 +18,48 @@ const READ_CHUNK: usize = 64 * 1024;
 pub enum Socket {
     Tcp(TcpStream),
     Unix(UnixStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Socket {
+    /// The server's own certificate, on a TLS socket (for SCRAM channel binding).
+    pub fn server_certificate(&self) -> Option<&rustls_pki_types::CertificateDer<'static>> {
+        match self {
+            Socket::Tls(tls) => tls.get_ref().1.peer_certificates()?.first(),
+            Socket::Tcp(_) | Socket::Unix(_) => None,
+        }
+    }
+}
+
+/// Calls the poll method on whichever stream the socket is (each is `Unpin`).
+macro_rules! on_stream {
+    ($socket:expr, $method:ident($($arg:expr),*)) => {
+        match $socket.get_mut() {
+            Socket::Tcp(stream) => Pin::new(stream).$method($($arg),*),
+            Socket::Unix(stream) => Pin::new(stream).$method($($arg),*),
+            Socket::Tls(stream) => Pin::new(stream.as_mut()).$method($($arg),*),
+        }
+    };
+}
+
+impl AsyncRead for Socket {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        on_stream!(self, poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for Socket {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        on_stream!(self, poll_write(cx, buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        on_stream!(self, poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        on_stream!(self, poll_shutdown(cx))
+    }
 }
 
 pub struct Wire {
@@ -31,10 +78,15 @@ impl Wire {
         }
     }
 
+    pub fn socket(&self) -> &Socket {
+        &self.socket
+    }
+
     pub async fn flush(&mut self) -> Result<()> {
-        let result = match &mut self.socket {
-            Socket::Tcp(s) => s.write_all(&self.out).await,
-            Socket::Unix(s) => s.write_all(&self.out).await,
+        // TLS may keep written records buffered until flushed; for TCP the flush costs nothing.
+        let result = match self.socket.write_all(&self.out).await {
+            Ok(()) => self.socket.flush().await,
+            Err(e) => Err(e),
         };
         self.out.clear();
         result.map_err(|e| Error::operational(format!("consuming input failed: could not send data to server: {e}")))
@@ -51,11 +103,7 @@ impl Wire {
             if self.read_buf.capacity() - self.read_buf.len() < READ_CHUNK / 4 {
                 self.read_buf.reserve(READ_CHUNK);
             }
-            let read = match &mut self.socket {
-                Socket::Tcp(s) => s.read_buf(&mut self.read_buf).await,
-                Socket::Unix(s) => s.read_buf(&mut self.read_buf).await,
-            };
-            match read {
+            match self.socket.read_buf(&mut self.read_buf).await {
                 Ok(0) => {
                     return Err(Error::operational(
                         "server closed the connection unexpectedly: the server may have been restarted or the backend terminated",
@@ -68,9 +116,6 @@ impl Wire {
     }
 
     pub async fn shutdown(&mut self) {
-        let _ = match &mut self.socket {
-            Socket::Tcp(s) => s.shutdown().await,
-            Socket::Unix(s) => s.shutdown().await,
-        };
+        let _ = self.socket.shutdown().await;
     }
 }
