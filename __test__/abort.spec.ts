@@ -8,12 +8,14 @@ describe('query(sql, params, { signal })', () => {
     const conn = await openAsync()
     const controller = new AbortController()
     const started = Date.now()
-    const running = caught(() => conn.query('SELECT pg_sleep(30)', [], { signal: controller.signal }))
+    const running = caught(() => conn.query('SELECT pg_sleep(10)', [], { signal: controller.signal }))
     await sleep(300)
     expect(conn.transactionStatus).toBe('active')
     const reason = new Error('user gave up')
+    const abortedAt = Date.now()
     controller.abort(reason)
     const error = await running
+    expect(Date.now() - abortedAt).toBeLessThan(1000) // the server stopped the sleep, within a second
     expect(error).toBeInstanceOf(AbortError)
     expect(error).toBeInstanceOf(Error)
     expect(error).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR' })

@@ -164,6 +164,15 @@ describe('statement cache', () => {
     expect(await preparedCount(conn, 'SELECT 5 AS n')).toBe(0)
   })
 
+  it('stays within its bound under 1,000 distinct statements', async () => {
+    const conn = await openAsync({ autocommit: true })
+    for (let i = 0; i < 1000; i++) await conn.query(`SELECT ${i}::int4 AS n`)
+    // The default bound is 100; the counting query is one of them.
+    expect(await preparedCount(conn)).toBe(100)
+    expect(await preparedCount(conn, 'SELECT 999::int4 AS n')).toBe(1)
+    expect(await preparedCount(conn, 'SELECT 0::int4 AS n')).toBe(0)
+  })
+
   it('size 0 sends no named statement at all', async () => {
     const conn = await openAsync({ autocommit: true, statementCacheSize: 0 })
     for (let i = 0; i < 3; i++) await conn.query('SELECT $1::text AS t', ['x'])
