@@ -14,6 +14,7 @@ use pgtide_core::{ConnInfo, ConnectOptions, Connection, Error, Pool};
 
 use crate::blocking::block_on;
 use crate::connection::NativeConnection;
+use crate::eager::eager_promise;
 use crate::errors::IntoNapi;
 
 /// A connection's ticket back to the pool that handed it out.
@@ -393,7 +394,7 @@ impl NativePool {
     ) -> napi::Result<PromiseRaw<'env, NativeConnection>> {
         let request = self.pool.getconn(timeout.map(seconds));
         let pool = self.pool.clone();
-        env.spawn_future(async move {
+        eager_promise(env, async move {
             let lease = request.await.into_napi()?;
             Ok(NativeConnection {
                 inner: lease.conn,
@@ -406,7 +407,7 @@ impl NativePool {
     pub fn putconn<'env>(&self, env: &'env Env, conn: &NativeConnection) -> napi::Result<PromiseRaw<'env, ()>> {
         let id = self.own_lease(conn)?;
         let pool = self.pool.clone();
-        env.spawn_future(async move { pool.putconn(id).await.into_napi() })
+        eager_promise(env, async move { pool.putconn(id).await.into_napi() })
     }
 
     /// Ends a `connection(fn)` block: commit or rollback, return, count the usage.
@@ -419,7 +420,7 @@ impl NativePool {
     ) -> napi::Result<PromiseRaw<'env, ()>> {
         let id = self.own_lease(conn)?;
         let pool = self.pool.clone();
-        env.spawn_future(async move { pool.finish_use(id, succeeded).await.into_napi() })
+        eager_promise(env, async move { pool.finish_use(id, succeeded).await.into_napi() })
     }
 
     #[napi]
