@@ -1,8 +1,9 @@
 // W5: every backend of the pool is terminated (pg_terminate_backend) while 100 workers keep
 // it busy with `SELECT $1::int`. Counted from the kill: requests that fail, requests that
-// never settle within a bound, the time to the first success of a request issued after the
-// kill, and the throughput once the pool has recovered. Only the pool's own backends are
-// killed, found by their application_name.
+// never settle within a bound, the time to the first success after the pool noticed (after
+// its first failed request: answers already on their way when the backends died do not count),
+// and the throughput once the pool has recovered. Only the pool's own backends are killed,
+// found by their application_name.
 
 import { now, sleep } from '../measure.mjs'
 
@@ -41,7 +42,7 @@ export default {
     let stop = false
     let errors = 0
     let errorsBeforeKill = 0
-    let firstSuccessMs = NaN
+    let firstErrorMs = NaN
 
     const worker = async (w) => {
       while (!stop) {
@@ -50,13 +51,11 @@ export default {
         try {
           await pool.query('SELECT $1::int', [w])
           const done = now()
-          if (done >= killAt) {
-            successes.push(done - killAt)
-            if (request.issued >= killAt && Number.isNaN(firstSuccessMs)) firstSuccessMs = done - killAt
-          }
+          if (done >= killAt) successes.push(done - killAt)
         } catch {
-          if (now() >= killAt) errors++
-          else errorsBeforeKill++
+          const failed = now()
+          if (failed < killAt) errorsBeforeKill++
+          else if (errors++ === 0) firstErrorMs = failed - killAt
           await new Promise(setImmediate) // a pool that fails at once must not starve the timers
         } finally {
           pending.delete(request)
@@ -74,12 +73,15 @@ export default {
       await sleep(timing.observe)
       stop = true
       await settle(pending, timing.bound)
+      const noticed = Number.isNaN(firstErrorMs) ? 0 : firstErrorMs
+      const firstSuccessMs = successes.find((t) => t > noticed) ?? NaN
       const window = timing.recoveryWindow
       const recovered = successes.filter((t) => t > timing.observe - window && t <= timing.observe).length
       return {
         errors,
         neverSettled: pending.size,
         firstSuccessMs,
+        firstErrorMs,
         recoveredOps: recovered / (window / 1000),
         killed: rows.length,
         errorsBeforeKill,
