@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{within_runtime_if_available, Buffer};
+use napi::bindgen_prelude::{within_runtime_if_available, Buffer, PromiseRaw};
 use napi::threadsafe_function::ThreadsafeFunction;
-use napi::Status;
+use napi::{Env, Status};
 use napi_derive::napi;
 use pgtide_core::{params, AbortHandle, ConnInfo, ConnectOptions, Connection};
 
 use crate::blocking::block_on;
+use crate::eager::eager_promise;
 use crate::errors::IntoNapi;
 use crate::notifications::{notice_handler, JsListener, NativeNotification};
 use crate::pool::PoolLease;
@@ -101,9 +102,14 @@ pub fn connect_sync(conninfo: String, options: NativeConnectOptions) -> napi::Re
 #[napi]
 impl NativeConnection {
     /// `params` is the tagged parameter form of `pgtide_core::params`.
-    #[napi]
-    pub async fn query(&self, sql: String, params: Buffer) -> napi::Result<NativeResult> {
-        run_query(self.inner.clone(), sql, params, None).await
+    #[napi(ts_return_type = "Promise<NativeResult>")]
+    pub fn query<'env>(
+        &self,
+        env: &'env Env,
+        sql: String,
+        params: Buffer,
+    ) -> napi::Result<PromiseRaw<'env, NativeResult>> {
+        eager_promise(env, run_query(self.inner.clone(), sql, params, None))
     }
 
     #[napi]
@@ -264,9 +270,14 @@ pub struct NativeRequest {
 
 #[napi]
 impl NativeRequest {
-    #[napi]
-    pub async fn query(&self, sql: String, params: Buffer) -> napi::Result<NativeResult> {
-        run_query(self.conn.clone(), sql, params, Some(self.abort.clone())).await
+    #[napi(ts_return_type = "Promise<NativeResult>")]
+    pub fn query<'env>(
+        &self,
+        env: &'env Env,
+        sql: String,
+        params: Buffer,
+    ) -> napi::Result<PromiseRaw<'env, NativeResult>> {
+        eager_promise(env, run_query(self.conn.clone(), sql, params, Some(self.abort.clone())))
     }
 
     /// Stops the query: never started if it has not, cancelled on the server if it runs; a

@@ -3,6 +3,7 @@
 
 mod blocking;
 mod connection;
+mod eager;
 mod errors;
 mod notifications;
 mod pool;

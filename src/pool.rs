@@ -14,6 +14,7 @@ use pgtide_core::{ConnInfo, ConnectOptions, Connection, Error, Pool};
 
 use crate::blocking::block_on;
 use crate::connection::NativeConnection;
+use crate::eager::eager_promise;
 use crate::errors::IntoNapi;
 use crate::shared_pools;
 
@@ -425,7 +426,7 @@ impl NativePool {
         match self.pool.getconn(timeout.map(seconds)) {
             Outcome::Now(lease) => Ok(Either::A(pooled(pool, lease.into_napi()?))),
             Outcome::Later(future) => {
-                let lease = env.spawn_future(async move { Ok(pooled(pool, future.await.into_napi()?)) })?;
+                let lease = eager_promise(env, async move { Ok(pooled(pool, future.await.into_napi()?)) })?;
                 Ok(Either::B(lease))
             }
         }
@@ -570,7 +571,7 @@ fn promise_of<'env>(
 ) -> napi::Result<Option<PromiseRaw<'env, ()>>> {
     match outcome {
         Outcome::Now(result) => result.into_napi().map(|()| None),
-        Outcome::Later(future) => Ok(Some(env.spawn_future(async move { future.await.into_napi() })?)),
+        Outcome::Later(future) => Ok(Some(eager_promise(env, async move { future.await.into_napi() })?)),
     }
 }
 

@@ -1,0 +1,39 @@
+// After a full run: redraws bench/chart.svg and puts the table between the
+// `<!-- bench:table -->` and `<!-- /bench:table -->` markers of README.md and docs/benchmarks.md.
+
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+import { chartSvg } from './chart.mjs'
+
+const BENCH = path.dirname(fileURLToPath(import.meta.url))
+const ROOT = path.dirname(BENCH)
+const START = '<!-- bench:table -->'
+const END = '<!-- /bench:table -->'
+
+function replaceBetweenMarkers(file, content, log) {
+  if (!fs.existsSync(file)) return
+  const text = fs.readFileSync(file, 'utf8')
+  const start = text.indexOf(START)
+  const end = text.indexOf(END)
+  if (start < 0 || end < start) {
+    log(`${path.relative(ROOT, file)} has no ${START} … ${END} markers: table not updated`)
+    return
+  }
+  fs.writeFileSync(file, `${text.slice(0, start + START.length)}\n${content}\n${text.slice(end)}`)
+  log(`updated the table in ${path.relative(ROOT, file)}`)
+}
+
+export function publish(run, summary, report, log) {
+  fs.writeFileSync(path.join(BENCH, 'chart.svg'), chartSvg(run, summary))
+  log('wrote bench/chart.svg')
+  for (const file of ['README.md', 'docs/benchmarks.md']) replaceBetweenMarkers(path.join(ROOT, file), report, log)
+}
+
+// `node bench/publish.mjs bench/results/FILE.json`: publishes a saved run again.
+if (process.argv[1] && fs.realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const { markdownReport } = await import('./report.mjs')
+  const { run, summary } = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'))
+  publish(run, summary, markdownReport(run, summary), (message) => console.error(`[bench] ${message}`))
+}

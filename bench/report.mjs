@@ -1,0 +1,206 @@
+// From the rounds to the table: the median and spread of every metric per library, pgtide's
+// ratio to its reference (the best peer, or the one a target names), and the markdown.
+
+import { machineLine } from './machine.mjs'
+import { median, spread } from './stats.mjs'
+import { PEERS } from './peers.mjs'
+
+/** The libraries pgtide is compared with (the table's other columns). */
+const RIVALS = PEERS.map((p) => p.id).filter((id) => !id.startsWith('pgtide'))
+
+function stat(series) {
+  return {
+    median: median(series),
+    spread: spread(series),
+    min: Math.min(...series),
+    max: Math.max(...series),
+    rounds: series,
+  }
+}
+
+const isBetter = (better, a, b) => (better === 'higher' ? a > b : a < b)
+
+/** The reference of a metric's ratio: the peer a target names, else the best peer measured. */
+function referenceOf(metric, values) {
+  const named = metric.target?.against
+  if (named) return values[named] ? named : null
+  let best = null
+  for (const id of RIVALS) {
+    const value = values[id]?.median
+    if (Number.isFinite(value) && (best === null || isBetter(metric.better, value, values[best].median))) best = id
+  }
+  return best
+}
+
+function verdict(metric, subject, ratio) {
+  const target = metric.target
+  if (!target || !subject) return null
+  if (target.max !== undefined) return subject.max <= target.max
+  if (!Number.isFinite(ratio)) return null
+  return metric.better === 'higher' ? ratio >= target.ratio : ratio <= target.ratio
+}
+
+function metricRow(workload, metric, result) {
+  const values = {}
+  for (const [id, rounds] of Object.entries(result.rounds)) {
+    const series = rounds.map((v) => v[metric.key]).filter((v) => typeof v === 'number')
+    if (series.length) values[id] = stat(series)
+  }
+  const subjectId = metric.subject ?? 'pgtide'
+  const reference = referenceOf(metric, values)
+  const ratio = reference ? values[subjectId]?.median / values[reference].median : NaN
+  return {
+    workload: workload.id,
+    key: metric.key,
+    label: metric.label,
+    unit: metric.unit,
+    better: metric.better,
+    target: metric.target ?? null,
+    subject: subjectId,
+    values,
+    reference,
+    ratio,
+    meets: verdict(metric, values[subjectId], ratio),
+  }
+}
+
+/** Each library's W2 throughput as a share of pgbench's, when both ran. */
+function ceilingRow(rows) {
+  const w2 = rows.find((r) => r.workload === 'W2' && r.key === 'ops')
+  const pgbench = rows.find((r) => r.workload === 'ceiling')?.values.pgbench
+  if (!w2 || !pgbench) return null
+  const values = {}
+  for (const [id, value] of Object.entries(w2.values)) {
+    values[id] = stat(value.rounds.map((ops) => (100 * ops) / pgbench.median))
+  }
+  return {
+    workload: 'ceiling',
+    key: 'share',
+    label: `W2 beside pgbench -S -M prepared at ${formatValue(pgbench.median, 'tps')} tps`,
+    unit: '%',
+    better: 'higher',
+    target: null,
+    subject: 'pgtide',
+    values,
+    reference: null,
+    ratio: NaN,
+    meets: null,
+  }
+}
+
+export function summarise(workloads, results) {
+  const rows = []
+  const notes = { errors: {}, skipped: {}, facts: {} }
+  for (const workload of workloads) {
+    const result = results[workload.id]
+    if (!result) continue
+    for (const metric of workload.metrics) rows.push(metricRow(workload, metric, result))
+    if (Object.keys(result.errors).length) notes.errors[workload.id] = result.errors
+    if (Object.keys(result.skipped).length) notes.skipped[workload.id] = result.skipped
+    if (result.facts) notes.facts[workload.id] = result.facts
+  }
+  const ceiling = ceilingRow(rows)
+  const table = rows.filter((r) => r.workload !== 'ceiling')
+  if (ceiling) table.splice(table.findLastIndex((r) => r.workload === 'W2') + 1, 0, ceiling)
+  return { rows: table, pgbench: rows.find((r) => r.workload === 'ceiling') ?? null, notes }
+}
+
+// ---- markdown ----
+
+export function formatValue(value, unit) {
+  if (!Number.isFinite(value)) return '—'
+  if (unit === 'ms') {
+    const digits = value < 1 ? 3 : value < 10 ? 2 : value < 100 ? 1 : 0
+    return value.toFixed(digits)
+  }
+  if (unit === 'MB') return value.toFixed(1)
+  if (unit === 'requests') return Number.isInteger(value) ? String(value) : value.toFixed(1)
+  return Math.round(value).toLocaleString('en-US')
+}
+
+function cell(row, id) {
+  const value = row.values[id]
+  if (!value) return ''
+  const spreadText = value.rounds.length > 1 && value.spread > 0.005 ? ` ±${Math.round((value.spread * 100) / 2)}%` : ''
+  const text = `${formatValue(value.median, row.unit)}${spreadText}`
+  return bestOf(row) === id ? `**${text}**` : text
+}
+
+function bestOf(row) {
+  let best = null
+  for (const [id, value] of Object.entries(row.values)) {
+    if (!PEERS.some((p) => p.id === id) || !Number.isFinite(value.median)) continue
+    if (best === null || isBetter(row.better, value.median, row.values[best].median)) best = id
+  }
+  return best
+}
+
+const labelOf = (id) => PEERS.find((p) => p.id === id)?.label ?? id
+
+function ratioCell(row) {
+  if (!Number.isFinite(row.ratio) || !row.reference) return ''
+  const who = row.subject === 'pgtide' ? '' : `${labelOf(row.subject)}: `
+  return `${who}${row.ratio.toFixed(2)}× ${labelOf(row.reference)}`
+}
+
+function targetCell(row) {
+  const target = row.target
+  if (!target || row.meets === null) return ''
+  const mark = row.meets ? '✓' : '✗'
+  if (target.max !== undefined) return `${target.max} in every round ${mark}`
+  return `${row.better === 'higher' ? '≥' : '≤'} ${target.ratio}× ${mark}`
+}
+
+const UNIT_SUFFIX = { '%': '% of it' }
+
+export function markdownTable(summary) {
+  const header = ['workload', ...PEERS.map((p) => p.label), 'pgtide ÷ reference', 'target']
+  const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`]
+  for (const row of summary.rows) {
+    const unit = UNIT_SUFFIX[row.unit] ?? row.unit
+    const direction = row.better === 'lower' ? ', lower is better' : ''
+    const label = `${row.label} (${unit}${direction})`
+    lines.push(`| ${[label, ...PEERS.map((p) => cell(row, p.id)), ratioCell(row), targetCell(row)].join(' | ')} |`)
+  }
+  return lines.join('\n')
+}
+
+function caption(run) {
+  const mode = run.quick ? 'a --quick smoke run (one short round: not a measurement)' : `${run.timing.rounds} rounds`
+  const server = `PostgreSQL ${run.server.version} (${run.server.throwaway ? 'a throwaway server' : 'DATABASE_URL'})`
+  const loads = run.load.flatMap((l) => [l.before, l.after])
+  const load = loads.length ? `load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}` : ''
+  return [
+    `Measured ${run.date.slice(0, 16).replace('T', ' ')} UTC on ${machineLine(run.machine)}; ${server}, same machine; ` +
+      `commit ${run.machine.commit}; ${mode}, ${load}.`,
+    'Cells: median over rounds ±half the range (max − min) as a share of it; **bold** is the best library in the row.',
+  ].join('\n')
+}
+
+function notesText(run, summary) {
+  const lines = []
+  const { errors, skipped, facts } = summary.notes
+  for (const [id, reason] of Object.entries(run.skippedPeers)) lines.push(`- ${labelOf(id)} was skipped: ${reason}`)
+  for (const [workload, reasons] of Object.entries(skipped)) {
+    for (const [id, reason] of Object.entries(reasons)) {
+      if (!run.skippedPeers[id]) lines.push(`- ${workload}: ${labelOf(id)} skipped: ${reason}`)
+    }
+  }
+  for (const [workload, failures] of Object.entries(errors)) {
+    for (const [id, message] of Object.entries(failures)) lines.push(`- ${workload}: ${labelOf(id)} failed: ${message}`)
+  }
+  const baseline = summary.rows.find((r) => r.workload === 'memory')?.values.node
+  if (baseline) lines.push(`- Memory: a bare \`node\` process settles at ${formatValue(baseline.median, 'MB')} MB.`)
+  const addon = facts.memory
+  if (addon?.addonMb) lines.push(`- The pgtide addon (\`${addon.addon}\`, release build) is ${addon.addonMb.toFixed(1)} MB.`)
+  if (summary.pgbench) {
+    const { median: tps } = summary.pgbench.values.pgbench
+    lines.push(`- pgbench -S -M prepared, 10 clients, 2 threads: ${formatValue(tps, 'tps')} tps (the C client's ceiling).`)
+  }
+  return lines.join('\n')
+}
+
+export function markdownReport(run, summary) {
+  const notes = notesText(run, summary)
+  return [caption(run), '', markdownTable(summary), ...(notes ? ['', notes] : [])].join('\n')
+}

@@ -1,0 +1,278 @@
+//! Promises for the hot operations (checkout, return, query), at the least cost per call.
+//!
+//! - The operation's future is first polled on the JS thread, inside the runtime's context (as
+//!   the `*Sync` twins poll it). A checkout from a pool with an idle connection or a return that
+//!   needs no rollback finishes there, and its Promise settles with no thread hand-off; a query
+//!   is written to the socket at once.
+//! - A future that has to wait is not handed to the runtime until something wakes it. Woken by
+//!   the runtime (the server answered, a timer fired), it runs on the runtime from then on; its
+//!   outcome comes back through one threadsafe function per JS thread, shared by every call
+//!   (napi-rs's `spawn_future` creates one, and so a libuv handle, per Promise), and outcomes
+//!   that arrive together are delivered in one turn of the event loop.
+//! - Woken on the JS thread during one of these calls (a connection returned by `finishUse` is
+//!   handed to a queued `getconn`), it is polled on the JS thread before the call returns: the
+//!   hand-off settles the waiter's Promise without leaving the thread.
+//!
+//! While any such Promise is pending the shared function is ref'd, so Node stays alive for it
+//! as it would for a socket; with none pending it is unref'd.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::ffi::c_void;
+use std::future::Future;
+use std::pin::Pin;
+use std::ptr;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+
+use napi::bindgen_prelude::{within_runtime_if_available, PromiseRaw, ToNapiValue};
+use napi::{check_status, sys, Env, JsError};
+
+/// What the JS thread does with an outcome: settle its Promise.
+type Settle = Box<dyn FnOnce(sys::napi_env) + Send>;
+
+/// An operation on its way to an outcome.
+type Operation = Pin<Box<dyn Future<Output = Settle> + Send>>;
+
+/// The shared threadsafe function of this JS thread and the number of Promises waiting on it.
+struct Bridge {
+    tsfn: sys::napi_threadsafe_function,
+    pending: usize,
+}
+
+thread_local! {
+    static BRIDGE: RefCell<Option<Bridge>> = const { RefCell::new(None) };
+    /// How many `eager_promise` calls are under way on this thread (nested through sync hooks).
+    static DEPTH: Cell<usize> = const { Cell::new(0) };
+    /// Operations woken on this thread during such a call, polled before the outermost returns.
+    static READY: RefCell<VecDeque<(Arc<Task>, Operation)>> = const { RefCell::new(VecDeque::new()) };
+}
+
+/// A raw handle that napi lets any thread hold (deferreds are only used back on the JS thread;
+/// threadsafe functions are callable from anywhere).
+struct Handle<T>(T);
+unsafe impl<T> Send for Handle<T> {}
+unsafe impl<T> Sync for Handle<T> {}
+
+/// A waiting operation and its waker: parked in `operation` until woken.
+struct Task {
+    state: Mutex<TaskState>,
+    tsfn: Handle<sys::napi_threadsafe_function>,
+    runtime: tokio::runtime::Handle,
+}
+
+#[derive(Default)]
+struct TaskState {
+    operation: Option<Operation>,
+    /// Woken while being polled (nothing was parked to take).
+    woken: bool,
+}
+
+impl Wake for Task {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref()
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let mut state = self.state.lock().unwrap();
+        let Some(operation) = state.operation.take() else {
+            state.woken = true;
+            return;
+        };
+        drop(state);
+        if DEPTH.get() > 0 {
+            READY.with_borrow_mut(|ready| ready.push_back((self.clone(), operation)));
+        } else {
+            self.run_on_runtime(operation);
+        }
+    }
+}
+
+impl Task {
+    /// Parks a pending operation until its waker fires; one woken during its own poll would
+    /// spin on this thread, so it goes to the runtime.
+    fn park(self: &Arc<Self>, operation: Operation) {
+        let mut state = self.state.lock().unwrap();
+        if state.woken {
+            state.woken = false;
+            drop(state);
+            self.run_on_runtime(operation);
+        } else {
+            state.operation = Some(operation);
+        }
+    }
+
+    fn run_on_runtime(self: &Arc<Self>, operation: Operation) {
+        let tsfn = Handle(self.tsfn.0);
+        self.runtime.spawn(async move {
+            let settle = operation.await;
+            let tsfn = tsfn;
+            deliver(tsfn.0, settle);
+        });
+    }
+}
+
+/// Marks this thread as inside an `eager_promise` call; the outermost drains `READY` on exit.
+struct Scope(sys::napi_env);
+
+impl Scope {
+    fn enter(env: sys::napi_env) -> Scope {
+        DEPTH.set(DEPTH.get() + 1);
+        Scope(env)
+    }
+}
+
+impl Drop for Scope {
+    fn drop(&mut self) {
+        if DEPTH.get() == 1 {
+            drain(self.0);
+        }
+        DEPTH.set(DEPTH.get() - 1);
+    }
+}
+
+/// Polls the operations woken on the JS thread; those that finish settle here and then.
+fn drain(env: sys::napi_env) {
+    while let Some((task, mut operation)) = READY.with_borrow_mut(|ready| ready.pop_front()) {
+        let waker = Waker::from(task.clone());
+        match within_runtime_if_available(|| operation.as_mut().poll(&mut Context::from_waker(&waker))) {
+            Poll::Ready(settle) => {
+                settle(env);
+                finished(env);
+            }
+            Poll::Pending => task.park(operation),
+        }
+    }
+}
+
+pub fn eager_promise<'env, T, F>(env: &'env Env, future: F) -> napi::Result<PromiseRaw<'env, T>>
+where
+    T: ToNapiValue + Send + 'static,
+    F: Future<Output = napi::Result<T>> + Send + 'static,
+{
+    let raw_env = env.raw();
+    let _scope = Scope::enter(raw_env);
+    let task = Arc::new(Task {
+        state: Mutex::new(TaskState::default()),
+        tsfn: Handle(bridge(raw_env)?),
+        runtime: within_runtime_if_available(tokio::runtime::Handle::current),
+    });
+    let waker = Waker::from(task.clone());
+    let mut future = Box::pin(future);
+    match within_runtime_if_available(|| future.as_mut().poll(&mut Context::from_waker(&waker))) {
+        Poll::Ready(Ok(value)) => return PromiseRaw::resolve(env, value),
+        Poll::Ready(Err(error)) => return PromiseRaw::reject(env, error),
+        Poll::Pending => {}
+    }
+
+    let mut deferred = ptr::null_mut();
+    let mut promise = ptr::null_mut();
+    check_status!(unsafe { sys::napi_create_promise(raw_env, &mut deferred, &mut promise) })?;
+    started(raw_env)?;
+    let deferred = Handle(deferred);
+    task.park(Box::pin(async move {
+        let outcome = future.await;
+        Box::new(move |env| {
+            let deferred = deferred;
+            unsafe { settle_deferred(env, deferred.0, outcome) }
+        }) as Settle
+    }));
+    Ok(PromiseRaw::new(raw_env, promise))
+}
+
+/// Hands an outcome to the JS thread; if the environment is gone, nobody is left to tell.
+fn deliver(tsfn: sys::napi_threadsafe_function, settle: Settle) {
+    let data = Box::into_raw(Box::new(settle));
+    let status =
+        unsafe { sys::napi_call_threadsafe_function(tsfn, data.cast(), sys::ThreadsafeFunctionCallMode::nonblocking) };
+    if status != sys::Status::napi_ok {
+        drop(unsafe { Box::from_raw(data) });
+    }
+}
+
+unsafe fn settle_deferred<T: ToNapiValue>(env: sys::napi_env, deferred: sys::napi_deferred, outcome: napi::Result<T>) {
+    let value = outcome.and_then(|value| unsafe { T::to_napi_value(env, value) });
+    unsafe {
+        match value {
+            Ok(value) => sys::napi_resolve_deferred(env, deferred, value),
+            Err(error) => sys::napi_reject_deferred(env, deferred, JsError::from(error).into_value(env)),
+        };
+    }
+}
+
+/// The threadsafe function's callback, on the JS thread (`env` is null while it is torn down).
+unsafe extern "C" fn on_js_thread(
+    env: sys::napi_env,
+    _js_callback: sys::napi_value,
+    _context: *mut c_void,
+    data: *mut c_void,
+) {
+    let settle = unsafe { Box::from_raw(data.cast::<Settle>()) };
+    if env.is_null() {
+        return;
+    }
+    settle(env);
+    finished(env);
+}
+
+/// This thread's shared threadsafe function, created on first use (unref'd: idle, it does not
+/// keep Node alive) and forgotten when the environment is torn down.
+fn bridge(env: sys::napi_env) -> napi::Result<sys::napi_threadsafe_function> {
+    if let Some(tsfn) = BRIDGE.with_borrow(|bridge| bridge.as_ref().map(|b| b.tsfn)) {
+        return Ok(tsfn);
+    }
+    let mut name = ptr::null_mut();
+    let label = "pgtide";
+    check_status!(unsafe {
+        sys::napi_create_string_utf8(env, label.as_ptr().cast(), label.len() as isize, &mut name)
+    })?;
+    let mut tsfn = ptr::null_mut();
+    check_status!(unsafe {
+        sys::napi_create_threadsafe_function(
+            env,
+            ptr::null_mut(),
+            ptr::null_mut(),
+            name,
+            0,
+            1,
+            ptr::null_mut(),
+            None,
+            ptr::null_mut(),
+            Some(on_js_thread),
+            &mut tsfn,
+        )
+    })?;
+    check_status!(unsafe { sys::napi_unref_threadsafe_function(env, tsfn) })?;
+    check_status!(unsafe { sys::napi_add_env_cleanup_hook(env, Some(forget_bridge), ptr::null_mut()) })?;
+    BRIDGE.with_borrow_mut(|bridge| *bridge = Some(Bridge { tsfn, pending: 0 }));
+    Ok(tsfn)
+}
+
+unsafe extern "C" fn forget_bridge(_arg: *mut c_void) {
+    BRIDGE.with_borrow_mut(|bridge| *bridge = None);
+}
+
+/// One more Promise waits: the first one refs the shared function.
+fn started(env: sys::napi_env) -> napi::Result<()> {
+    let tsfn = BRIDGE.with_borrow_mut(|bridge| {
+        let bridge = bridge.as_mut()?;
+        bridge.pending += 1;
+        (bridge.pending == 1).then_some(bridge.tsfn)
+    });
+    if let Some(tsfn) = tsfn {
+        check_status!(unsafe { sys::napi_ref_threadsafe_function(env, tsfn) })?;
+    }
+    Ok(())
+}
+
+/// One Promise settled: the last one unrefs the shared function.
+fn finished(env: sys::napi_env) {
+    let tsfn = BRIDGE.with_borrow_mut(|bridge| {
+        let bridge = bridge.as_mut()?;
+        bridge.pending = bridge.pending.saturating_sub(1);
+        (bridge.pending == 0).then_some(bridge.tsfn)
+    });
+    if let Some(tsfn) = tsfn {
+        unsafe { sys::napi_unref_threadsafe_function(env, tsfn) };
+    }
+}
