@@ -49,7 +49,7 @@ const NATIVE_SOURCES = ['src', 'crates/core/src', 'crates/core/Cargo.toml', 'Car
 /** The cdylib cargo built in release mode (napi build copies it to the root as the .node). */
 function releaseLibrary() {
   const names = ['libpgtide.so', 'libpgtide.dylib', 'pgtide.dll']
-  const target = path.join(ROOT, 'target')
+  const target = process.env.CARGO_TARGET_DIR ? path.resolve(ROOT, process.env.CARGO_TARGET_DIR) : path.join(ROOT, 'target')
   const dirs = [path.join(target, 'release')]
   if (fs.existsSync(target)) dirs.push(...fs.readdirSync(target).map((triple) => path.join(target, triple, 'release')))
   const found = dirs.flatMap((dir) => names.map((name) => path.join(dir, name))).filter((file) => fs.existsSync(file))

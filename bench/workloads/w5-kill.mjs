@@ -1,14 +1,16 @@
 // W5: every backend of the pool is terminated (pg_terminate_backend) while 100 workers keep
-// it busy with `SELECT $1::int`. Counted from the kill: requests that fail, requests that
-// never settle within a bound, the time to the first success after the pool noticed (after
-// its first failed request: answers already on their way when the backends died do not count),
-// and the throughput once the pool has recovered. Only the pool's own backends are killed,
-// found by their application_name.
+// it busy with `SELECT pg_backend_pid(), $1::int`. Counted from the kill: requests that fail,
+// requests that never settle within a bound, the time to the first success served by a new
+// backend (the answering pid says which: backends finish dying one by one, so answers from
+// the old ones still arrive for a moment), and the throughput once the pool has recovered.
+// Only the pool's own backends are killed, found by their application_name.
 
 import { now, sleep } from '../measure.mjs'
 
-const KILL_SQL = `SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity
+const KILL_SQL = `SELECT pid, pg_terminate_backend(pid) AS killed FROM pg_stat_activity
   WHERE application_name = $1 AND pid <> pg_backend_pid()`
+
+const QUERY = 'SELECT pg_backend_pid() AS pid, $1::int AS n'
 
 const WORKERS = 100
 
@@ -38,20 +40,26 @@ export default {
     const pool = await peer.pool({ url, size: 10, appName })
     const pending = new Set()
     const successes = [] // completion times, ms after the kill
+    let killed = new Set()
     let killAt = Infinity
     let stop = false
     let errors = 0
     let errorsBeforeKill = 0
     let firstErrorMs = NaN
+    let firstSuccessMs = NaN
 
     const worker = async (w) => {
       while (!stop) {
         const request = { issued: now() }
         pending.add(request)
         try {
-          await pool.query('SELECT $1::int', [w])
+          const result = await pool.query(QUERY, [w])
           const done = now()
-          if (done >= killAt) successes.push(done - killAt)
+          if (done >= killAt) {
+            successes.push(done - killAt)
+            const { pid } = (result.rows ?? result)[0]
+            if (Number.isNaN(firstSuccessMs) && killed.size && !killed.has(pid)) firstSuccessMs = done - killAt
+          }
         } catch {
           const failed = now()
           if (failed < killAt) errorsBeforeKill++
@@ -70,11 +78,10 @@ export default {
       killAt = now()
       const { rows } = await admin.query(KILL_SQL, [appName])
       if (rows.length === 0) throw new Error(`no backend with application_name ${appName} to kill`)
+      killed = new Set(rows.map((row) => row.pid))
       await sleep(timing.observe)
       stop = true
       await settle(pending, timing.bound)
-      const noticed = Number.isNaN(firstErrorMs) ? 0 : firstErrorMs
-      const firstSuccessMs = successes.find((t) => t > noticed) ?? NaN
       const window = timing.recoveryWindow
       const recovered = successes.filter((t) => t > timing.observe - window && t <= timing.observe).length
       return {
