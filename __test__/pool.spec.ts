@@ -1,6 +1,8 @@
 // AsyncConnectionPool against a real server: the scenarios of psycopg_pool's test suite
 // (spec §10.2, §10.3) that apply, with tolerances sized for a loaded 2-core machine.
 
+import { spawnSync } from 'node:child_process'
+
 import { afterEach, describe, expect, it } from 'vitest'
 
 import {
@@ -324,6 +326,16 @@ describe('getting and returning', () => {
     await held.query('SELECT 1')
     await pool.putconn(held)
     expect(pool.getStats().poolAvailable).toBe(1)
+  })
+
+  it('lets the process exit cleanly while connections are still checked out', () => {
+    const child = spawnSync(process.execPath, ['__test__/fixtures/exit-holding.mjs', databaseUrl()], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    })
+    expect(child.stdout).toContain('exiting while holding connections')
+    expect(child.stderr).not.toMatch(/panic/i)
+    expect(child.status).toBe(0)
   })
 
   it('replaces a connection the client closed', async () => {

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{within_runtime_if_available, Buffer, PromiseRaw};
+use napi::bindgen_prelude::{Buffer, PromiseRaw};
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi::{Env, Status};
 use napi_derive::napi;
@@ -33,15 +33,9 @@ impl NativeConnection {
 /// to its pool, so a forgotten `putconn` costs a warning, not a pool slot forever.
 impl Drop for NativeConnection {
     fn drop(&mut self) {
-        let Some(lease) = self.lease.take() else { return };
-        if !lease.pool.is_checked_out(lease.id) {
-            return;
+        if let Some(lease) = self.lease.take() {
+            lease.pool.reclaim(lease.id);
         }
-        within_runtime_if_available(|| {
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                runtime.spawn(async move { lease.pool.reclaim(lease.id).await });
-            }
-        });
     }
 }
 

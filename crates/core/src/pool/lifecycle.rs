@@ -20,6 +20,7 @@ impl Shared {
                 "pool has already been opened/closed and cannot be reused".into(),
             ));
         }
+        *self.runtime.lock().unwrap() = Some(tokio::runtime::Handle::current());
         let (sender, receiver) = mpsc::unbounded_channel();
         let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
         state.workers = (0..self.num_workers)

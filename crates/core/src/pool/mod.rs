@@ -88,6 +88,8 @@ struct Shared {
     settings: Mutex<Settings>,
     callbacks: Callbacks,
     state: Mutex<State>,
+    /// The runtime the pool was opened on, for work started outside it (`reclaim`).
+    runtime: Mutex<Option<tokio::runtime::Handle>>,
 }
 
 struct State {
@@ -148,6 +150,7 @@ impl Pool {
                 settings: Mutex::new(config.settings),
                 callbacks,
                 state: Mutex::new(state),
+                runtime: Mutex::new(None),
             }),
         }
     }
@@ -247,8 +250,10 @@ impl Pool {
     }
 
     /// A checked-out connection its client dropped without returning it (its JavaScript object
-    /// was garbage-collected): give it back rather than lose the slot for good.
-    pub async fn reclaim(&self, id: u64) {
+    /// was garbage-collected): give it back rather than lose the slot for good. Callable from
+    /// any thread, also while the process exits: an idle connection goes back at once; one that
+    /// needs a rollback is returned on the pool's runtime, if that is still running.
+    pub fn reclaim(&self, id: u64) {
         let Ok(slot) = self.shared.take_checked_out(id) else {
             return;
         };
@@ -258,7 +263,17 @@ impl Pool {
                 self.shared.quoted_name()
             )
         });
-        self.shared.give_back(slot).await;
+        let Err(slot) = self.shared.return_now(slot) else {
+            return;
+        };
+        let Some(runtime) = self.shared.runtime.lock().unwrap().clone() else {
+            return;
+        };
+        let shared = self.shared.clone();
+        // A runtime shutting down may refuse the task: then the connection just closes with it.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            runtime.spawn(async move { shared.give_back(slot).await });
+        }));
     }
 
     /// A checked-out connection's `close()`: returns it when `close_returns` is on; otherwise
