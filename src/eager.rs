@@ -145,6 +145,13 @@ fn drain(env: sys::napi_env) {
     }
 }
 
+/// Runs `f` as one of these calls: an operation it wakes on the JS thread (a connection that
+/// a return without I/O hands to a queued `getconn`) is polled before `f`'s caller returns.
+pub fn in_scope<R>(env: &Env, f: impl FnOnce() -> R) -> R {
+    let _scope = Scope::enter(env.raw());
+    f()
+}
+
 pub fn eager_promise<'env, T, F>(env: &'env Env, future: F) -> napi::Result<PromiseRaw<'env, T>>
 where
     T: ToNapiValue + Send + 'static,

@@ -14,7 +14,7 @@ use pgtide_core::{ConnInfo, ConnectOptions, Connection, Error, Pool};
 
 use crate::blocking::block_on;
 use crate::connection::NativeConnection;
-use crate::eager::eager_promise;
+use crate::eager::{eager_promise, in_scope};
 use crate::errors::IntoNapi;
 use crate::shared_pools;
 
@@ -436,7 +436,7 @@ impl NativePool {
     #[napi(ts_return_type = "Promise<void> | undefined")]
     pub fn putconn<'env>(&self, env: &'env Env, conn: &NativeConnection) -> napi::Result<Option<PromiseRaw<'env, ()>>> {
         let id = self.own_lease(conn)?;
-        promise_of(env, self.pool.putconn(id))
+        in_scope(env, || promise_of(env, self.pool.putconn(id)))
     }
 
     /// Ends a `connection(fn)` block: commit or rollback, return, count the usage. Nothing when
@@ -449,7 +449,7 @@ impl NativePool {
         succeeded: bool,
     ) -> napi::Result<Option<PromiseRaw<'env, ()>>> {
         let id = self.own_lease(conn)?;
-        promise_of(env, self.pool.finish_use(id, succeeded))
+        in_scope(env, || promise_of(env, self.pool.finish_use(id, succeeded)))
     }
 
     #[napi]
