@@ -535,25 +535,6 @@ impl NativePool {
     pub fn closed(&self) -> bool {
         self.pool.closed()
     }
-
-    /// psycopg's live settings: timeout, maxWaiting, maxLifetime, maxIdle, reconnectTimeout.
-    #[napi]
-    pub fn set_settings(
-        &self,
-        timeout: f64,
-        max_waiting: u32,
-        max_lifetime: f64,
-        max_idle: f64,
-        reconnect_timeout: f64,
-    ) {
-        self.pool.set_settings(Settings {
-            timeout: seconds(timeout),
-            max_waiting: max_waiting as usize,
-            max_lifetime: seconds(max_lifetime),
-            max_idle: seconds(max_idle),
-            reconnect_timeout: seconds(reconnect_timeout),
-        })
-    }
 }
 
 /// A connection handed out by `pool`, carrying its lease.

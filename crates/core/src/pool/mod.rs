@@ -85,7 +85,8 @@ struct Shared {
     kind: PoolKind,
     num_workers: usize,
     close_returns: bool,
-    settings: Mutex<Settings>,
+    /// Fixed at construction (psycopg lets them change; pgtide's API does not).
+    settings: Settings,
     callbacks: Callbacks,
     state: Mutex<State>,
     /// The runtime the pool was opened on, for work started outside it (`reclaim`).
@@ -147,7 +148,7 @@ impl Pool {
                 kind: config.kind,
                 num_workers: config.num_workers.max(1),
                 close_returns: config.close_returns && config.kind == PoolKind::Regular,
-                settings: Mutex::new(config.settings),
+                settings: config.settings,
                 callbacks,
                 state: Mutex::new(state),
                 runtime: Mutex::new(None),
@@ -157,10 +158,6 @@ impl Pool {
 
     pub fn name(&self) -> &str {
         &self.shared.name
-    }
-
-    pub fn kind(&self) -> PoolKind {
-        self.shared.kind
     }
 
     pub fn close_returns(&self) -> bool {
@@ -174,14 +171,6 @@ impl Pool {
     pub fn sizes(&self) -> (usize, usize) {
         let state = self.shared.state();
         (state.min_size, state.max_size)
-    }
-
-    pub fn settings(&self) -> Settings {
-        self.shared.settings()
-    }
-
-    pub fn set_settings(&self, settings: Settings) {
-        *self.shared.settings.lock().unwrap() = settings;
     }
 
     /// Whether two handles are the same pool.
@@ -344,8 +333,8 @@ impl Shared {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn settings(&self) -> Settings {
-        self.settings.lock().unwrap().clone()
+    fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     fn log(&self, level: Level, message: impl FnOnce() -> String) {
