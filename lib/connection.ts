@@ -1,7 +1,7 @@
 // The connections users hold: `AsyncConnection` (Promises) and `Connection` (blocking), two
 // faces of one native connection. Everything here is shape; the behaviour is in the engine.
 
-import { fieldDefs, ResultDecoder, type FieldDef } from './decode'
+import { ResultDecoder, type FieldDef } from './decode'
 import { AbortError, native, nativeAsync } from './errors'
 import { binding, type NativeConnection, type NativeConnectOptions, type NativeResult } from './native'
 import { deliverNotices, NotificationFanOut, type Notification } from './notifications'
@@ -17,7 +17,8 @@ export interface QueryResult<R = Row> {
   rowCount: number | null
   /** The command's verb: `SELECT`, `INSERT`, `UPDATE`, `CREATE`, `COPY`... ('' for an empty query). */
   command: string
-  fields: FieldDef[]
+  /** The columns, shared by every result of the statement (frozen). */
+  fields: readonly FieldDef[]
 }
 
 /** Per-query options. */
@@ -28,13 +29,9 @@ export interface QueryOptions {
 
 export type TransactionStatus = 'idle' | 'active' | 'intrans' | 'inerror' | 'unknown'
 
-function toQueryResult<R>(result: NativeResult, decoder: ResultDecoder): QueryResult<R> {
-  return {
-    rows: decoder.rows<R>(result),
-    rowCount: result.rowCount ?? null,
-    command: result.command,
-    fields: fieldDefs(result.fields),
-  }
+function toQueryResult<R>(result: unknown[], decoder: ResultDecoder): QueryResult<R> {
+  const [command, rowCount, fields, rows, rowsLength] = result as NativeResult
+  return { rows: decoder.rows<R>(fields, rows, rowsLength), rowCount, command, fields }
 }
 
 function checkSql(sql: unknown): string {

@@ -4,39 +4,17 @@
 // row, so V8 builds every row with the same hidden class and calls each column's decoder from
 // a call site of its own.
 
-import type { NativeField, NativeResult } from './native'
+import type { NativeField } from './native'
 import { DEFAULT_TYPE_SETTINGS, TypeDecoders, type Decoder, type TypeSettings } from './types'
 import { int32 } from './types/decoder'
 
-/** One result column, in pg's shape. */
-export interface FieldDef {
-  name: string
-  tableID: number
-  columnID: number
-  dataTypeID: number
-  dataTypeSize: number
-  dataTypeModifier: number
-  format: 'text' | 'binary'
-}
+/** One result column, in pg's shape; every result of a statement shares them (frozen). */
+export type FieldDef = NativeField
 
 type RowsDecoder = (buf: Buffer, count: number) => unknown[]
 
-const FORMAT_BINARY = 1
-
 /** Result shapes remembered per type configuration; the oldest is forgotten past this. */
 const MAX_SHAPES = 500
-
-export function fieldDefs(fields: NativeField[]): FieldDef[] {
-  return fields.map((f) => ({
-    name: f.name,
-    tableID: f.tableId,
-    columnID: f.columnId,
-    dataTypeID: f.dataTypeId,
-    dataTypeSize: f.dataTypeSize,
-    dataTypeModifier: f.dataTypeModifier,
-    format: f.format === FORMAT_BINARY ? 'binary' : 'text',
-  }))
-}
 
 /** Decodes results for one type configuration; shared by every connection that has it. */
 export class ResultDecoder {
@@ -53,29 +31,39 @@ export class ResultDecoder {
     return decoder
   }
 
+  /** Decoders by result shape (column names, types and formats). */
   private readonly shapes = new Map<string, RowsDecoder>()
+  /** The same, by a statement's shared column array: a repeated query's lookup. */
+  private readonly byFields = new WeakMap<readonly NativeField[], RowsDecoder>()
 
   private constructor(private readonly types: TypeDecoders) {}
 
-  /** Every row of a native result, as objects keyed by column name (a later column wins a name). */
-  rows<R>(result: NativeResult): R[] {
-    const count = result.rowsLength
+  /** Rows as objects keyed by column name (a later column wins a name). */
+  rows<R>(fields: readonly NativeField[], buf: Buffer, count: number): R[] {
     if (count === 0) return []
-    const fields = result.fields
+    let decode = this.byFields.get(fields)
+    if (!decode) {
+      decode = this.shapeOf(fields)
+      this.byFields.set(fields, decode)
+    }
+    return decode(buf, count) as R[]
+  }
+
+  private shapeOf(fields: readonly NativeField[]): RowsDecoder {
     let key = ''
-    for (const f of fields) key += f.dataTypeId + ':' + f.format + ':' + f.name + '\0'
+    for (const f of fields) key += f.dataTypeID + ':' + f.format + ':' + f.name + '\0'
     let decode = this.shapes.get(key)
     if (!decode) {
       decode = this.compile(fields)
       if (this.shapes.size >= MAX_SHAPES) this.shapes.delete(this.shapes.keys().next().value!)
       this.shapes.set(key, decode)
     }
-    return decode(result.rows, count) as R[]
+    return decode
   }
 
-  private compile(fields: NativeField[]): RowsDecoder {
+  private compile(fields: readonly NativeField[]): RowsDecoder {
     const names = fields.map((f) => f.name)
-    const decoders = fields.map((f) => this.types.decoderFor(f.dataTypeId, f.format))
+    const decoders = fields.map((f) => this.types.decoderFor(f.dataTypeID, f.format === 'binary' ? 1 : 0))
     try {
       return generatedRows(names, decoders)
     } catch {

@@ -7,8 +7,26 @@ import type * as Binding from '../index'
 export const binding: typeof Binding = require('../index.js')
 
 export type NativeConnection = Binding.NativeConnection
-export type NativeResult = Binding.NativeResult
-export type NativeField = Binding.NativeField
+/** One query's result as the binding hands it over (src/result.rs): `fields` is shared by
+ * every result of a statement (frozen); `rows` holds the DataRow bodies back to back. */
+export type NativeResult = [
+  command: string,
+  rowCount: number | null,
+  fields: readonly NativeField[],
+  rows: Buffer,
+  rowsLength: number,
+]
+
+/** One result column, in pg's shape (frozen). */
+export interface NativeField {
+  readonly name: string
+  readonly tableID: number
+  readonly columnID: number
+  readonly dataTypeID: number
+  readonly dataTypeSize: number
+  readonly dataTypeModifier: number
+  readonly format: 'text' | 'binary'
+}
 export type NativeStats = Binding.NativeStats
 export type NativeNotification = Binding.NativeNotification
 export type NativeConnectOptions = Binding.NativeConnectOptions

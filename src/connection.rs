@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{Buffer, PromiseRaw};
+use napi::bindgen_prelude::{BufferSlice, PromiseRaw};
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi::{Env, Status};
 use napi_derive::napi;
@@ -72,7 +72,7 @@ async fn close(inner: Arc<Connection>, lease: Option<PoolLease>) -> napi::Result
 async fn run_query(
     conn: Arc<Connection>,
     sql: String,
-    params: Buffer,
+    params: Vec<u8>,
     abort: Option<Arc<AbortHandle>>,
 ) -> napi::Result<NativeResult> {
     let params = params::decode(&params).into_napi()?;
@@ -90,25 +90,25 @@ pub async fn connect(conninfo: String, options: NativeConnectOptions) -> napi::R
 
 #[napi]
 pub fn connect_sync(conninfo: String, options: NativeConnectOptions) -> napi::Result<NativeConnection> {
-    block_on(open(conninfo, options))
+    block_on(open(conninfo, options))?
 }
 
 #[napi]
 impl NativeConnection {
     /// `params` is the tagged parameter form of `pgtide_core::params`.
-    #[napi(ts_return_type = "Promise<NativeResult>")]
+    #[napi(ts_return_type = "Promise<unknown[]>")]
     pub fn query<'env>(
         &self,
         env: &'env Env,
         sql: String,
-        params: Buffer,
+        params: BufferSlice,
     ) -> napi::Result<PromiseRaw<'env, NativeResult>> {
-        eager_promise(env, run_query(self.inner.clone(), sql, params, None))
+        eager_promise(env, run_query(self.inner.clone(), sql, params.to_vec(), None))
     }
 
     #[napi]
-    pub fn query_sync(&self, sql: String, params: Buffer) -> napi::Result<NativeResult> {
-        block_on(run_query(self.inner.clone(), sql, params, None))
+    pub fn query_sync(&self, sql: String, params: BufferSlice) -> napi::Result<NativeResult> {
+        block_on(run_query(self.inner.clone(), sql, params.to_vec(), None))?
     }
 
     /// A query that can be aborted: run it with `request.query()`, abort it with
@@ -128,7 +128,7 @@ impl NativeConnection {
 
     #[napi]
     pub fn exec_sync(&self, sql: String) -> napi::Result<()> {
-        block_on(self.inner.exec(&sql)).into_napi()
+        block_on(self.inner.exec(&sql))?.into_napi()
     }
 
     #[napi]
@@ -138,7 +138,7 @@ impl NativeConnection {
 
     #[napi]
     pub fn commit_sync(&self) -> napi::Result<()> {
-        block_on(self.inner.commit()).into_napi()
+        block_on(self.inner.commit())?.into_napi()
     }
 
     #[napi]
@@ -148,7 +148,7 @@ impl NativeConnection {
 
     #[napi]
     pub fn rollback_sync(&self) -> napi::Result<()> {
-        block_on(self.inner.rollback()).into_napi()
+        block_on(self.inner.rollback())?.into_napi()
     }
 
     /// Opens a `transaction()` block (BEGIN or SAVEPOINT, the engine decides).
@@ -159,7 +159,7 @@ impl NativeConnection {
 
     #[napi]
     pub fn enter_transaction_sync(&self) -> napi::Result<()> {
-        block_on(self.inner.enter_transaction()).into_napi()
+        block_on(self.inner.enter_transaction())?.into_napi()
     }
 
     /// Closes the innermost `transaction()` block, committing it or rolling it back.
@@ -170,7 +170,7 @@ impl NativeConnection {
 
     #[napi]
     pub fn exit_transaction_sync(&self, commit: bool) -> napi::Result<()> {
-        block_on(self.inner.exit_transaction(commit)).into_napi()
+        block_on(self.inner.exit_transaction(commit))?.into_napi()
     }
 
     /// Sends a CancelRequest for whatever this connection runs.
@@ -181,7 +181,7 @@ impl NativeConnection {
 
     #[napi]
     pub fn cancel_sync(&self) -> napi::Result<()> {
-        block_on(self.inner.cancel()).into_napi()
+        block_on(self.inner.cancel())?.into_napi()
     }
 
     #[napi]
@@ -191,7 +191,7 @@ impl NativeConnection {
 
     #[napi]
     pub fn close_sync(&self) -> napi::Result<()> {
-        block_on(close(self.inner.clone(), self.lease.clone()))
+        block_on(close(self.inner.clone(), self.lease.clone()))?
     }
 
     /// psycopg's `check_connection`: an empty query, autocommit left as it was.
@@ -202,7 +202,7 @@ impl NativeConnection {
 
     #[napi]
     pub fn check_connection_sync(&self) -> napi::Result<()> {
-        block_on(pgtide_core::pool::check_connection(&self.inner)).into_napi()
+        block_on(pgtide_core::pool::check_connection(&self.inner))?.into_napi()
     }
 
     /// Notices go to `handler` as JSON records (null: they are dropped).
@@ -264,14 +264,17 @@ pub struct NativeRequest {
 
 #[napi]
 impl NativeRequest {
-    #[napi(ts_return_type = "Promise<NativeResult>")]
+    #[napi(ts_return_type = "Promise<unknown[]>")]
     pub fn query<'env>(
         &self,
         env: &'env Env,
         sql: String,
-        params: Buffer,
+        params: BufferSlice,
     ) -> napi::Result<PromiseRaw<'env, NativeResult>> {
-        eager_promise(env, run_query(self.conn.clone(), sql, params, Some(self.abort.clone())))
+        eager_promise(
+            env,
+            run_query(self.conn.clone(), sql, params.to_vec(), Some(self.abort.clone())),
+        )
     }
 
     /// Stops the query: never started if it has not, cancelled on the server if it runs; a

@@ -27,6 +27,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use napi::bindgen_prelude::{within_runtime_if_available, PromiseRaw, ToNapiValue};
 use napi::{check_status, sys, Env, JsError};
+use pgtide_core::blocking::never_blocking;
 
 /// What the JS thread does with an outcome: settle its Promise.
 type Settle = Box<dyn FnOnce(sys::napi_env) + Send>;
@@ -135,7 +136,7 @@ impl Drop for Scope {
 fn drain(env: sys::napi_env) {
     while let Some((task, mut operation)) = READY.with_borrow_mut(|ready| ready.pop_front()) {
         let waker = Waker::from(task.clone());
-        match within_runtime_if_available(|| operation.as_mut().poll(&mut Context::from_waker(&waker))) {
+        match poll_on_js_thread(operation.as_mut(), &waker) {
             Poll::Ready(settle) => {
                 settle(env);
                 finished(env);
@@ -143,6 +144,12 @@ fn drain(env: sys::napi_env) {
             Poll::Pending => task.park(operation),
         }
     }
+}
+
+/// One poll on the JS thread, inside the runtime's context. It never blocks, even inside a sync
+/// call (a sync pool's hook starting an async query): a socket it waits on goes to the runtime.
+fn poll_on_js_thread<F: Future + ?Sized>(future: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
+    within_runtime_if_available(|| never_blocking(|| future.poll(&mut Context::from_waker(waker))))
 }
 
 /// Runs `f` as one of these calls: an operation it wakes on the JS thread (a connection that
@@ -166,7 +173,7 @@ where
     });
     let waker = Waker::from(task.clone());
     let mut future = Box::pin(future);
-    match within_runtime_if_available(|| future.as_mut().poll(&mut Context::from_waker(&waker))) {
+    match poll_on_js_thread(future.as_mut(), &waker) {
         Poll::Ready(Ok(value)) => return PromiseRaw::resolve(env, value),
         Poll::Ready(Err(error)) => return PromiseRaw::reject(env, error),
         Poll::Pending => {}

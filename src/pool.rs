@@ -454,40 +454,40 @@ impl NativePool {
 
     #[napi]
     pub fn wait_sync(&self, timeout: f64) -> napi::Result<()> {
-        block_on(self.pool.wait(seconds(timeout))).into_napi()
+        block_on(self.pool.wait(seconds(timeout)))?.into_napi()
     }
 
     #[napi]
-    pub fn close_sync(&self, timeout: f64) {
+    pub fn close_sync(&self, timeout: f64) -> napi::Result<()> {
         shared_pools::forget(&self.pool);
         block_on(self.pool.close(seconds(timeout)))
     }
 
     #[napi]
     pub fn getconn_sync(&self, timeout: Option<f64>) -> napi::Result<NativeConnection> {
-        let lease = block_on(self.pool.getconn(timeout.map(seconds)).finish()).into_napi()?;
+        let lease = block_on(self.pool.getconn(timeout.map(seconds)).finish())?.into_napi()?;
         Ok(pooled(self.pool.clone(), lease))
     }
 
     #[napi]
     pub fn putconn_sync(&self, conn: &NativeConnection) -> napi::Result<()> {
         let id = self.own_lease(conn)?;
-        block_on(self.pool.putconn(id).finish()).into_napi()
+        block_on(self.pool.putconn(id).finish())?.into_napi()
     }
 
     #[napi]
     pub fn finish_use_sync(&self, conn: &NativeConnection, succeeded: bool) -> napi::Result<()> {
         let id = self.own_lease(conn)?;
-        block_on(self.pool.finish_use(id, succeeded).finish()).into_napi()
+        block_on(self.pool.finish_use(id, succeeded).finish())?.into_napi()
     }
 
     #[napi]
-    pub fn check_sync(&self) {
+    pub fn check_sync(&self) -> napi::Result<()> {
         block_on(self.pool.check())
     }
 
     #[napi]
-    pub fn drain_sync(&self) {
+    pub fn drain_sync(&self) -> napi::Result<()> {
         block_on(self.pool.drain())
     }
 

@@ -1,54 +1,166 @@
-//! A query result as it crosses to JavaScript: one object, the rows in one Buffer.
+//! A query result as it crosses to JavaScript, at the least cost per query: one array
+//! `[command, rowCount, fields, rows, rowsLength]` (`lib/native.ts` names its slots).
+//!
+//! - `fields` is built once per prepared statement and then shared by all its results: this
+//!   thread keeps a reference to the frozen JS array of each statement's column descriptions,
+//!   keyed by the engine's `Arc<[Field]>` (which the statement cache hands every result of the
+//!   statement). JavaScript keys its compiled row decoders on that array, so a repeated query
+//!   neither builds column objects nor looks its shape up by name.
+//! - `rows` holds the DataRow bodies back to back (per value an int32 length, -1 for NULL, then
+//!   the bytes): copied into a fresh Buffer when small, handed over without a copy when large.
 
-use napi::bindgen_prelude::Buffer;
-use napi_derive::napi;
-use pgtide_core::QueryResult;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ffi::c_void;
+use std::ptr;
+use std::sync::{Arc, Weak};
 
-#[napi(object)]
-pub struct NativeField {
-    pub name: String,
-    pub table_id: u32,
-    pub column_id: i32,
-    pub data_type_id: u32,
-    pub data_type_size: i32,
-    pub data_type_modifier: i32,
-    /// 0 text, 1 binary: how the values of this column are encoded in `rows`.
-    pub format: i32,
-}
+use napi::bindgen_prelude::{Buffer, ToNapiValue, TypeName, ValueType};
+use napi::{check_status, sys};
+use pgtide_core::{Field, QueryResult};
 
-#[napi(object)]
-pub struct NativeResult {
-    pub command: String,
-    /// The row count the command tag reports (null for commands that report none).
-    pub row_count: Option<f64>,
-    pub fields: Vec<NativeField>,
-    /// DataRow bodies back to back: per value an int32 length (-1 for NULL), then the bytes.
-    pub rows: Buffer,
-    /// How many rows `rows` holds.
-    pub rows_length: u32,
-}
+/// Rows up to this size are copied (cheaper than an external Buffer and its finalizer).
+const COPY_LIMIT: usize = 64 * 1024;
+
+pub struct NativeResult(pub QueryResult);
 
 impl From<QueryResult> for NativeResult {
     fn from(result: QueryResult) -> Self {
-        let (command, count) = result.command_and_count();
-        NativeResult {
-            command: command.to_string(),
-            row_count: count.map(|n| n as f64),
-            fields: result
-                .fields
-                .iter()
-                .map(|f| NativeField {
-                    name: f.name.clone(),
-                    table_id: f.table_oid,
-                    column_id: f.column_id as i32,
-                    data_type_id: f.type_oid,
-                    data_type_size: f.type_size as i32,
-                    data_type_modifier: f.type_modifier,
-                    format: f.format as i32,
-                })
-                .collect(),
-            rows_length: result.row_count as u32,
-            rows: result.rows.into(),
-        }
+        NativeResult(result)
     }
+}
+
+impl TypeName for NativeResult {
+    fn type_name() -> &'static str {
+        "unknown[]"
+    }
+
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+impl ToNapiValue for NativeResult {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        let result = val.0;
+        let (command, count) = result.command_and_count();
+        let slots = [
+            unsafe { ToNapiValue::to_napi_value(env, command)? },
+            unsafe { ToNapiValue::to_napi_value(env, count.map(|n| n as f64))? },
+            unsafe { shared_fields(env, &result.fields)? },
+            unsafe { rows(env, result.rows)? },
+            unsafe { ToNapiValue::to_napi_value(env, result.row_count as u32)? },
+        ];
+        let mut array = ptr::null_mut();
+        check_status!(unsafe { sys::napi_create_array_with_length(env, slots.len(), &mut array) })?;
+        for (index, value) in slots.into_iter().enumerate() {
+            check_status!(unsafe { sys::napi_set_element(env, array, index as u32, value) })?;
+        }
+        Ok(array)
+    }
+}
+
+unsafe fn rows(env: sys::napi_env, rows: Vec<u8>) -> napi::Result<sys::napi_value> {
+    if rows.len() > COPY_LIMIT {
+        return unsafe { Buffer::to_napi_value(env, rows.into()) };
+    }
+    let mut buffer = ptr::null_mut();
+    let mut data = ptr::null_mut();
+    check_status!(unsafe {
+        sys::napi_create_buffer_copy(env, rows.len(), rows.as_ptr().cast::<c_void>(), &mut data, &mut buffer)
+    })?;
+    Ok(buffer)
+}
+
+/// The JS column descriptions of each live statement on this thread, by the address of its
+/// fields. The `Weak` pins that address (a freed statement's address is not reused while
+/// its entry stays) and tells live entries from dead ones.
+struct Entry {
+    fields: Weak<[Field]>,
+    array: sys::napi_ref,
+}
+
+thread_local! {
+    static SHARED: RefCell<Shared> = RefCell::new(Shared { entries: HashMap::new(), sweep_at: 256 });
+}
+
+struct Shared {
+    entries: HashMap<usize, Entry>,
+    /// Dead entries are swept when the map grows to this size.
+    sweep_at: usize,
+}
+
+unsafe fn shared_fields(env: sys::napi_env, fields: &Arc<[Field]>) -> napi::Result<sys::napi_value> {
+    if fields.is_empty() {
+        return unsafe { field_array(env, fields) };
+    }
+    let key = Arc::as_ptr(fields) as *const Field as usize;
+    let known = SHARED.with_borrow(|shared| {
+        let entry = shared.entries.get(&key)?;
+        (entry.fields.strong_count() > 0).then_some(entry.array)
+    });
+    let mut array = ptr::null_mut();
+    if let Some(reference) = known {
+        check_status!(unsafe { sys::napi_get_reference_value(env, reference, &mut array) })?;
+        return Ok(array);
+    }
+    array = unsafe { field_array(env, fields)? };
+    check_status!(unsafe { sys::napi_object_freeze(env, array) })?;
+    let mut reference = ptr::null_mut();
+    check_status!(unsafe { sys::napi_create_reference(env, array, 1, &mut reference) })?;
+    SHARED.with_borrow_mut(|shared| {
+        let entry = Entry {
+            fields: Arc::downgrade(fields),
+            array: reference,
+        };
+        if let Some(stale) = shared.entries.insert(key, entry) {
+            unsafe { sys::napi_delete_reference(env, stale.array) };
+        }
+        if shared.entries.len() >= shared.sweep_at {
+            shared.entries.retain(|_, entry| {
+                let live = entry.fields.strong_count() > 0;
+                if !live {
+                    unsafe { sys::napi_delete_reference(env, entry.array) };
+                }
+                live
+            });
+            shared.sweep_at = (shared.entries.len() * 2).max(256);
+        }
+    });
+    Ok(array)
+}
+
+/// Column descriptions in pg's shape, each frozen: results of one statement share them.
+unsafe fn field_array(env: sys::napi_env, fields: &[Field]) -> napi::Result<sys::napi_value> {
+    let mut array = ptr::null_mut();
+    check_status!(unsafe { sys::napi_create_array_with_length(env, fields.len(), &mut array) })?;
+    for (index, field) in fields.iter().enumerate() {
+        let mut object = ptr::null_mut();
+        check_status!(unsafe { sys::napi_create_object(env, &mut object) })?;
+        let format = if field.format == 1 { "binary" } else { "text" };
+        let properties: [(&str, sys::napi_value); 7] = unsafe {
+            [
+                ("name", ToNapiValue::to_napi_value(env, field.name.as_str())?),
+                ("tableID", ToNapiValue::to_napi_value(env, field.table_oid)?),
+                ("columnID", ToNapiValue::to_napi_value(env, field.column_id as i32)?),
+                ("dataTypeID", ToNapiValue::to_napi_value(env, field.type_oid)?),
+                ("dataTypeSize", ToNapiValue::to_napi_value(env, field.type_size as i32)?),
+                (
+                    "dataTypeModifier",
+                    ToNapiValue::to_napi_value(env, field.type_modifier)?,
+                ),
+                ("format", ToNapiValue::to_napi_value(env, format)?),
+            ]
+        };
+        for (name, value) in properties {
+            let mut key = ptr::null_mut();
+            check_status!(unsafe {
+                sys::napi_create_string_utf8(env, name.as_ptr().cast(), name.len() as isize, &mut key)
+            })?;
+            check_status!(unsafe { sys::napi_set_property(env, object, key, value) })?;
+        }
+        check_status!(unsafe { sys::napi_object_freeze(env, object) })?;
+        check_status!(unsafe { sys::napi_set_element(env, array, index as u32, object) })?;
+    }
+    Ok(array)
 }

@@ -15,6 +15,7 @@ use crate::auth::{authenticate, protocol_error, server_refusal, AuthError};
 use crate::conninfo::{ConnInfo, SslMode, Target, TargetSessionAttrs};
 use crate::error::{Error, Result};
 use crate::session_attrs;
+use crate::stream::Stream;
 use crate::tls::Tls;
 use crate::wire::{Socket, Wire};
 
@@ -102,11 +103,11 @@ async fn open_session(info: &ConnInfo, tls: Option<&Tls>, target: &Target) -> Re
             outcome => Ok(outcome?),
         },
         SslMode::Prefer => match request_tls(target).await? {
-            Negotiated::Declined(tcp) => Ok(startup(info, target, Socket::Tcp(tcp)).await?),
+            Negotiated::Declined(tcp) => Ok(startup(info, target, plain_socket(tcp, target)?).await?),
             Negotiated::Accepted(tcp) => {
                 // A TLS session that fails to come up, or that the server refuses, is tried
                 // again in plain, as libpq does.
-                if let Ok(stream) = tls.handshake(tcp, &target.host).await {
+                if let Ok(stream) = tls.handshake(stream_of(tcp, target)?, &target.host).await {
                     match startup(info, target, Socket::Tls(Box::new(stream))).await {
                         Err(AuthError::Refused(_)) => {}
                         outcome => return Ok(outcome?),
@@ -126,7 +127,7 @@ async fn plain(info: &ConnInfo, target: &Target) -> Result<Opened> {
 async fn encrypted(info: &ConnInfo, tls: &Tls, target: &Target) -> Result<Opened> {
     match request_tls(target).await? {
         Negotiated::Accepted(tcp) => {
-            let stream = tls.handshake(tcp, &target.host).await?;
+            let stream = tls.handshake(stream_of(tcp, target)?, &target.host).await?;
             Ok(startup(info, target, Socket::Tls(Box::new(stream))).await?)
         }
         Negotiated::Declined(_) => Err(Error::operational(format!(
@@ -204,10 +205,19 @@ async fn tcp_connect(target: &Target) -> Result<TcpStream> {
 async fn open_socket(target: &Target) -> Result<Socket> {
     if target.is_unix_socket() {
         let path = format!("{}/.s.PGSQL.{}", target.host, target.port);
-        Ok(Socket::Unix(UnixStream::connect(path).await.map_err(refused(target))?))
+        let unix = UnixStream::connect(path).await.map_err(refused(target))?;
+        Ok(Socket::Plain(Stream::unix(unix).map_err(refused(target))?))
     } else {
-        Ok(Socket::Tcp(tcp_connect(target).await?))
+        plain_socket(tcp_connect(target).await?, target)
     }
+}
+
+fn stream_of(tcp: TcpStream, target: &Target) -> Result<Stream> {
+    Stream::tcp(tcp).map_err(refused(target))
+}
+
+fn plain_socket(tcp: TcpStream, target: &Target) -> Result<Socket> {
+    Ok(Socket::Plain(stream_of(tcp, target)?))
 }
 
 async fn read_greeting(mut wire: Wire, target: Target) -> Result<Opened> {

@@ -1,6 +1,7 @@
 //! pgtide's engine: PostgreSQL connections (and, on top of them, the pool) on tokio.
 //! Nothing here knows about JavaScript; `src/` binds it to Node.
 
+pub mod blocking;
 pub mod cancel;
 pub mod connection;
 pub mod conninfo;
@@ -10,6 +11,7 @@ pub mod params;
 pub mod pool;
 pub mod result;
 pub mod statement_cache;
+pub mod stream;
 pub mod transaction;
 
 mod auth;

@@ -8,8 +8,9 @@ use std::sync::{Arc, OnceLock};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use sha2::{Digest, Sha256, Sha384, Sha512};
-use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
+
+use crate::stream::Stream;
 use tokio_rustls::rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use tokio_rustls::rustls::client::WebPkiServerVerifier;
 use tokio_rustls::rustls::crypto::{self, CryptoProvider};
@@ -95,7 +96,7 @@ impl Tls {
     }
 
     /// The TLS handshake on a socket whose server has agreed to TLS (answered 'S').
-    pub async fn handshake(&self, tcp: TcpStream, host: &str) -> Result<TlsStream<TcpStream>> {
+    pub async fn handshake(&self, tcp: Stream, host: &str) -> Result<TlsStream<Stream>> {
         let name = ServerName::try_from(host.to_string())
             .map_err(|_| Error::operational(format!("\"{host}\" is not a host name TLS can check")))?;
         self.connector

@@ -8,17 +8,16 @@ use std::task::{Context, Poll};
 use bytes::BytesMut;
 use postgres_protocol::message::backend::Message;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::{TcpStream, UnixStream};
 use tokio_rustls::client::TlsStream;
 
 use crate::error::{Error, Result};
+use crate::stream::Stream;
 
 const READ_CHUNK: usize = 64 * 1024;
 
 pub enum Socket {
-    Tcp(TcpStream),
-    Unix(UnixStream),
-    Tls(Box<TlsStream<TcpStream>>),
+    Plain(Stream),
+    Tls(Box<TlsStream<Stream>>),
 }
 
 impl Socket {
@@ -26,7 +25,7 @@ impl Socket {
     pub fn server_certificate(&self) -> Option<&rustls_pki_types::CertificateDer<'static>> {
         match self {
             Socket::Tls(tls) => tls.get_ref().1.peer_certificates()?.first(),
-            Socket::Tcp(_) | Socket::Unix(_) => None,
+            Socket::Plain(_) => None,
         }
     }
 }
@@ -35,8 +34,7 @@ impl Socket {
 macro_rules! on_stream {
     ($socket:expr, $method:ident($($arg:expr),*)) => {
         match $socket.get_mut() {
-            Socket::Tcp(stream) => Pin::new(stream).$method($($arg),*),
-            Socket::Unix(stream) => Pin::new(stream).$method($($arg),*),
+            Socket::Plain(stream) => Pin::new(stream).$method($($arg),*),
             Socket::Tls(stream) => Pin::new(stream.as_mut()).$method($($arg),*),
         }
     };

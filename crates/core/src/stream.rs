@@ -1,0 +1,176 @@
+//! The socket under a connection (TCP or Unix), and how a caller waits on it.
+//!
+//! A task on the runtime waits as tokio does: the socket is registered with the runtime's
+//! reactor and a worker thread wakes the task. A thread blocked in `blocking::block_on` (a
+//! sync pool's JS thread) waits on the socket itself, with poll(2): the socket is taken out of
+//! the reactor, so no worker thread is woken for it, and handed to that thread's loop. It goes
+//! back into the reactor the next time a task on the runtime has to wait on it.
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::net::Shutdown;
+use std::os::fd::{AsRawFd, RawFd};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::blocking;
+
+enum Plain {
+    Tcp(std::net::TcpStream),
+    Unix(std::os::unix::net::UnixStream),
+}
+
+impl Plain {
+    /// recv(2) into memory that need not be initialised (the read buffer's spare capacity is
+    /// large: zeroing it for every read would cost more than the read).
+    fn read(&self, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
+        let n = unsafe { libc::recv(self.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(n as usize)
+    }
+
+    fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        let n = unsafe { libc::send(self.as_raw_fd(), buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(n as usize)
+    }
+
+    fn shutdown(&self) -> io::Result<()> {
+        match self {
+            Plain::Tcp(s) => s.shutdown(Shutdown::Write),
+            Plain::Unix(s) => s.shutdown(Shutdown::Write),
+        }
+    }
+}
+
+impl AsRawFd for Plain {
+    fn as_raw_fd(&self) -> RawFd {
+        match self {
+            Plain::Tcp(s) => s.as_raw_fd(),
+            Plain::Unix(s) => s.as_raw_fd(),
+        }
+    }
+}
+
+/// A non-blocking socket, registered with the runtime's reactor only while a task waits on it.
+pub struct Stream {
+    socket: Option<Plain>,
+    registered: Option<AsyncFd<Plain>>,
+}
+
+impl Stream {
+    pub fn tcp(stream: tokio::net::TcpStream) -> io::Result<Stream> {
+        Ok(Stream::new(Plain::Tcp(stream.into_std()?)))
+    }
+
+    pub fn unix(stream: tokio::net::UnixStream) -> io::Result<Stream> {
+        Ok(Stream::new(Plain::Unix(stream.into_std()?)))
+    }
+
+    fn new(socket: Plain) -> Stream {
+        Stream {
+            socket: Some(socket),
+            registered: None,
+        }
+    }
+
+    fn plain(&mut self) -> &mut Plain {
+        match &mut self.registered {
+            Some(registered) => registered.get_mut(),
+            None => self.socket.as_mut().expect("a stream holds its socket"),
+        }
+    }
+
+    /// Out of the reactor, for a thread that waits with poll(2).
+    fn unregister(&mut self) {
+        if let Some(registered) = self.registered.take() {
+            self.socket = Some(registered.into_inner());
+        }
+    }
+
+    /// Into the reactor, for a task that waits through the runtime.
+    fn registration(&mut self) -> io::Result<&AsyncFd<Plain>> {
+        if self.registered.is_none() {
+            if tokio::runtime::Handle::try_current().is_err() {
+                return Err(io::Error::other("waiting on a socket outside the runtime"));
+            }
+            let socket = self.socket.take().expect("a stream holds its socket");
+            // Safety: `Plain` owns its descriptor, open until the stream is dropped.
+            match unsafe { AsyncFd::register(socket) } {
+                Ok(registered) => self.registered = Some(registered),
+                Err(refused) => {
+                    let (socket, error) = refused.into_parts();
+                    self.socket = Some(socket);
+                    return Err(error);
+                }
+            }
+        }
+        Ok(self.registered.as_ref().unwrap())
+    }
+
+    /// Does one non-blocking attempt of `op`; when the socket is not ready, waits for it the
+    /// way this thread waits (see the module comment) and tries again.
+    fn poll_io<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        events: libc::c_short,
+        mut op: impl FnMut(&Plain) -> io::Result<T>,
+    ) -> Poll<io::Result<T>> {
+        loop {
+            match op(self.plain()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                outcome => return Poll::Ready(outcome),
+            }
+            if blocking::blocking() {
+                self.unregister();
+                blocking::wait_on(self.plain().as_raw_fd(), events);
+                return Poll::Pending;
+            }
+            let registration = self.registration()?;
+            let mut guard = if events == libc::POLLIN {
+                ready!(registration.poll_read_ready(cx))?
+            } else {
+                ready!(registration.poll_write_ready(cx))?
+            };
+            // Readiness the reactor saw may be stale: the next attempt clears it if so.
+            guard.clear_ready();
+        }
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let unfilled = unsafe { buf.unfilled_mut() };
+        let n = ready!(this.poll_io(cx, libc::POLLIN, |socket| socket.read(unfilled)))?;
+        // Safety: recv(2) wrote these `n` bytes.
+        unsafe { buf.assume_init(n) };
+        buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.get_mut().poll_io(cx, libc::POLLOUT, |socket| socket.write(buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(match self.get_mut().plain().shutdown() {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            outcome => outcome,
+        })
+    }
+}
