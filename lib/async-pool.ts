@@ -44,33 +44,47 @@ export class AsyncConnectionPool extends BasePool {
    * returns the connection to the pool.
    */
   async connection<T>(fn: (conn: AsyncConnection) => Promise<T> | T, { timeout }: { timeout?: number } = {}): Promise<T> {
-    const conn = await this.getconn(timeout)
+    const taken = this.#take(timeout)
+    const conn = taken instanceof Promise ? await taken : taken
     let succeeded = false
     try {
       const result = await fn(conn)
       succeeded = true
       return result
     } finally {
-      await this.#finishUse(conn, succeeded)
+      const returning = this.#finishUse(conn, succeeded)
+      if (returning) await returning
     }
   }
 
-  /** Commit or rollback, then return. A failed commit is the block's error; after a throw, the block's own error wins. */
-  async #finishUse(conn: AsyncConnection, succeeded: boolean): Promise<void> {
+  /**
+   * Commit or rollback, then return: nothing to wait for when the engine did it at once. A
+   * failed commit is the block's error; after a throw, the block's own error wins.
+   */
+  #finishUse(conn: AsyncConnection, succeeded: boolean): Promise<void> | undefined {
+    let pending: Promise<void> | undefined | null
     try {
-      const pending = this.native.finishUse(conn.native, succeeded)
-      if (pending) await pending
+      pending = this.native.finishUse(conn.native, succeeded)
     } catch (error) {
       if (succeeded) throw fromNative(error)
+      return undefined
     }
+    if (!pending) return undefined
+    return pending.then(undefined, (error: unknown) => {
+      if (succeeded) throw fromNative(error)
+    })
   }
 
   /** Takes a connection; give it back with `putconn()`. `timeout` in seconds (default: the pool's). */
   async getconn(timeout?: number): Promise<AsyncConnection> {
-    // A ready connection comes back directly, with no trip through the runtime.
+    return this.#take(timeout)
+  }
+
+  /** A ready connection comes back directly, with no trip through the runtime. */
+  #take(timeout: number | undefined): AsyncConnection | Promise<AsyncConnection> {
     const ready = native(() => this.native.getconn(timeout))
-    const conn = ready instanceof Promise ? await nativeAsync(ready) : ready
-    return new AsyncConnection(conn, this.connectionOptions)
+    if (!(ready instanceof Promise)) return new AsyncConnection(ready, this.connectionOptions)
+    return nativeAsync(ready).then((conn) => new AsyncConnection(conn, this.connectionOptions))
   }
 
   /** Gives a connection back: it is rolled back if needed and reused, or replaced. */

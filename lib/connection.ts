@@ -2,7 +2,7 @@
 // faces of one native connection. Everything here is shape; the behaviour is in the engine.
 
 import { ResultDecoder, type FieldDef } from './decode'
-import { AbortError, native, nativeAsync } from './errors'
+import { AbortError, fromNative, native, nativeAsync } from './errors'
 import { binding, type NativeConnection, type NativeConnectOptions, type NativeResult } from './native'
 import { deliverNotices, NotificationFanOut, type Notification } from './notifications'
 import { encodeParams } from './params'
@@ -145,11 +145,28 @@ export class AsyncConnection extends BaseConnection {
   }
 
   /** Runs one statement with `$1..$n` placeholders; `signal` aborts it. */
-  async query<R = Row>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
-    const encoded = encodeParams(params)
-    checkSql(sql)
-    const signal = signalFrom(options)
-    if (signal === undefined) return toQueryResult<R>(await nativeAsync(this.native.query(sql, encoded)), this.decoder)
+  query<R = Row>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
+    let pending: Promise<unknown[]>
+    try {
+      const encoded = encodeParams(params)
+      checkSql(sql)
+      const signal = signalFrom(options)
+      if (signal !== undefined) return this.abortableQuery<R>(sql, encoded, signal)
+      pending = this.native.query(sql, encoded)
+    } catch (error) {
+      return Promise.reject(fromNative(error))
+    }
+    // The plain case chains on the native Promise directly: no async frames of its own.
+    const decoder = this.decoder
+    return pending.then(
+      (result) => toQueryResult<R>(result, decoder),
+      (error: unknown) => {
+        throw fromNative(error)
+      },
+    )
+  }
+
+  private async abortableQuery<R>(sql: string, encoded: Buffer, signal: AbortSignal): Promise<QueryResult<R>> {
     if (signal.aborted) throw abortError(signal)
     const request = this.native.request()
     const onAbort = () => {

@@ -19,15 +19,20 @@ const MAX_SHAPES = 500
 /** Decodes results for one type configuration; shared by every connection that has it. */
 export class ResultDecoder {
   private static readonly bySettings = new Map<string, ResultDecoder>()
+  /** The same by settings object: a pool's wrappers all pass its one object, once per checkout. */
+  private static readonly bySettingsObject = new WeakMap<TypeSettings, ResultDecoder>()
 
   static for(settings: TypeSettings = DEFAULT_TYPE_SETTINGS): ResultDecoder {
+    let decoder = ResultDecoder.bySettingsObject.get(settings)
+    if (decoder) return decoder
     // Normalised settings have their keys in one order, so equal settings give one key.
     const key = JSON.stringify(settings)
-    let decoder = ResultDecoder.bySettings.get(key)
+    decoder = ResultDecoder.bySettings.get(key)
     if (!decoder) {
       decoder = new ResultDecoder(new TypeDecoders(settings))
       ResultDecoder.bySettings.set(key, decoder)
     }
+    ResultDecoder.bySettingsObject.set(settings, decoder)
     return decoder
   }
 

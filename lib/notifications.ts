@@ -110,7 +110,8 @@ export class NotificationFanOut {
   }
 
   private update(): void {
-    const wanted = !this.native.closed && (this.onNotification !== undefined || this.streams.size > 0)
+    // Asks the engine (a call across the boundary) only when there is someone to deliver to.
+    const wanted = (this.onNotification !== undefined || this.streams.size > 0) && !this.native.closed
     if (wanted === this.listening) return
     this.listening = wanted
     const registration = ++this.registration
