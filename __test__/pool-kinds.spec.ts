@@ -138,6 +138,52 @@ describe.each(KINDS)('$name', (kind) => {
     expect(stats).toMatchObject({ requestsNum: 1, poolMin: minSize(kind), poolMax: 2 })
   })
 
+  it('query() runs one statement on a pooled connection and commits it', async () => {
+    const pool = make()
+    const table = `pool_query_${kind.name.toLowerCase()}`
+    const admin = await AsyncConnection.connect(databaseUrl(), { autocommit: true })
+    try {
+      await admin.exec(`DROP TABLE IF EXISTS ${table}; CREATE TABLE ${table} (n int)`)
+      const result = await pool.query<{ n: number }>(`INSERT INTO ${table} VALUES ($1), ($2) RETURNING n`, [1, 2])
+      expect(result).toMatchObject({ command: 'INSERT', rowCount: 2, rows: [{ n: 1 }, { n: 2 }] })
+      expect(result.fields.map((f) => [f.name, f.dataTypeID])).toEqual([['n', 23]])
+      // Committed: another session sees the rows; the connection went back idle.
+      expect((await admin.query(`SELECT count(*)::int AS n FROM ${table}`)).rows).toEqual([{ n: 2 }])
+      expect(await use(pool, (c) => (c as AsyncConnection).transactionStatus)).toBe('idle')
+      expect(pool.getStats()).toMatchObject({ requestsNum: 2, poolSize: kind.isNull ? 0 : 1 })
+    } finally {
+      await admin.exec(`DROP TABLE IF EXISTS ${table}`)
+      await admin.close()
+    }
+  })
+
+  it('query() rolls back a failed statement, gives the connection back and throws its typed error', async () => {
+    const pool = make({ maxSize: 1 })
+    await expect(async () => pool.query('SELECT 1 / 0')).rejects.toThrow(/division by zero/)
+    await expect(async () => pool.query('SELECT $1::int', ['not a number'])).rejects.toThrow(/invalid input syntax/)
+    await expect(async () => pool.query('SELECT $1::int', [Symbol('x')])).rejects.toThrow(TypeError)
+    await expect(async () => pool.query(42 as never)).rejects.toThrow(/query text must be a string/)
+    // The one connection is back and usable: nothing was left checked out or in a transaction.
+    expect((await pool.query('SELECT 2 AS two')).rows).toEqual([{ two: 2 }])
+    expect(pool.getStats()).toMatchObject({ poolAvailable: kind.isNull ? 0 : 1 })
+  })
+
+  it('query() waits for a connection as getconn does, and times out with PoolTimeout', async () => {
+    const pool = make({ maxSize: 1 })
+    const held = await pool.getconn()
+    await expect(async () => pool.query('SELECT 1', [], { timeout: 0.2 })).rejects.toThrow(PoolTimeout)
+    await pool.putconn(held as never)
+    expect((await pool.query('SELECT 3 AS n', [], { timeout: 1 })).rows).toEqual([{ n: 3 }])
+  })
+
+  it('query() delivers notices to connectionOptions.onNotice', async () => {
+    const notices: string[] = []
+    const pool = make({ connectionOptions: { onNotice: (n: { message: string }) => notices.push(n.message) } as never })
+    await pool.query(`DO $$ BEGIN RAISE NOTICE 'from the pool'; END $$`)
+    await eventually(() => notices.length > 0)
+    expect(notices).toEqual(['from the pool'])
+  })
+
   it('checkConnection leaves a good connection idle and throws on a dead one', async () => {
     const pool = make()
     const Class = pool.constructor as typeof AsyncConnectionPool

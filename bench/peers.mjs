@@ -31,7 +31,7 @@ async function pgtideAsync({ url, size, appName }) {
   return {
     ready: () => pool.wait(),
     checkout: (sql) => pool.connection((conn) => conn.query(sql)),
-    query: (sql, params) => pool.connection((conn) => conn.query(sql, params)),
+    query: (sql, params) => pool.query(sql, params),
     close: () => pool.close(),
   }
 }
@@ -47,7 +47,7 @@ async function pgtideSync({ url, size, appName }) {
     sync: true,
     ready: () => pool.wait(),
     checkout: (sql) => pool.connection((conn) => conn.query(sql)),
-    query: (sql, params) => pool.connection((conn) => conn.query(sql, params)),
+    query: (sql, params) => pool.query(sql, params),
     close: () => pool.close(),
   }
 }

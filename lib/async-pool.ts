@@ -1,10 +1,12 @@
 // The async pools: every method returns a Promise. The engine owns every algorithm; these
 // classes convert options, wrap connections and run the user's `connection()` callback.
 
-import { AsyncConnection } from './connection'
+import { AsyncConnection, checkSql, toQueryResult, type QueryResult, type Row } from './connection'
+import type { ResultDecoder } from './decode'
 import { fromNative, nativeAsync, native } from './errors'
 import { BasePool, connectionOptionsOf } from './pool-base'
 import { createAsyncNativePool } from './pool-native'
+import { encodeParams } from './params'
 import { poolOptionsFrom, type AsyncPoolOptions, type Conninfo } from './pool-options'
 
 /** A pool of `AsyncConnection`s with psycopg_pool's behaviour. */
@@ -73,6 +75,31 @@ export class AsyncConnectionPool extends BasePool {
     return pending.then(undefined, (error: unknown) => {
       if (succeeded) throw fromNative(error)
     })
+  }
+
+  /**
+   * Runs one statement on a connection of the pool: `connection((conn) => conn.query(sql,
+   * params))` in one call, the connection taken, committed (or rolled back) and returned by the
+   * engine. `timeout` in seconds, for the wait for a connection (default: the pool's).
+   */
+  query<R = Row>(sql: string, params?: readonly unknown[], options?: { timeout?: number }): Promise<QueryResult<R>> {
+    let pending: Promise<unknown[]>
+    let decoder: ResultDecoder | undefined
+    try {
+      decoder = this.directQueries()
+      if (decoder === undefined) return this.connection((conn) => conn.query<R>(sql, params), options)
+      const encoded = encodeParams(params)
+      pending = this.native.query(checkSql(sql), encoded, options?.timeout)
+    } catch (error) {
+      return Promise.reject(fromNative(error))
+    }
+    const shape = decoder
+    return pending.then(
+      (result) => toQueryResult<R>(result, shape),
+      (error: unknown) => {
+        throw fromNative(error)
+      },
+    )
   }
 
   /** Takes a connection; give it back with `putconn()`. `timeout` in seconds (default: the pool's). */

@@ -29,12 +29,14 @@ export interface QueryOptions {
 
 export type TransactionStatus = 'idle' | 'active' | 'intrans' | 'inerror' | 'unknown'
 
-function toQueryResult<R>(result: unknown[], decoder: ResultDecoder): QueryResult<R> {
+/** @internal A native result as `query()` returns it. */
+export function toQueryResult<R>(result: unknown[], decoder: ResultDecoder): QueryResult<R> {
   const [command, rowCount, fields, rows, rowsLength] = result as NativeResult
   return { rows: decoder.rows<R>(fields, rows, rowsLength), rowCount, command, fields }
 }
 
-function checkSql(sql: unknown): string {
+/** @internal */
+export function checkSql(sql: unknown): string {
   if (typeof sql !== 'string') throw new TypeError(`query text must be a string, not ${typeof sql}`)
   return sql
 }

@@ -1,6 +1,7 @@
 // What every pool class shares: the engine pool, its getters, resize and stats. The classes
 // differ only in being async or blocking, and in the kind of pool they ask the engine for.
 
+import { ResultDecoder } from './decode'
 import { native } from './errors'
 import { binding, type NativeStats } from './native'
 import type { NormalisedConnectionOptions } from './options'
@@ -28,6 +29,17 @@ export abstract class BasePool {
   protected constructor(nativePool: NativePool, connectionOptions: NormalisedConnectionOptions | undefined) {
     this.native = nativePool
     this.connectionOptions = connectionOptions
+  }
+
+  /**
+   * @internal The decoder for results `query()` takes straight from the engine; undefined when
+   * a connection callback (onNotice, onNotification) needs the statement to run on a wrapped
+   * connection instead.
+   */
+  protected directQueries(): ResultDecoder | undefined {
+    const options = this.connectionOptions
+    if (options?.onNotice !== undefined || options?.onNotification !== undefined) return undefined
+    return ResultDecoder.for(options?.types)
   }
 
   /** @internal A face of a pool another thread `share()`d, built without the constructor. */

@@ -1,10 +1,11 @@
 // The blocking pools: every method returns when the work is done. They share the engine with
 // the async pools; their hooks are plain functions run on this thread, inside the calls.
 
-import { Connection } from './connection'
+import { checkSql, Connection, toQueryResult, type QueryResult, type Row } from './connection'
 import { native } from './errors'
 import { BasePool, connectionOptionsOf } from './pool-base'
 import { createSyncNativePool } from './pool-native'
+import { encodeParams } from './params'
 import { poolOptionsFrom, type Conninfo, type SyncPoolOptions } from './pool-options'
 
 /** A pool of blocking `Connection`s with psycopg_pool's behaviour. */
@@ -37,6 +38,18 @@ export class ConnectionPool extends BasePool {
   /** Closes the pool: waiting clients get PoolClosed, checked-out connections close when returned. */
   close(timeout = 5): void {
     this.native.closeSync(timeout)
+  }
+
+  /**
+   * Runs one statement on a connection of the pool: `connection((conn) => conn.query(sql,
+   * params))` in one call, the connection taken, committed (or rolled back) and returned by the
+   * engine. `timeout` in seconds, for the wait for a connection (default: the pool's).
+   */
+  query<R = Row>(sql: string, params?: readonly unknown[], options?: { timeout?: number }): QueryResult<R> {
+    const decoder = this.directQueries()
+    if (decoder === undefined) return this.connection((conn) => conn.query<R>(sql, params), options)
+    const encoded = encodeParams(params)
+    return toQueryResult<R>(native(() => this.native.querySync(checkSql(sql), encoded, options?.timeout)), decoder)
   }
 
   /**

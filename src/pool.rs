@@ -5,17 +5,20 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, ThreadId};
 use std::time::Duration;
 
-use napi::bindgen_prelude::{within_runtime_if_available, Either, FnArgs, Function, FunctionRef, Promise, PromiseRaw};
+use napi::bindgen_prelude::{
+    within_runtime_if_available, BufferSlice, Either, FnArgs, Function, FunctionRef, Promise, PromiseRaw,
+};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
 use pgtide_core::pool::{self, Callbacks, Level, Outcome, PoolConfig, PoolKind, Settings};
-use pgtide_core::{ConnInfo, ConnectOptions, Connection, Error, Pool};
+use pgtide_core::{params, ConnInfo, ConnectOptions, Connection, Error, Pool};
 
 use crate::blocking::block_on;
 use crate::connection::NativeConnection;
 use crate::eager::{eager_promise, in_scope};
 use crate::errors::IntoNapi;
+use crate::result::NativeResult;
 use crate::shared_pools;
 
 /// A connection's ticket back to the pool that handed it out.
@@ -452,6 +455,25 @@ impl NativePool {
         in_scope(env, || promise_of(env, self.pool.finish_use(id, succeeded)))
     }
 
+    /// One statement on a connection of the pool, taken and given back by the engine
+    /// (`Pool::query`): one call across the boundary and one Promise, where a `connection(fn)`
+    /// block takes three.
+    #[napi(ts_return_type = "Promise<unknown[]>")]
+    pub fn query<'env>(
+        &self,
+        env: &'env Env,
+        sql: String,
+        params: BufferSlice,
+        timeout: Option<f64>,
+    ) -> napi::Result<PromiseRaw<'env, NativeResult>> {
+        eager_promise(env, pool_query(self.pool.clone(), sql, params.to_vec(), timeout))
+    }
+
+    #[napi(ts_return_type = "unknown[]")]
+    pub fn query_sync(&self, sql: String, params: BufferSlice, timeout: Option<f64>) -> napi::Result<NativeResult> {
+        block_on(pool_query(self.pool.clone(), sql, params.to_vec(), timeout))?
+    }
+
     #[napi]
     pub fn wait_sync(&self, timeout: f64) -> napi::Result<()> {
         block_on(self.pool.wait(seconds(timeout)))?.into_napi()
@@ -593,4 +615,10 @@ fn native_stats(stats: pool::Stats) -> NativeStats {
         connections_errors: c.connections_errors as f64,
         connections_lost: c.connections_lost as f64,
     }
+}
+
+async fn pool_query(pool: Pool, sql: String, params: Vec<u8>, timeout: Option<f64>) -> napi::Result<NativeResult> {
+    let params = params::decode(&params).into_napi()?;
+    let result = pool.query(&sql, &params, timeout.map(seconds)).await;
+    result.map(NativeResult::from).into_napi()
 }

@@ -31,6 +31,8 @@ pub use stats::{Counters, Stats};
 
 use crate::connection::{Connection, TransactionStatus};
 use crate::error::Result;
+use crate::params::Param;
+use crate::result::QueryResult;
 use tasks::Task;
 use waiter::Waiter;
 
@@ -238,6 +240,22 @@ impl Pool {
         }
     }
 
+    /// `connection(fn)` around one statement, in one call: takes a connection, runs `sql`,
+    /// commits or rolls back, and gives the connection back. The statement's error wins over
+    /// the return's; a caller that goes away midway leaves nothing checked out.
+    pub async fn query(&self, sql: &str, params: &[Param<'_>], timeout: Option<Duration>) -> Result<QueryResult> {
+        let lease = self.getconn(timeout).finish().await?;
+        let mut held = Held {
+            pool: self,
+            id: Some(lease.id),
+        };
+        let outcome = lease.conn.query(sql, params).await;
+        held.id = None;
+        let returned = self.finish_use(lease.id, outcome.is_ok()).finish().await;
+        let result = outcome?;
+        returned.map(|()| result)
+    }
+
     /// A checked-out connection its client dropped without returning it (its JavaScript object
     /// was garbage-collected): give it back rather than lose the slot for good. Callable from
     /// any thread, also while the process exits: an idle connection goes back at once; one that
@@ -436,6 +454,20 @@ impl Shared {
             pool_available: state.idle.len() as u64,
             requests_waiting: state.waiting.len() as u64,
             counters,
+        }
+    }
+}
+
+/// A lease `Pool::query` holds: reclaimed if the query is dropped before its return.
+struct Held<'a> {
+    pool: &'a Pool,
+    id: Option<u64>,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            self.pool.reclaim(id);
         }
     }
 }
