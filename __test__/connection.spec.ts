@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto'
+
 import { afterEach, describe, expect, it } from 'vitest'
 
 import { AsyncConnection, Connection, DatabaseError, OperationalError, ProgrammingError } from '../dist/index.js'
@@ -94,6 +96,24 @@ describe('AsyncConnection', () => {
     expect(conn.closed).toBe(true)
     expect(conn.transactionStatus).toBe('unknown')
     await expect(conn.query('SELECT 1')).rejects.toThrow(/closed/)
+  })
+
+  it('returns a large result whole and in order, its rows decoded in chunks while it arrives', async () => {
+    const conn = await connectAsync({ autocommit: true })
+    // Several row chunks (src/rows.rs), interleaved with small queries on other connections.
+    const other = await connectAsync({ autocommit: true })
+    const [big, small] = await Promise.all([
+      conn.query<{ g: number; m: string }>('SELECT g, md5(g::text) AS m FROM generate_series(1, 60000) g'),
+      other.query<{ n: number }>('SELECT 7 AS n'),
+    ])
+    expect(small.rows).toEqual([{ n: 7 }])
+    expect(big.rowCount).toBe(60000)
+    expect(big.rows).toHaveLength(60000)
+    expect(big.rows.every((row, i) => row.g === i + 1)).toBe(true)
+    expect(big.rows[59999]).toEqual({ g: 60000, m: createHash('md5').update('60000').digest('hex') })
+    // A failure after some chunks went over: the query throws, and the next result has no stray rows.
+    await expect(conn.query('SELECT g, 1 / (g - 50000) FROM generate_series(1, 60000) g')).rejects.toThrow(/division by zero/)
+    expect((await conn.query('SELECT g FROM generate_series(1, 3) g')).rows).toEqual([{ g: 1 }, { g: 2 }, { g: 3 }])
   })
 
   it('runs 100 concurrent queries on 100 separate connections, all correct', async () => {

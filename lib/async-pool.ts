@@ -1,12 +1,13 @@
 // The async pools: every method returns a Promise. The engine owns every algorithm; these
 // classes convert options, wrap connections and run the user's `connection()` callback.
 
-import { AsyncConnection, checkSql, toQueryResult, type QueryResult, type Row } from './connection'
+import { AsyncConnection, checkSql, settleQuery, type QueryResult, type Row } from './connection'
 import type { ResultDecoder } from './decode'
 import { fromNative, nativeAsync, native } from './errors'
 import { BasePool, connectionOptionsOf } from './pool-base'
 import { createAsyncNativePool } from './pool-native'
 import { encodeParams } from './params'
+import { dropRows, streamRows } from './row-stream'
 import { poolOptionsFrom, type AsyncPoolOptions, type Conninfo } from './pool-options'
 
 /** A pool of `AsyncConnection`s with psycopg_pool's behaviour. */
@@ -85,21 +86,19 @@ export class AsyncConnectionPool extends BasePool {
   query<R = Row>(sql: string, params?: readonly unknown[], options?: { timeout?: number }): Promise<QueryResult<R>> {
     let pending: Promise<unknown[]>
     let decoder: ResultDecoder | undefined
+    let streamId: number | undefined
     try {
       decoder = this.directQueries()
       if (decoder === undefined) return this.connection((conn) => conn.query<R>(sql, params), options)
       const encoded = encodeParams(params)
-      pending = this.native.query(checkSql(sql), encoded, options?.timeout)
+      checkSql(sql)
+      streamId = streamRows(decoder)
+      pending = this.native.query(sql, encoded, options?.timeout, streamId)
     } catch (error) {
+      if (streamId !== undefined) dropRows(streamId)
       return Promise.reject(fromNative(error))
     }
-    const shape = decoder
-    return pending.then(
-      (result) => toQueryResult<R>(result, shape),
-      (error: unknown) => {
-        throw fromNative(error)
-      },
-    )
+    return settleQuery<R>(pending, decoder, streamId)
   }
 
   /** Takes a connection; give it back with `putconn()`. `timeout` in seconds (default: the pool's). */

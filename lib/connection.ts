@@ -6,6 +6,7 @@ import { AbortError, fromNative, native, nativeAsync } from './errors'
 import { binding, type NativeConnection, type NativeConnectOptions, type NativeResult } from './native'
 import { deliverNotices, NotificationFanOut, type Notification } from './notifications'
 import { encodeParams } from './params'
+import { dropRows, joinRows, streamRows } from './row-stream'
 import { connectionOptionsFrom, type ConnectionOptions, type NormalisedConnectionOptions } from './options'
 
 export type Row = Record<string, unknown>
@@ -29,10 +30,22 @@ export interface QueryOptions {
 
 export type TransactionStatus = 'idle' | 'active' | 'intrans' | 'inerror' | 'unknown'
 
-/** @internal A native result as `query()` returns it. */
-export function toQueryResult<R>(result: unknown[], decoder: ResultDecoder): QueryResult<R> {
+/** @internal A native result as `query()` returns it (after the early rows of `streamId`'s query). */
+export function toQueryResult<R>(result: unknown[], decoder: ResultDecoder, streamId?: number): QueryResult<R> {
   const [command, rowCount, fields, rows, rowsLength] = result as NativeResult
-  return { rows: decoder.rows<R>(fields, rows, rowsLength), rowCount, command, fields }
+  const last = decoder.rows<R>(fields, rows, rowsLength)
+  return { rows: streamId === undefined ? last : joinRows(streamId, last), rowCount, command, fields }
+}
+
+/** @internal Settles an async query's result, with the rows it streamed early. */
+export function settleQuery<R>(pending: Promise<unknown[]>, decoder: ResultDecoder, streamId: number): Promise<QueryResult<R>> {
+  return pending.then(
+    (result) => toQueryResult<R>(result, decoder, streamId),
+    (error: unknown) => {
+      dropRows(streamId)
+      throw fromNative(error)
+    },
+  )
 }
 
 /** @internal */
@@ -149,23 +162,20 @@ export class AsyncConnection extends BaseConnection {
   /** Runs one statement with `$1..$n` placeholders; `signal` aborts it. */
   query<R = Row>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
     let pending: Promise<unknown[]>
+    let streamId: number | undefined
     try {
       const encoded = encodeParams(params)
       checkSql(sql)
       const signal = signalFrom(options)
       if (signal !== undefined) return this.abortableQuery<R>(sql, encoded, signal)
-      pending = this.native.query(sql, encoded)
+      streamId = streamRows(this.decoder)
+      pending = this.native.query(sql, encoded, streamId)
     } catch (error) {
+      if (streamId !== undefined) dropRows(streamId)
       return Promise.reject(fromNative(error))
     }
     // The plain case chains on the native Promise directly: no async frames of its own.
-    const decoder = this.decoder
-    return pending.then(
-      (result) => toQueryResult<R>(result, decoder),
-      (error: unknown) => {
-        throw fromNative(error)
-      },
-    )
+    return settleQuery<R>(pending, this.decoder, streamId)
   }
 
   private async abortableQuery<R>(sql: string, encoded: Buffer, signal: AbortSignal): Promise<QueryResult<R>> {

@@ -7,7 +7,7 @@ use napi::bindgen_prelude::{BufferSlice, PromiseRaw};
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi::{Env, Status};
 use napi_derive::napi;
-use pgtide_core::{params, AbortHandle, ConnInfo, ConnectOptions, Connection};
+use pgtide_core::{params, AbortHandle, ConnInfo, ConnectOptions, Connection, RowSink};
 
 use crate::blocking::block_on;
 use crate::eager::eager_promise;
@@ -15,6 +15,7 @@ use crate::errors::IntoNapi;
 use crate::notifications::{notice_handler, JsListener, NativeNotification};
 use crate::pool::PoolLease;
 use crate::result::NativeResult;
+use crate::rows::row_sink;
 
 #[napi]
 pub struct NativeConnection {
@@ -74,12 +75,10 @@ async fn run_query(
     sql: String,
     params: Vec<u8>,
     abort: Option<Arc<AbortHandle>>,
+    rows: Option<RowSink>,
 ) -> napi::Result<NativeResult> {
     let params = params::decode(&params).into_napi()?;
-    let outcome = match &abort {
-        Some(abort) => conn.query_abortable(&sql, &params, abort).await,
-        None => conn.query(&sql, &params).await,
-    };
+    let outcome = conn.query_with(&sql, &params, abort.as_ref(), rows).await;
     outcome.map(NativeResult::from).into_napi()
 }
 
@@ -102,13 +101,15 @@ impl NativeConnection {
         env: &'env Env,
         sql: String,
         params: BufferSlice,
+        rows_id: Option<u32>,
     ) -> napi::Result<PromiseRaw<'env, NativeResult>> {
-        eager_promise(env, run_query(self.inner.clone(), sql, params.to_vec(), None))
+        let sink = row_sink(env, rows_id)?;
+        eager_promise(env, run_query(self.inner.clone(), sql, params.to_vec(), None, sink))
     }
 
     #[napi]
     pub fn query_sync(&self, sql: String, params: BufferSlice) -> napi::Result<NativeResult> {
-        block_on(run_query(self.inner.clone(), sql, params.to_vec(), None))?
+        block_on(run_query(self.inner.clone(), sql, params.to_vec(), None, None))?
     }
 
     /// A query that can be aborted: run it with `request.query()`, abort it with
@@ -273,7 +274,7 @@ impl NativeRequest {
     ) -> napi::Result<PromiseRaw<'env, NativeResult>> {
         eager_promise(
             env,
-            run_query(self.conn.clone(), sql, params.to_vec(), Some(self.abort.clone())),
+            run_query(self.conn.clone(), sql, params.to_vec(), Some(self.abort.clone()), None),
         )
     }
 

@@ -32,6 +32,14 @@ use pgtide_core::blocking::never_blocking;
 /// What the JS thread does with an outcome: settle its Promise.
 type Settle = Box<dyn FnOnce(sys::napi_env) + Send>;
 
+/// What the shared threadsafe function carries to the JS thread.
+enum Delivery {
+    /// A Promise's outcome.
+    Settle(Settle),
+    /// Anything else to run there (rows of a result that is still arriving).
+    Run(Settle),
+}
+
 /// An operation on its way to an outcome.
 type Operation = Pin<Box<dyn Future<Output = Settle> + Send>>;
 
@@ -108,7 +116,7 @@ impl Task {
         self.runtime.spawn(async move {
             let settle = operation.await;
             let tsfn = tsfn;
-            deliver(tsfn.0, settle);
+            deliver(tsfn.0, Delivery::Settle(settle));
         });
     }
 }
@@ -194,9 +202,37 @@ where
     Ok(PromiseRaw::new(raw_env, promise))
 }
 
+/// This JS thread, for work an operation hands it while it runs.
+pub struct JsThread {
+    tsfn: Handle<sys::napi_threadsafe_function>,
+    env: Handle<sys::napi_env>,
+    thread: std::thread::ThreadId,
+}
+
+impl JsThread {
+    pub fn current(env: &Env) -> napi::Result<JsThread> {
+        Ok(JsThread {
+            tsfn: Handle(bridge(env.raw())?),
+            env: Handle(env.raw()),
+            thread: std::thread::current().id(),
+        })
+    }
+
+    /// Runs `f` there: at once when called there (operations are only polled there inside
+    /// calls from JS), else through the shared threadsafe function, so it comes before the
+    /// Promise outcomes sent after it.
+    pub fn run(&self, f: Settle) {
+        if std::thread::current().id() == self.thread {
+            f(self.env.0)
+        } else {
+            deliver(self.tsfn.0, Delivery::Run(f))
+        }
+    }
+}
+
 /// Hands an outcome to the JS thread; if the environment is gone, nobody is left to tell.
-fn deliver(tsfn: sys::napi_threadsafe_function, settle: Settle) {
-    let data = Box::into_raw(Box::new(settle));
+fn deliver(tsfn: sys::napi_threadsafe_function, delivery: Delivery) {
+    let data = Box::into_raw(Box::new(delivery));
     let status =
         unsafe { sys::napi_call_threadsafe_function(tsfn, data.cast(), sys::ThreadsafeFunctionCallMode::nonblocking) };
     if status != sys::Status::napi_ok {
@@ -221,12 +257,17 @@ unsafe extern "C" fn on_js_thread(
     _context: *mut c_void,
     data: *mut c_void,
 ) {
-    let settle = unsafe { Box::from_raw(data.cast::<Settle>()) };
+    let delivery = unsafe { Box::from_raw(data.cast::<Delivery>()) };
     if env.is_null() {
         return;
     }
-    settle(env);
-    finished(env);
+    match *delivery {
+        Delivery::Settle(settle) => {
+            settle(env);
+            finished(env);
+        }
+        Delivery::Run(run) => run(env),
+    }
 }
 
 /// This thread's shared threadsafe function, created on first use (unref'd: idle, it does not

@@ -8,4 +8,5 @@ mod errors;
 mod notifications;
 mod pool;
 mod result;
+mod rows;
 mod shared_pools;

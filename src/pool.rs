@@ -12,13 +12,14 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
 use pgtide_core::pool::{self, Callbacks, Level, Outcome, PoolConfig, PoolKind, Settings};
-use pgtide_core::{params, ConnInfo, ConnectOptions, Connection, Error, Pool};
+use pgtide_core::{params, ConnInfo, ConnectOptions, Connection, Error, Pool, RowSink};
 
 use crate::blocking::block_on;
 use crate::connection::NativeConnection;
 use crate::eager::{eager_promise, in_scope};
 use crate::errors::IntoNapi;
 use crate::result::NativeResult;
+use crate::rows::row_sink;
 use crate::shared_pools;
 
 /// A connection's ticket back to the pool that handed it out.
@@ -457,7 +458,7 @@ impl NativePool {
 
     /// One statement on a connection of the pool, taken and given back by the engine
     /// (`Pool::query`): one call across the boundary and one Promise, where a `connection(fn)`
-    /// block takes three.
+    /// block takes three. `rows_id` tags the query for the row sink (`rows.rs`).
     #[napi(ts_return_type = "Promise<unknown[]>")]
     pub fn query<'env>(
         &self,
@@ -465,13 +466,15 @@ impl NativePool {
         sql: String,
         params: BufferSlice,
         timeout: Option<f64>,
+        rows_id: Option<u32>,
     ) -> napi::Result<PromiseRaw<'env, NativeResult>> {
-        eager_promise(env, pool_query(self.pool.clone(), sql, params.to_vec(), timeout))
+        let sink = row_sink(env, rows_id)?;
+        eager_promise(env, pool_query(self.pool.clone(), sql, params.to_vec(), timeout, sink))
     }
 
     #[napi(ts_return_type = "unknown[]")]
     pub fn query_sync(&self, sql: String, params: BufferSlice, timeout: Option<f64>) -> napi::Result<NativeResult> {
-        block_on(pool_query(self.pool.clone(), sql, params.to_vec(), timeout))?
+        block_on(pool_query(self.pool.clone(), sql, params.to_vec(), timeout, None))?
     }
 
     #[napi]
@@ -617,8 +620,14 @@ fn native_stats(stats: pool::Stats) -> NativeStats {
     }
 }
 
-async fn pool_query(pool: Pool, sql: String, params: Vec<u8>, timeout: Option<f64>) -> napi::Result<NativeResult> {
+async fn pool_query(
+    pool: Pool,
+    sql: String,
+    params: Vec<u8>,
+    timeout: Option<f64>,
+    rows: Option<RowSink>,
+) -> napi::Result<NativeResult> {
     let params = params::decode(&params).into_napi()?;
-    let result = pool.query(&sql, &params, timeout.map(seconds)).await;
+    let result = pool.query(&sql, &params, timeout.map(seconds), rows).await;
     result.map(NativeResult::from).into_napi()
 }

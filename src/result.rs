@@ -90,7 +90,7 @@ struct Shared {
     sweep_at: usize,
 }
 
-unsafe fn shared_fields(env: sys::napi_env, fields: &Arc<[Field]>) -> napi::Result<sys::napi_value> {
+pub unsafe fn shared_fields(env: sys::napi_env, fields: &Arc<[Field]>) -> napi::Result<sys::napi_value> {
     if fields.is_empty() {
         return unsafe { field_array(env, fields) };
     }

@@ -26,7 +26,7 @@ use crate::conninfo::{ConnInfo, Target};
 use crate::error::{Error, Result};
 use crate::notifications::{Handlers, IdleReading, NoticeHandler, NotificationListener};
 use crate::params::Param;
-use crate::result::QueryResult;
+use crate::result::{QueryResult, RowSink};
 use crate::statement_cache::StatementCache;
 use crate::transaction::TransactionBlocks;
 use crate::wire::Wire;
@@ -91,6 +91,8 @@ impl Default for ConnectOptions {
 struct Session {
     wire: Wire,
     statements: StatementCache,
+    /// The running request's row sink, if it streams its rows.
+    rows: Option<RowSink>,
 }
 
 pub struct Connection {
@@ -123,6 +125,7 @@ impl Connection {
             session: Mutex::new(Session {
                 wire: opened.wire,
                 statements: StatementCache::new(options.statement_cache_size),
+                rows: None,
             }),
             status: AtomicU8::new(TransactionStatus::Idle as u8),
             autocommit: AtomicBool::new(options.autocommit),
@@ -222,7 +225,7 @@ impl Connection {
 
     /// Runs one statement with `$1..$n` parameters and returns its rows.
     pub async fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<QueryResult> {
-        self.query_inner(sql, params, None).await
+        self.query_with(sql, params, None, None).await
     }
 
     /// `query`, stopped (and cancelled on the server if it runs) when `abort` is aborted.
@@ -232,18 +235,24 @@ impl Connection {
         params: &[Param<'_>],
         abort: &Arc<AbortHandle>,
     ) -> Result<QueryResult> {
-        self.query_inner(sql, params, Some(abort)).await
+        self.query_with(sql, params, Some(abort), None).await
     }
 
-    async fn query_inner(
+    /// `query`, optionally abortable, and with a large result's rows streamed to `rows` as
+    /// they arrive (see `RowSink`).
+    pub async fn query_with(
         &self,
         sql: &str,
         params: &[Param<'_>],
         abort: Option<&Arc<AbortHandle>>,
+        rows: Option<RowSink>,
     ) -> Result<QueryResult> {
         query::check_query(sql, params)?;
         let mut hold = self.acquire(abort).await?;
-        let outcome = self.run_query(hold.exchange(), sql, params, abort).await;
+        let session = hold.exchange();
+        session.rows = rows;
+        let outcome = self.run_query(session, sql, params, abort).await;
+        session.rows = None;
         hold.done();
         self.settle(outcome)
     }

@@ -19,6 +19,14 @@ pub struct Field {
     pub format: i16,
 }
 
+/// Where a large result's rows go while it still arrives: called with each `ROW_CHUNK` or so
+/// of DataRow bodies (and how many rows they hold), so the caller can decode them while the
+/// server sends the rest. The `QueryResult` then holds only the rows after the last chunk.
+pub type RowSink = Arc<dyn Fn(Vec<u8>, usize, &Arc<[Field]>) + Send + Sync>;
+
+/// The size of the row chunks a `RowSink` gets.
+pub const ROW_CHUNK: usize = 256 * 1024;
+
 #[derive(Debug, Clone)]
 pub struct QueryResult {
     /// The command tag, e.g. `SELECT 3`, `INSERT 0 1`, `CREATE TABLE`.

@@ -19,7 +19,7 @@ use super::{Connection, Session, TransactionStatus};
 use crate::cancel::AbortHandle;
 use crate::error::{DbError, Error, Result};
 use crate::params::{self, Param};
-use crate::result::{result_format, Field, QueryResult};
+use crate::result::{result_format, Field, QueryResult, ROW_CHUNK};
 use crate::statement_cache::Prepared;
 
 /// The one column a `COPY ... TO STDOUT` result has: each row is one line of COPY output.
@@ -184,6 +184,7 @@ impl Connection {
                 .map_err(Executed::BeforeBind)?;
         }
 
+        let sink = session.rows.clone();
         let mut bound = false;
         let mut copy_out = false;
         let mut result = QueryResult {
@@ -199,6 +200,10 @@ impl Connection {
                     Message::DataRow(body) => {
                         result.rows.extend_from_slice(body.buffer());
                         result.row_count += 1;
+                        if let Some(sink) = sink.as_ref().filter(|_| result.rows.len() >= ROW_CHUNK) {
+                            let rows = std::mem::replace(&mut result.rows, Vec::with_capacity(ROW_CHUNK + ROW_CHUNK / 4));
+                            sink(rows, std::mem::take(&mut result.row_count), &result.fields);
+                        }
                     }
                     Message::CommandComplete(body) => {
                         result.tag = body.tag().map_err(protocol)?.to_string();

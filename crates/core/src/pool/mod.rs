@@ -32,7 +32,7 @@ pub use stats::{Counters, Stats};
 use crate::connection::{Connection, TransactionStatus};
 use crate::error::Result;
 use crate::params::Param;
-use crate::result::QueryResult;
+use crate::result::{QueryResult, RowSink};
 use tasks::Task;
 use waiter::Waiter;
 
@@ -243,13 +243,20 @@ impl Pool {
     /// `connection(fn)` around one statement, in one call: takes a connection, runs `sql`,
     /// commits or rolls back, and gives the connection back. The statement's error wins over
     /// the return's; a caller that goes away midway leaves nothing checked out.
-    pub async fn query(&self, sql: &str, params: &[Param<'_>], timeout: Option<Duration>) -> Result<QueryResult> {
+    /// `rows` streams a large result's rows as they arrive (see `RowSink`).
+    pub async fn query(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        timeout: Option<Duration>,
+        rows: Option<RowSink>,
+    ) -> Result<QueryResult> {
         let lease = self.getconn(timeout).finish().await?;
         let mut held = Held {
             pool: self,
             id: Some(lease.id),
         };
-        let outcome = lease.conn.query(sql, params).await;
+        let outcome = lease.conn.query_with(sql, params, None, rows).await;
         held.id = None;
         let returned = self.finish_use(lease.id, outcome.is_ok()).finish().await;
         let result = outcome?;
