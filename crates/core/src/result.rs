@@ -25,7 +25,7 @@ pub struct Field {
 pub type RowSink = Arc<dyn Fn(Vec<u8>, usize, &Arc<[Field]>) + Send + Sync>;
 
 /// The size of the row chunks a `RowSink` gets.
-pub const ROW_CHUNK: usize = 256 * 1024;
+pub const ROW_CHUNK: usize = 128 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct QueryResult {

@@ -63,6 +63,9 @@ impl AsRawFd for Plain {
 pub struct Stream {
     socket: Option<Plain>,
     registered: Option<AsyncFd<Plain>>,
+    /// Something was just sent: the answer is not there yet (a blocked thread saves the read
+    /// that would say so, and goes straight to poll(2)).
+    sent: bool,
 }
 
 impl Stream {
@@ -78,6 +81,7 @@ impl Stream {
         Stream {
             socket: Some(socket),
             registered: None,
+            sent: false,
         }
     }
 
@@ -123,6 +127,11 @@ impl Stream {
         events: libc::c_short,
         mut op: impl FnMut(&Plain) -> io::Result<T>,
     ) -> Poll<io::Result<T>> {
+        if events == libc::POLLIN && std::mem::take(&mut self.sent) && blocking::blocking() {
+            self.unregister();
+            blocking::wait_on(self.plain().as_raw_fd(), events);
+            return Poll::Pending;
+        }
         loop {
             match op(self.plain()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -160,7 +169,10 @@ impl AsyncRead for Stream {
 
 impl AsyncWrite for Stream {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.get_mut().poll_io(cx, libc::POLLOUT, |socket| socket.write(buf))
+        let this = self.get_mut();
+        let written = ready!(this.poll_io(cx, libc::POLLOUT, |socket| socket.write(buf)))?;
+        this.sent = true;
+        Poll::Ready(Ok(written))
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
