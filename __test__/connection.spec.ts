@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto'
+import path from 'node:path'
+import { Worker } from 'node:worker_threads'
 
 import { afterEach, describe, expect, it } from 'vitest'
 
@@ -114,6 +116,44 @@ describe('AsyncConnection', () => {
     // A failure after some chunks went over: the query throws, and the next result has no stray rows.
     await expect(conn.query('SELECT g, 1 / (g - 50000) FROM generate_series(1, 60000) g')).rejects.toThrow(/division by zero/)
     expect((await conn.query('SELECT g FROM generate_series(1, 3) g')).rows).toEqual([{ g: 1 }, { g: 2 }, { g: 3 }])
+  })
+
+  it('rejects a query whose backend is terminated while it waits, and the process stays up', async () => {
+    // One query at a time waits on Node's own event loop (src/event_loop.rs): its socket's end
+    // must reach it there as an error, not a hang or a crash.
+    const conn = await connectAsync({ autocommit: true })
+    const killer = await connectAsync({ autocommit: true })
+    const running = conn.query('SELECT pg_sleep(5)')
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    await killer.query('SELECT pg_terminate_backend($1)', [conn.backendPid])
+    await expect(running).rejects.toThrow(/terminat|closed|lost/)
+    expect(conn.broken).toBe(true)
+    const again = await connectAsync({ autocommit: true })
+    expect((await again.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }])
+  })
+
+  it('survives a worker thread that is terminated while its queries wait', async () => {
+    const script = `
+      const { workerData, parentPort } = require('node:worker_threads')
+      const { AsyncConnection } = require(${JSON.stringify(path.resolve('dist/index.js'))})
+      AsyncConnection.connect(workerData.url, { autocommit: true }).then((conn) => {
+        conn.query('SELECT pg_sleep(0.5)')
+        conn.query('SELECT 1')
+        parentPort.postMessage('waiting')
+      })
+    `
+    const worker = new Worker(script, { eval: true, workerData: { url: databaseUrl() } })
+    await new Promise((resolve, reject) => {
+      worker.once('message', resolve)
+      worker.once('error', reject)
+    })
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(await worker.terminate()).toBe(1)
+    // The queries finish after the worker's environment is gone: nothing may reach it then.
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    // This thread's own queries still run.
+    const conn = await connectAsync({ autocommit: true })
+    expect((await conn.query('SELECT 2 AS two')).rows).toEqual([{ two: 2 }])
   })
 
   it('runs 100 concurrent queries on 100 separate connections, all correct', async () => {

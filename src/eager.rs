@@ -27,7 +27,9 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use napi::bindgen_prelude::{within_runtime_if_available, PromiseRaw, ToNapiValue};
 use napi::{check_status, sys, Env, JsError};
-use pgtide_core::blocking::never_blocking;
+use pgtide_core::blocking::{never_blocking, with_event_loop};
+
+use crate::event_loop;
 
 /// What the JS thread does with an outcome: settle its Promise.
 type Settle = Box<dyn FnOnce(sys::napi_env) + Send>;
@@ -46,6 +48,7 @@ type Operation = Pin<Box<dyn Future<Output = Settle> + Send>>;
 /// The shared threadsafe function of this JS thread and the number of Promises waiting on it.
 struct Bridge {
     tsfn: sys::napi_threadsafe_function,
+    link: Arc<Link>,
     pending: usize,
 }
 
@@ -66,7 +69,7 @@ unsafe impl<T> Sync for Handle<T> {}
 /// A waiting operation and its waker: parked in `operation` until woken.
 struct Task {
     state: Mutex<TaskState>,
-    tsfn: Handle<sys::napi_threadsafe_function>,
+    link: Arc<Link>,
     runtime: tokio::runtime::Handle,
 }
 
@@ -112,11 +115,10 @@ impl Task {
     }
 
     fn run_on_runtime(self: &Arc<Self>, operation: Operation) {
-        let tsfn = Handle(self.tsfn.0);
+        let link = self.link.clone();
         self.runtime.spawn(async move {
             let settle = operation.await;
-            let tsfn = tsfn;
-            deliver(tsfn.0, Delivery::Settle(settle));
+            link.deliver(Delivery::Settle(settle));
         });
     }
 }
@@ -144,7 +146,7 @@ impl Drop for Scope {
 fn drain(env: sys::napi_env) {
     while let Some((task, mut operation)) = READY.with_borrow_mut(|ready| ready.pop_front()) {
         let waker = Waker::from(task.clone());
-        match poll_on_js_thread(operation.as_mut(), &waker) {
+        match poll_on_js_thread(env, operation.as_mut(), &waker) {
             Poll::Ready(settle) => {
                 settle(env);
                 finished(env);
@@ -156,8 +158,24 @@ fn drain(env: sys::napi_env) {
 
 /// One poll on the JS thread, inside the runtime's context. It never blocks, even inside a sync
 /// call (a sync pool's hook starting an async query): a socket it waits on goes to the runtime.
-fn poll_on_js_thread<F: Future + ?Sized>(future: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
-    within_runtime_if_available(|| never_blocking(|| future.poll(&mut Context::from_waker(waker))))
+/// A socket it waits on is left to Node's event loop when it can be (`event_loop.rs`).
+fn poll_on_js_thread<F: Future + ?Sized>(env: sys::napi_env, future: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
+    let poll = || never_blocking(|| future.poll(&mut Context::from_waker(waker)));
+    within_runtime_if_available(|| match event_loop::current(env) {
+        Some(event_loop) => with_event_loop(event_loop, poll),
+        None => poll(),
+    })
+}
+
+/// Wakes an operation from Node's event loop: it is polled here, before this returns.
+pub fn wake_here(env: sys::napi_env, waker: Waker) {
+    let _scope = Scope::enter(env);
+    waker.wake();
+}
+
+/// How many Promises of these calls are pending on this thread.
+pub fn pending() -> usize {
+    BRIDGE.with_borrow(|bridge| bridge.as_ref().map_or(0, |b| b.pending))
 }
 
 /// Runs `f` as one of these calls: an operation it wakes on the JS thread (a connection that
@@ -176,12 +194,12 @@ where
     let _scope = Scope::enter(raw_env);
     let task = Arc::new(Task {
         state: Mutex::new(TaskState::default()),
-        tsfn: Handle(bridge(raw_env)?),
+        link: bridge(raw_env)?,
         runtime: within_runtime_if_available(tokio::runtime::Handle::current),
     });
     let waker = Waker::from(task.clone());
     let mut future = Box::pin(future);
-    match poll_on_js_thread(future.as_mut(), &waker) {
+    match poll_on_js_thread(raw_env, future.as_mut(), &waker) {
         Poll::Ready(Ok(value)) => return PromiseRaw::resolve(env, value),
         Poll::Ready(Err(error)) => return PromiseRaw::reject(env, error),
         Poll::Pending => {}
@@ -204,16 +222,20 @@ where
 
 /// This JS thread, for work an operation hands it while it runs.
 pub struct JsThread {
-    tsfn: Handle<sys::napi_threadsafe_function>,
+    link: Arc<Link>,
     env: Handle<sys::napi_env>,
     thread: std::thread::ThreadId,
 }
 
 impl JsThread {
     pub fn current(env: &Env) -> napi::Result<JsThread> {
+        JsThread::on(env.raw())
+    }
+
+    pub fn on(env: sys::napi_env) -> napi::Result<JsThread> {
         Ok(JsThread {
-            tsfn: Handle(bridge(env.raw())?),
-            env: Handle(env.raw()),
+            link: bridge(env)?,
+            env: Handle(env),
             thread: std::thread::current().id(),
         })
     }
@@ -225,18 +247,34 @@ impl JsThread {
         if std::thread::current().id() == self.thread {
             f(self.env.0)
         } else {
-            deliver(self.tsfn.0, Delivery::Run(f))
+            self.link.deliver(Delivery::Run(f))
         }
     }
 }
 
-/// Hands an outcome to the JS thread; if the environment is gone, nobody is left to tell.
-fn deliver(tsfn: sys::napi_threadsafe_function, delivery: Delivery) {
-    let data = Box::into_raw(Box::new(delivery));
-    let status =
-        unsafe { sys::napi_call_threadsafe_function(tsfn, data.cast(), sys::ThreadsafeFunctionCallMode::nonblocking) };
-    if status != sys::Status::napi_ok {
-        drop(unsafe { Box::from_raw(data) });
+/// The way to a JS thread's shared threadsafe function from any thread, for as long as its
+/// environment lives: Node frees the function when the environment is torn down (a worker
+/// thread ends), and work still running then must not call it. The environment's cleanup
+/// hook empties the link first, under its lock.
+pub struct Link {
+    tsfn: Mutex<Option<Handle<sys::napi_threadsafe_function>>>,
+}
+
+impl Link {
+    /// Hands an outcome or a piece of work to the JS thread; if the environment is gone,
+    /// nobody is left to tell.
+    fn deliver(&self, delivery: Delivery) {
+        let tsfn = self.tsfn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(tsfn) = tsfn.as_ref() else {
+            return;
+        };
+        let data = Box::into_raw(Box::new(delivery));
+        let status = unsafe {
+            sys::napi_call_threadsafe_function(tsfn.0, data.cast(), sys::ThreadsafeFunctionCallMode::nonblocking)
+        };
+        if status != sys::Status::napi_ok {
+            drop(unsafe { Box::from_raw(data) });
+        }
     }
 }
 
@@ -272,9 +310,9 @@ unsafe extern "C" fn on_js_thread(
 
 /// This thread's shared threadsafe function, created on first use (unref'd: idle, it does not
 /// keep Node alive) and forgotten when the environment is torn down.
-fn bridge(env: sys::napi_env) -> napi::Result<sys::napi_threadsafe_function> {
-    if let Some(tsfn) = BRIDGE.with_borrow(|bridge| bridge.as_ref().map(|b| b.tsfn)) {
-        return Ok(tsfn);
+fn bridge(env: sys::napi_env) -> napi::Result<Arc<Link>> {
+    if let Some(link) = BRIDGE.with_borrow(|bridge| bridge.as_ref().map(|b| b.link.clone())) {
+        return Ok(link);
     }
     let mut name = ptr::null_mut();
     let label = "pgtide";
@@ -299,12 +337,24 @@ fn bridge(env: sys::napi_env) -> napi::Result<sys::napi_threadsafe_function> {
     })?;
     check_status!(unsafe { sys::napi_unref_threadsafe_function(env, tsfn) })?;
     check_status!(unsafe { sys::napi_add_env_cleanup_hook(env, Some(forget_bridge), ptr::null_mut()) })?;
-    BRIDGE.with_borrow_mut(|bridge| *bridge = Some(Bridge { tsfn, pending: 0 }));
-    Ok(tsfn)
+    let link = Arc::new(Link {
+        tsfn: Mutex::new(Some(Handle(tsfn))),
+    });
+    BRIDGE.with_borrow_mut(|bridge| {
+        *bridge = Some(Bridge {
+            tsfn,
+            link: link.clone(),
+            pending: 0,
+        })
+    });
+    Ok(link)
 }
 
+/// Runs before Node frees the threadsafe function (cleanup hooks run in reverse order).
 unsafe extern "C" fn forget_bridge(_arg: *mut c_void) {
-    BRIDGE.with_borrow_mut(|bridge| *bridge = None);
+    if let Some(bridge) = BRIDGE.take() {
+        *bridge.link.tsfn.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+    }
 }
 
 /// One more Promise waits: the first one refs the shared function.

@@ -5,6 +5,7 @@ mod blocking;
 mod connection;
 mod eager;
 mod errors;
+mod event_loop;
 mod notifications;
 mod pool;
 mod result;

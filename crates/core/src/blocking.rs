@@ -14,10 +14,27 @@ use std::future::Future;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::pin::pin;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
+/// How a thread that runs an event loop of its own (Node's JS thread) waits on a socket
+/// without blocking: its loop wakes the future when the socket is ready, with no runtime
+/// worker in between. Installed around polls with `with_event_loop`.
+pub trait EventLoop {
+    /// Wakes `waker` once, when socket `key` (descriptor `fd`) is ready for `events`; the
+    /// `Release` is to be told (from any thread) when that socket closes. `None`: this loop
+    /// will not wait now; the caller waits through the runtime.
+    fn wait(&self, key: u64, fd: RawFd, events: libc::c_short, waker: &Waker) -> Option<Arc<dyn Release>>;
+}
+
+/// Lets an event loop forget a socket it waited on.
+pub trait Release: Send + Sync {
+    fn release(&self, key: u64);
+}
+
 thread_local! {
+    static EVENT_LOOP: RefCell<Option<Rc<dyn EventLoop>>> = const { RefCell::new(None) };
     /// Whether a socket that is not ready should be noted for `block_on` (see `wait_on`).
     static BLOCKING: Cell<bool> = const { Cell::new(false) };
     /// The sockets the future's last poll found not ready, with the events it waits for.
@@ -37,6 +54,27 @@ pub(crate) fn wait_on(fd: RawFd, events: libc::c_short) {
         Some(socket) => socket.events |= events,
         None => sockets.push(libc::pollfd { fd, events, revents: 0 }),
     });
+}
+
+/// This thread's event loop, while one is installed and the thread is not blocked in
+/// `block_on` (where the loop does not run: a sync pool's hook starting an async query).
+pub(crate) fn event_loop() -> Option<Rc<dyn EventLoop>> {
+    if DEPTH.get() > 0 {
+        return None;
+    }
+    EVENT_LOOP.with_borrow(|event_loop| event_loop.clone())
+}
+
+/// Runs `f` (polls of futures) with sockets waited on by `event_loop`.
+pub fn with_event_loop<R>(event_loop: Rc<dyn EventLoop>, f: impl FnOnce() -> R) -> R {
+    struct Uninstall(Option<Rc<dyn EventLoop>>);
+    impl Drop for Uninstall {
+        fn drop(&mut self) {
+            EVENT_LOOP.set(self.0.take());
+        }
+    }
+    let _uninstall = Uninstall(EVENT_LOOP.replace(Some(event_loop)));
+    f()
 }
 
 /// Runs `f` with socket waits going through the runtime even inside `block_on`: for polls that

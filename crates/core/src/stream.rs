@@ -11,12 +11,14 @@ use std::mem::MaybeUninit;
 use std::net::Shutdown;
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::blocking;
+use crate::blocking::{self, Release};
 
 enum Plain {
     Tcp(std::net::TcpStream),
@@ -61,6 +63,10 @@ impl AsRawFd for Plain {
 
 /// A non-blocking socket, registered with the runtime's reactor only while a task waits on it.
 pub struct Stream {
+    /// Names this socket to the event loops that wait on it.
+    key: u64,
+    /// The event loops that waited on this socket (one per JS thread), told when it closes.
+    watched: Vec<Arc<dyn Release>>,
     socket: Option<Plain>,
     registered: Option<AsyncFd<Plain>>,
     /// Something was just sent: the answer is not there yet (a blocked thread saves the read
@@ -78,7 +84,10 @@ impl Stream {
     }
 
     fn new(socket: Plain) -> Stream {
+        static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
         Stream {
+            key: NEXT_KEY.fetch_add(1, Ordering::Relaxed),
+            watched: Vec::new(),
             socket: Some(socket),
             registered: None,
             sent: false,
@@ -143,6 +152,16 @@ impl Stream {
                 blocking::wait_on(self.plain().as_raw_fd(), events);
                 return Poll::Pending;
             }
+            if let Some(event_loop) = blocking::event_loop() {
+                self.unregister();
+                let fd = self.plain().as_raw_fd();
+                if let Some(release) = event_loop.wait(self.key, fd, events, cx.waker()) {
+                    if !self.watched.iter().any(|known| Arc::ptr_eq(known, &release)) {
+                        self.watched.push(release);
+                    }
+                    return Poll::Pending;
+                }
+            }
             let registration = self.registration()?;
             let mut guard = if events == libc::POLLIN {
                 ready!(registration.poll_read_ready(cx))?
@@ -151,6 +170,19 @@ impl Stream {
             };
             // Readiness the reactor saw may be stale: the next attempt clears it if so.
             guard.clear_ready();
+        }
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        if !self.watched.is_empty() {
+            // The loops watch duplicates of the descriptor, which keep the socket open until
+            // they let go of them: shut it down now, so the server sees it close.
+            unsafe { libc::shutdown(self.plain().as_raw_fd(), libc::SHUT_RDWR) };
+        }
+        for watched in self.watched.drain(..) {
+            watched.release(self.key);
         }
     }
 }

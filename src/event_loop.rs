@@ -1,0 +1,230 @@
+//! Node's own event loop (libuv) as the engine's `EventLoop` on the JS thread: a query polled
+//! on the JS thread waits for its answer with a libuv poll handle, so the server's answer wakes
+//! the JS thread directly and the query finishes there, as pg's sockets do, instead of waking a
+//! runtime worker that then wakes the JS thread.
+//!
+//! - libuv watches a duplicate of the socket's descriptor, owned here and closed only after its
+//!   handle is, so a descriptor number libuv knows is never reused under it, whichever thread
+//!   closes the connection (the engine shuts the socket down at once and tells us through
+//!   `Release`; the JS thread then closes handle and duplicate).
+//! - Waits are one-shot: the handle stops before it wakes the operation.
+//! - Only while few Promises are pending: a burst of concurrent queries (a hundred callers on a
+//!   pool) runs better with the runtime's workers reading sockets beside the JS thread.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ffi::{c_int, c_void};
+use std::os::fd::RawFd;
+use std::ptr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::Waker;
+
+use napi::sys;
+use pgtide_core::blocking::{EventLoop, Release};
+
+use crate::eager::{self, JsThread};
+
+const UV_POLL: c_int = 8;
+const UV_READABLE: c_int = 1;
+const UV_WRITABLE: c_int = 2;
+const UV_DISCONNECT: c_int = 4;
+
+/// At most this many pending Promises on the thread for a query to wait on the loop.
+const MAX_PENDING: usize = 4;
+
+extern "C" {
+    fn uv_handle_size(kind: c_int) -> usize;
+    fn uv_poll_init(event_loop: *mut sys::uv_loop_s, handle: *mut c_void, fd: c_int) -> c_int;
+    fn uv_poll_start(handle: *mut c_void, events: c_int, callback: extern "C" fn(*mut c_void, c_int, c_int)) -> c_int;
+    fn uv_poll_stop(handle: *mut c_void) -> c_int;
+    fn uv_close(handle: *mut c_void, callback: extern "C" fn(*mut c_void));
+}
+
+/// One socket libuv watches: its handle (whose first field, `data`, holds the socket's key)
+/// and the descriptor it watches.
+struct Watch {
+    handle: *mut c_void,
+    fd: RawFd,
+    waker: Option<Waker>,
+}
+
+struct Loop {
+    uv: *mut sys::uv_loop_s,
+    env: sys::napi_env,
+    /// The async context the callback scopes of `on_ready` run in.
+    context: sys::napi_async_context,
+    watches: RefCell<HashMap<u64, Watch>>,
+    release: Arc<Remote>,
+}
+
+thread_local! {
+    static LOOP: RefCell<Option<Rc<Loop>>> = const { RefCell::new(None) };
+}
+
+/// This JS thread's loop, made on first use; none if libuv cannot be reached.
+pub fn current(env: sys::napi_env) -> Option<Rc<dyn EventLoop>> {
+    if let Some(event_loop) = LOOP.with_borrow(|l| l.clone()) {
+        return Some(event_loop);
+    }
+    let mut uv = ptr::null_mut();
+    if unsafe { sys::napi_get_uv_event_loop(env, &mut uv) } != sys::Status::napi_ok || uv.is_null() {
+        return None;
+    }
+    let js = JsThread::on(env).ok()?;
+    let context = async_context(env)?;
+    let event_loop = Rc::new(Loop {
+        uv,
+        env,
+        context,
+        watches: RefCell::new(HashMap::new()),
+        release: Arc::new(Remote(js)),
+    });
+    if unsafe { sys::napi_add_env_cleanup_hook(env, Some(close_all), ptr::null_mut()) } != sys::Status::napi_ok {
+        return None;
+    }
+    LOOP.set(Some(event_loop.clone()));
+    Some(event_loop)
+}
+
+fn async_context(env: sys::napi_env) -> Option<sys::napi_async_context> {
+    let name = "pgtide";
+    let mut label = ptr::null_mut();
+    let mut context = ptr::null_mut();
+    let made = unsafe {
+        sys::napi_create_string_utf8(env, name.as_ptr().cast(), name.len() as isize, &mut label) == sys::Status::napi_ok
+            && sys::napi_async_init(env, ptr::null_mut(), label, &mut context) == sys::Status::napi_ok
+    };
+    made.then_some(context)
+}
+
+impl EventLoop for Loop {
+    fn wait(&self, key: u64, fd: RawFd, events: libc::c_short, waker: &Waker) -> Option<Arc<dyn Release>> {
+        if eager::pending() > MAX_PENDING {
+            return None;
+        }
+        let mut watches = self.watches.borrow_mut();
+        if !watches.contains_key(&key) {
+            watches.insert(key, self.watch(key, fd)?);
+        }
+        let watch = watches.get_mut(&key)?;
+        let wanted = UV_DISCONNECT
+            | if events == libc::POLLIN {
+                UV_READABLE
+            } else {
+                UV_WRITABLE
+            };
+        if unsafe { uv_poll_start(watch.handle, wanted, on_ready) } != 0 {
+            return None;
+        }
+        watch.waker = Some(waker.clone());
+        Some(self.release.clone())
+    }
+}
+
+impl Loop {
+    fn watch(&self, key: u64, fd: RawFd) -> Option<Watch> {
+        let fd = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+        if fd < 0 {
+            return None;
+        }
+        let handle = unsafe { libc::calloc(1, uv_handle_size(UV_POLL)) };
+        if handle.is_null() || unsafe { uv_poll_init(self.uv, handle, fd) } != 0 {
+            unsafe {
+                libc::free(handle);
+                libc::close(fd);
+            }
+            return None;
+        }
+        unsafe { *handle.cast::<*mut c_void>() = key as *mut c_void };
+        Some(Watch {
+            handle,
+            fd,
+            waker: None,
+        })
+    }
+
+    fn forget(&self, key: u64) {
+        if let Some(watch) = self.watches.borrow_mut().remove(&key) {
+            close(watch);
+        }
+    }
+}
+
+/// Stops and closes the handle; the descriptor is closed once libuv has let go of it.
+fn close(watch: Watch) {
+    unsafe {
+        uv_poll_stop(watch.handle);
+        *watch.handle.cast::<*mut c_void>() = watch.fd as isize as *mut c_void;
+        uv_close(watch.handle, on_closed);
+    }
+}
+
+extern "C" fn on_closed(handle: *mut c_void) {
+    unsafe {
+        let fd = *handle.cast::<*mut c_void>() as isize as RawFd;
+        libc::close(fd);
+        libc::free(handle);
+    }
+}
+
+/// The socket is ready (or failed: the next read says how): stop watching, wake the operation,
+/// which is then polled here, on the JS thread.
+extern "C" fn on_ready(handle: *mut c_void, _status: c_int, _events: c_int) {
+    unsafe { uv_poll_stop(handle) };
+    let key = unsafe { *handle.cast::<*mut c_void>() } as u64;
+    let Some(event_loop) = LOOP.with_borrow(|l| l.clone()) else {
+        return;
+    };
+    let waker = event_loop
+        .watches
+        .borrow_mut()
+        .get_mut(&key)
+        .and_then(|w| w.waker.take());
+    if let Some(waker) = waker {
+        unsafe { in_callback_scope(&event_loop, || eager::wake_here(event_loop.env, waker)) };
+    }
+}
+
+/// What Node does around its own callbacks: a handle scope for the values made, and a
+/// callback scope whose end runs the microtasks (the `then`s of the Promises settled).
+unsafe fn in_callback_scope(event_loop: &Loop, f: impl FnOnce()) {
+    let env = event_loop.env;
+    let mut handles = ptr::null_mut();
+    if unsafe { sys::napi_open_handle_scope(env, &mut handles) } != sys::Status::napi_ok {
+        return;
+    }
+    let mut resource = ptr::null_mut();
+    let mut scope = ptr::null_mut();
+    let opened = unsafe {
+        sys::napi_create_object(env, &mut resource) == sys::Status::napi_ok
+            && sys::napi_open_callback_scope(env, resource, event_loop.context, &mut scope) == sys::Status::napi_ok
+    };
+    f();
+    if opened {
+        unsafe { sys::napi_close_callback_scope(env, scope) };
+    }
+    unsafe { sys::napi_close_handle_scope(env, handles) };
+}
+
+/// The environment is going away: close every handle (libuv runs their close callbacks).
+unsafe extern "C" fn close_all(_arg: *mut c_void) {
+    if let Some(event_loop) = LOOP.take() {
+        for (_, watch) in event_loop.watches.borrow_mut().drain() {
+            close(watch);
+        }
+    }
+}
+
+/// How a socket closing on any thread reaches the JS thread's loop.
+struct Remote(JsThread);
+
+impl Release for Remote {
+    fn release(&self, key: u64) {
+        self.0.run(Box::new(move |_env| {
+            if let Some(event_loop) = LOOP.with_borrow(|l| l.clone()) {
+                event_loop.forget(key);
+            }
+        }));
+    }
+}
