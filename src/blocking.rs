@@ -9,7 +9,7 @@ use napi::bindgen_prelude::within_runtime_if_available;
 use napi::Status;
 use pgtide_core::blocking;
 
-/// The future's output; an error only if the thread cannot wait at all (no eventfd).
+/// The future's output; an error only if the thread cannot wait at all (no wake-up socket).
 pub fn block_on<F: Future>(future: F) -> napi::Result<F::Output> {
     within_runtime_if_available(|| blocking::block_on(future)).map_err(|e| {
         napi::Error::new(

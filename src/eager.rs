@@ -11,7 +11,10 @@
 //!   that arrive together are delivered in one turn of the event loop.
 //! - Woken on the JS thread during one of these calls (a connection returned by `finishUse` is
 //!   handed to a queued `getconn`), it is polled on the JS thread before the call returns: the
-//!   hand-off settles the waiter's Promise without leaving the thread.
+//!   hand-off settles the waiter's Promise without leaving the thread. So is one woken by Node's
+//!   event loop (`event_loop.rs`: the socket of a query polled here became readable).
+//! - The shared function is reached through a `Link` that the environment's teardown empties,
+//!   so work finishing after a worker thread ended never calls a freed function.
 //!
 //! While any such Promise is pending the shared function is ref'd, so Node stays alive for it
 //! as it would for a socket; with none pending it is unref'd.
@@ -157,8 +160,8 @@ fn drain(env: sys::napi_env) {
 }
 
 /// One poll on the JS thread, inside the runtime's context. It never blocks, even inside a sync
-/// call (a sync pool's hook starting an async query): a socket it waits on goes to the runtime.
-/// A socket it waits on is left to Node's event loop when it can be (`event_loop.rs`).
+/// call (a sync pool's hook starting an async query): a socket it must wait on is left to
+/// Node's event loop when it can be (`event_loop.rs`), else to the runtime.
 fn poll_on_js_thread<F: Future + ?Sized>(env: sys::napi_env, future: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
     let poll = || never_blocking(|| future.poll(&mut Context::from_waker(waker)));
     within_runtime_if_available(|| match event_loop::current(env) {

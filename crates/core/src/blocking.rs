@@ -4,7 +4,7 @@
 //!
 //! - A socket that would block while this thread blocks (`Stream`, in `stream.rs`) is taken
 //!   out of the runtime's reactor and noted here instead; the loop then sleeps on the noted
-//!   sockets and on an eventfd of this thread, which the future's waker writes to, so timers
+//!   sockets and on a wake-up socket of this thread, which the future's waker writes to, so timers
 //!   and other wake-ups driven by the runtime reach it too.
 //! - Calls nest (a sync pool's hook runs sync queries inside a sync call): a nested call
 //!   leaves a wake-up behind for the call it ran inside, whose wake-up it may have consumed.
@@ -12,7 +12,9 @@
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::pin::pin;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -84,9 +86,11 @@ pub fn never_blocking<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// This thread's wake-up: an eventfd the waker writes to, any thread.
+/// This thread's wake-up: a socket pair (portable, where an eventfd is Linux's only), whose one end
+/// the waker writes a byte to, from any thread, and whose other end the loop polls.
 struct Signal {
-    fd: OwnedFd,
+    poll_end: UnixStream,
+    wake_end: UnixStream,
 }
 
 impl Wake for Signal {
@@ -95,9 +99,8 @@ impl Wake for Signal {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        let one = 1u64.to_ne_bytes();
-        // A full counter (never, in practice) still leaves the eventfd readable: nothing lost.
-        unsafe { libc::write(self.fd.as_raw_fd(), one.as_ptr().cast(), one.len()) };
+        // A full socket buffer (never, in practice) still leaves the poll end readable.
+        let _ = (&self.wake_end).write(&[1]);
     }
 }
 
@@ -107,21 +110,18 @@ impl Signal {
             if let Some(signal) = signal {
                 return Ok(signal.clone());
             }
-            let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-            if fd < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            let created = Arc::new(Signal {
-                fd: unsafe { OwnedFd::from_raw_fd(fd) },
-            });
+            let (poll_end, wake_end) = UnixStream::pair()?;
+            poll_end.set_nonblocking(true)?;
+            wake_end.set_nonblocking(true)?;
+            let created = Arc::new(Signal { poll_end, wake_end });
             *signal = Some(created.clone());
             Ok(created)
         })
     }
 
     fn clear(&self) {
-        let mut count = [0u8; 8];
-        unsafe { libc::read(self.fd.as_raw_fd(), count.as_mut_ptr().cast(), count.len()) };
+        let mut bytes = [0u8; 64];
+        while matches!((&self.poll_end).read(&mut bytes), Ok(n) if n > 0) {}
     }
 }
 
@@ -167,7 +167,7 @@ pub fn block_on<F: Future>(future: F) -> io::Result<F::Output> {
         }
         fds.clear();
         fds.push(libc::pollfd {
-            fd: signal.fd.as_raw_fd(),
+            fd: signal.poll_end.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
         });

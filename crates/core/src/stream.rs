@@ -6,7 +6,7 @@
 //! the reactor, so no worker thread is woken for it, and handed to that thread's loop. It goes
 //! back into the reactor the next time a task on the runtime has to wait on it.
 
-use std::io;
+use std::io::{self, Write};
 use std::mem::MaybeUninit;
 use std::net::Shutdown;
 use std::os::fd::{AsRawFd, RawFd};
@@ -37,11 +37,10 @@ impl Plain {
     }
 
     fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        let n = unsafe { libc::send(self.as_raw_fd(), buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
+        match self {
+            Plain::Tcp(s) => (&*s).write(buf),
+            Plain::Unix(s) => (&*s).write(buf),
         }
-        Ok(n as usize)
     }
 
     fn shutdown(&self) -> io::Result<()> {
