@@ -115,6 +115,8 @@ impl EventLoop for Loop {
                 UV_WRITABLE
             };
         if unsafe { uv_poll_start(watch.handle, wanted, on_ready) } != 0 {
+            // Nobody will release a watch the stream does not know of: close it now.
+            close(watches.remove(&key)?);
             return None;
         }
         watch.waker = Some(waker.clone());
