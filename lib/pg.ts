@@ -108,9 +108,13 @@ function withArrayRows(result: QueryResult<Row>): QueryResult<unknown[]> {
   return { ...result, rows: result.rows.map((row) => names.map((name) => row[name])) }
 }
 
-async function runQuery(conn: AsyncConnection, config: QueryConfig, values: Values): Promise<QueryResult<unknown>> {
-  const result = await conn.query(config.text, values ?? config.values)
+/** The result in the row mode the query asked for. */
+function shaped(result: QueryResult<Row>, config: QueryConfig): QueryResult<unknown> {
   return (config.rowMode === 'array' ? withArrayRows(result) : result) as QueryResult<unknown>
+}
+
+async function runQuery(conn: AsyncConnection, config: QueryConfig, values: Values): Promise<QueryResult<unknown>> {
+  return shaped(await conn.query(config.text, values ?? config.values), config)
 }
 
 type GiveBack = (client: PoolClient, conn: AsyncConnection, err: Error | boolean | undefined) => void
@@ -301,7 +305,7 @@ export class Pool extends EventEmitter {
     const [values, callback] = valuesAndCallback<unknown>(valuesOrCallback, maybeCallback)
     const result = this.#ending
       ? Promise.reject(new Error('Cannot use a pool after calling end on the pool'))
-      : this.pgtide.connection((conn) => runQuery(conn, config, values))
+      : this.pgtide.query(config.text, values ?? config.values).then((result) => shaped(result, config))
     return settle(result, callback)
   }
 
