@@ -8,11 +8,13 @@
 //!   and other wake-ups driven by the runtime reach it too.
 //! - Calls nest (a sync pool's hook runs sync queries inside a sync call): a nested call
 //!   leaves a wake-up behind for the call it ran inside, whose wake-up it may have consumed.
+//!
+//! Also here, how a thread that must not block but runs an event loop of its own (Node's JS
+//! thread) lends that loop to the sockets of the futures it polls: `EventLoop`.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
-use std::io;
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::pin::pin;

@@ -1,10 +1,15 @@
 //! The socket under a connection (TCP or Unix), and how a caller waits on it.
 //!
-//! A task on the runtime waits as tokio does: the socket is registered with the runtime's
-//! reactor and a worker thread wakes the task. A thread blocked in `blocking::block_on` (a
-//! sync pool's JS thread) waits on the socket itself, with poll(2): the socket is taken out of
-//! the reactor, so no worker thread is woken for it, and handed to that thread's loop. It goes
-//! back into the reactor the next time a task on the runtime has to wait on it.
+//! Three ways to wait, by who is waiting:
+//! - a task on the runtime waits as tokio does: the socket is registered with the runtime's
+//!   reactor and a worker thread wakes the task;
+//! - a thread blocked in `blocking::block_on` (a sync pool's JS thread) waits on the socket
+//!   itself, with poll(2), in that loop;
+//! - a thread with an event loop of its own (`blocking::EventLoop`: Node's, on the JS thread)
+//!   has that loop wake the task.
+//!
+//! The last two take the socket out of the reactor, so no worker thread is woken for it; it
+//! goes back in the next time a task on the runtime has to wait on it.
 
 use std::io::{self, Write};
 use std::mem::MaybeUninit;
@@ -152,9 +157,9 @@ impl Stream {
                 return Poll::Pending;
             }
             if let Some(event_loop) = blocking::event_loop() {
-                self.unregister();
                 let fd = self.plain().as_raw_fd();
                 if let Some(release) = event_loop.wait(self.key, fd, events, cx.waker()) {
+                    self.unregister();
                     if !self.watched.iter().any(|known| Arc::ptr_eq(known, &release)) {
                         self.watched.push(release);
                     }
