@@ -1,13 +1,12 @@
 // The async pools: every method returns a Promise. The engine owns every algorithm; these
 // classes convert options, wrap connections and run the user's `connection()` callback.
 
-import { AsyncConnection, checkSql, settleQuery, type QueryResult, type Row } from './connection'
+import { AsyncConnection, checkSql, streamedQuery, type QueryResult, type Row } from './connection'
 import type { ResultDecoder } from './decode'
 import { fromNative, nativeAsync, native } from './errors'
 import { BasePool, connectionOptionsOf } from './pool-base'
 import { createAsyncNativePool } from './pool-native'
 import { encodeParams } from './params'
-import { dropRows, streamRows } from './row-stream'
 import { poolOptionsFrom, type AsyncPoolOptions, type Conninfo } from './pool-options'
 
 /** A pool of `AsyncConnection`s with psycopg_pool's behaviour. */
@@ -84,21 +83,17 @@ export class AsyncConnectionPool extends BasePool {
    * engine. `timeout` in seconds, for the wait for a connection (default: the pool's).
    */
   query<R = Row>(sql: string, params?: readonly unknown[], options?: { timeout?: number }): Promise<QueryResult<R>> {
-    let pending: Promise<unknown[]>
     let decoder: ResultDecoder | undefined
-    let streamId: number | undefined
+    let encoded: Buffer
     try {
       decoder = this.directQueries()
       if (decoder === undefined) return this.connection((conn) => conn.query<R>(sql, params), options)
-      const encoded = encodeParams(params)
+      encoded = encodeParams(params)
       checkSql(sql)
-      streamId = streamRows(decoder)
-      pending = this.native.query(sql, encoded, options?.timeout, streamId)
     } catch (error) {
-      if (streamId !== undefined) dropRows(streamId)
       return Promise.reject(fromNative(error))
     }
-    return settleQuery<R>(pending, decoder, streamId)
+    return streamedQuery<R>(decoder, (streamId) => this.native.query(sql, encoded, options?.timeout, streamId))
   }
 
   /** Takes a connection; give it back with `putconn()`. `timeout` in seconds (default: the pool's). */

@@ -37,8 +37,20 @@ export function toQueryResult<R>(result: unknown[], decoder: ResultDecoder, stre
   return { rows: streamId === undefined ? last : joinRows(streamId, last), rowCount, command, fields }
 }
 
-/** @internal Settles an async query's result, with the rows it streamed early. */
-export function settleQuery<R>(pending: Promise<unknown[]>, decoder: ResultDecoder, streamId: number): Promise<QueryResult<R>> {
+/**
+ * @internal An async query whose arguments are checked: `send` starts it under a number for its
+ * early rows, and the result comes with them. It chains on the native Promise directly (no
+ * async frames of its own); a send that throws forgets the number.
+ */
+export function streamedQuery<R>(decoder: ResultDecoder, send: (streamId: number) => Promise<unknown[]>): Promise<QueryResult<R>> {
+  const streamId = streamRows(decoder)
+  let pending: Promise<unknown[]>
+  try {
+    pending = send(streamId)
+  } catch (error) {
+    dropRows(streamId)
+    return Promise.reject(fromNative(error))
+  }
   return pending.then(
     (result) => toQueryResult<R>(result, decoder, streamId),
     (error: unknown) => {
@@ -161,21 +173,17 @@ export class AsyncConnection extends BaseConnection {
 
   /** Runs one statement with `$1..$n` placeholders; `signal` aborts it. */
   query<R = Row>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
-    let pending: Promise<unknown[]>
-    let streamId: number | undefined
+    let encoded: Buffer
+    let signal: AbortSignal | undefined
     try {
-      const encoded = encodeParams(params)
+      encoded = encodeParams(params)
       checkSql(sql)
-      const signal = signalFrom(options)
-      if (signal !== undefined) return this.abortableQuery<R>(sql, encoded, signal)
-      streamId = streamRows(this.decoder)
-      pending = this.native.query(sql, encoded, streamId)
+      signal = signalFrom(options)
     } catch (error) {
-      if (streamId !== undefined) dropRows(streamId)
       return Promise.reject(fromNative(error))
     }
-    // The plain case chains on the native Promise directly: no async frames of its own.
-    return settleQuery<R>(pending, this.decoder, streamId)
+    if (signal !== undefined) return this.abortableQuery<R>(sql, encoded, signal)
+    return streamedQuery<R>(this.decoder, (streamId) => this.native.query(sql, encoded, streamId))
   }
 
   private async abortableQuery<R>(sql: string, encoded: Buffer, signal: AbortSignal): Promise<QueryResult<R>> {

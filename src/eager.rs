@@ -231,10 +231,6 @@ pub struct JsThread {
 }
 
 impl JsThread {
-    pub fn current(env: &Env) -> napi::Result<JsThread> {
-        JsThread::on(env.raw())
-    }
-
     pub fn on(env: sys::napi_env) -> napi::Result<JsThread> {
         Ok(JsThread {
             link: bridge(env)?,

@@ -12,6 +12,7 @@
 //!   pool) runs better with the runtime's workers reading sockets beside the JS thread.
 
 use std::cell::RefCell;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::ffi::{c_int, c_void};
 use std::os::fd::RawFd;
@@ -104,10 +105,10 @@ impl EventLoop for Loop {
             return None;
         }
         let mut watches = self.watches.borrow_mut();
-        if !watches.contains_key(&key) {
-            watches.insert(key, self.watch(key, fd)?);
-        }
-        let watch = watches.get_mut(&key)?;
+        let watch = match watches.entry(key) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(new) => new.insert(self.watch(key, fd)?),
+        };
         let wanted = UV_DISCONNECT
             | if events == libc::POLLIN {
                 UV_READABLE

@@ -35,7 +35,7 @@ pub fn row_sink(env: &Env, id: Option<u32>) -> napi::Result<Option<RowSink>> {
     let Some(id) = id.filter(|_| SINK.get().is_some()) else {
         return Ok(None);
     };
-    let js = JsThread::current(env)?;
+    let js = JsThread::on(env.raw())?;
     Ok(Some(Arc::new(
         move |rows: Vec<u8>, count: usize, fields: &Arc<[Field]>| {
             let fields = fields.clone();

@@ -132,6 +132,13 @@ impl Stream {
         Ok(self.registered.as_ref().unwrap())
     }
 
+    /// Out of the reactor and into the poll(2) of the thread's `block_on`.
+    fn leave_to_block_on<T>(&mut self, events: libc::c_short) -> Poll<io::Result<T>> {
+        self.unregister();
+        blocking::wait_on(self.plain().as_raw_fd(), events);
+        Poll::Pending
+    }
+
     /// Does one non-blocking attempt of `op`; when the socket is not ready, waits for it the
     /// way this thread waits (see the module comment) and tries again.
     fn poll_io<T>(
@@ -141,9 +148,7 @@ impl Stream {
         mut op: impl FnMut(&Plain) -> io::Result<T>,
     ) -> Poll<io::Result<T>> {
         if events == libc::POLLIN && std::mem::take(&mut self.sent) && blocking::blocking() {
-            self.unregister();
-            blocking::wait_on(self.plain().as_raw_fd(), events);
-            return Poll::Pending;
+            return self.leave_to_block_on(events);
         }
         loop {
             match op(self.plain()) {
@@ -152,9 +157,7 @@ impl Stream {
                 outcome => return Poll::Ready(outcome),
             }
             if blocking::blocking() {
-                self.unregister();
-                blocking::wait_on(self.plain().as_raw_fd(), events);
-                return Poll::Pending;
+                return self.leave_to_block_on(events);
             }
             if let Some(event_loop) = blocking::event_loop() {
                 let fd = self.plain().as_raw_fd();
