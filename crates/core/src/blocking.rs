@@ -6,6 +6,8 @@
 //!   out of the runtime's reactor and noted here instead; the loop then sleeps on the noted
 //!   sockets and on a wake-up socket of this thread, which the future's waker writes to, so timers
 //!   and other wake-ups driven by the runtime reach it too.
+//! - Before it sleeps for a socket, the thread spins a little (`spin.rs`): a short query's
+//!   answer then finds it still on its CPU.
 //! - Calls nest (a sync pool's hook runs sync queries inside a sync call): a nested call
 //!   leaves a wake-up behind for the call it ran inside, whose wake-up it may have consumed.
 //!
@@ -21,6 +23,8 @@ use std::pin::pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
+
+use crate::spin::Spin;
 
 /// How a thread that runs an event loop of its own (Node's JS thread) waits on a socket
 /// without blocking: its loop wakes the future when the socket is ready, with no runtime
@@ -45,6 +49,7 @@ thread_local! {
     static SOCKETS: RefCell<Vec<libc::pollfd>> = const { RefCell::new(Vec::new()) };
     static DEPTH: Cell<usize> = const { Cell::new(0) };
     static SIGNAL: RefCell<Option<Arc<Signal>>> = const { RefCell::new(None) };
+    static SPIN: RefCell<Spin> = const { RefCell::new(Spin::new()) };
 }
 
 /// Whether a socket that is not ready should be left to this thread's `block_on`.
@@ -174,7 +179,10 @@ pub fn block_on<F: Future>(future: F) -> io::Result<F::Output> {
             revents: 0,
         });
         SOCKETS.with_borrow(|sockets| fds.extend_from_slice(sockets));
-        sleep(&mut fds)?;
+        // Waiting for a server's answer (not only for a timer or another thread): spin first.
+        if fds.len() == 1 || !SPIN.with_borrow_mut(|spin| spin.until(|| ready_now(&mut fds))) {
+            sleep(&mut fds)?;
+        }
         if fds[0].revents != 0 {
             signal.clear();
         }
@@ -191,6 +199,11 @@ impl Drop for Depth {
             self.0.wake_by_ref();
         }
     }
+}
+
+/// Whether one of `fds` is ready, without sleeping.
+fn ready_now(fds: &mut [libc::pollfd]) -> bool {
+    unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) > 0 }
 }
 
 fn sleep(fds: &mut [libc::pollfd]) -> io::Result<()> {

@@ -18,6 +18,7 @@ mod auth;
 mod connect;
 mod server_message;
 mod session_attrs;
+mod spin;
 mod tls;
 mod wire;
 
