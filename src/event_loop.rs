@@ -8,6 +8,8 @@
 //!   closes the connection (the engine shuts the socket down at once and tells us through
 //!   `Release`; the JS thread then closes handle and duplicate).
 //! - Waits are one-shot: the handle stops before it wakes the operation.
+//! - Before the loop sleeps, a query that just started waiting gets one short spin
+//!   (`spin_before_sleep`): see `pgtide_core::spin`.
 //! - Only while few Promises are pending: a burst of concurrent queries (a hundred callers on a
 //!   pool) runs better with the runtime's workers reading sockets beside the JS thread.
 
@@ -23,10 +25,12 @@ use std::task::Waker;
 
 use napi::sys;
 use pgtide_core::blocking::{EventLoop, Release};
+use pgtide_core::spin::Spin;
 
 use crate::eager::{self, JsThread};
 
 const UV_POLL: c_int = 8;
+const UV_PREPARE: c_int = 9;
 const UV_READABLE: c_int = 1;
 const UV_WRITABLE: c_int = 2;
 const UV_DISCONNECT: c_int = 4;
@@ -40,6 +44,10 @@ extern "C" {
     fn uv_poll_start(handle: *mut c_void, events: c_int, callback: extern "C" fn(*mut c_void, c_int, c_int)) -> c_int;
     fn uv_poll_stop(handle: *mut c_void) -> c_int;
     fn uv_close(handle: *mut c_void, callback: extern "C" fn(*mut c_void));
+    fn uv_prepare_init(event_loop: *mut sys::uv_loop_s, handle: *mut c_void) -> c_int;
+    fn uv_prepare_start(handle: *mut c_void, callback: extern "C" fn(*mut c_void)) -> c_int;
+    fn uv_unref(handle: *mut c_void);
+    fn uv_backend_fd(event_loop: *const sys::uv_loop_s) -> c_int;
 }
 
 /// One socket libuv watches: its handle (whose first field, `data`, holds the socket's key)
@@ -48,6 +56,11 @@ struct Watch {
     handle: *mut c_void,
     fd: RawFd,
     waker: Option<Waker>,
+    /// What the wait is for, as poll(2) events.
+    events: libc::c_short,
+    /// Whether the loop has spun for this wait already: once per wait, so that a long query
+    /// does not hold back other work (immediates, timers) at every turn of the loop.
+    spun: bool,
 }
 
 struct Loop {
@@ -57,6 +70,9 @@ struct Loop {
     context: sys::napi_async_context,
     watches: RefCell<HashMap<u64, Watch>>,
     release: Arc<Remote>,
+    /// Runs each time the loop is about to sleep, to spin a little first (`spin_before_sleep`).
+    prepare: *mut c_void,
+    spin: RefCell<Spin>,
 }
 
 thread_local! {
@@ -74,18 +90,67 @@ pub fn current(env: sys::napi_env) -> Option<Rc<dyn EventLoop>> {
     }
     let js = JsThread::on(env).ok()?;
     let context = async_context(env)?;
+    let prepare = prepare_handle(uv)?;
     let event_loop = Rc::new(Loop {
         uv,
         env,
         context,
         watches: RefCell::new(HashMap::new()),
         release: Arc::new(Remote(js)),
+        prepare,
+        spin: RefCell::new(Spin::new()),
     });
     if unsafe { sys::napi_add_env_cleanup_hook(env, Some(close_all), ptr::null_mut()) } != sys::Status::napi_ok {
         return None;
     }
     LOOP.set(Some(event_loop.clone()));
     Some(event_loop)
+}
+
+/// A prepare handle running `spin_before_sleep`, which does not keep the loop alive.
+fn prepare_handle(uv: *mut sys::uv_loop_s) -> Option<*mut c_void> {
+    let handle = unsafe { libc::calloc(1, uv_handle_size(UV_PREPARE)) };
+    if handle.is_null() || unsafe { uv_prepare_init(uv, handle) } != 0 {
+        unsafe { libc::free(handle) };
+        return None;
+    }
+    unsafe {
+        uv_prepare_start(handle, spin_before_sleep);
+        uv_unref(handle);
+    }
+    Some(handle)
+}
+
+/// The loop is about to wait for I/O. For each query that started waiting on this loop since
+/// the last turn, spin once first (`pgtide_core::spin`, at most tens of µs), so that a short
+/// query's answer finds the thread still on its CPU. Anything else the loop watches becoming
+/// ready ends the spin too; work due without I/O (timers, immediates) waits at most that once
+/// per query.
+extern "C" fn spin_before_sleep(_handle: *mut c_void) {
+    let Some(event_loop) = LOOP.with_borrow(|l| l.clone()) else {
+        return;
+    };
+    let mut fds = Vec::new();
+    for watch in event_loop.watches.borrow_mut().values_mut() {
+        if watch.waker.is_some() && !watch.spun {
+            watch.spun = true;
+            fds.push(libc::pollfd {
+                fd: watch.fd,
+                events: watch.events,
+                revents: 0,
+            });
+        }
+    }
+    if fds.is_empty() {
+        return;
+    }
+    fds.push(libc::pollfd {
+        fd: unsafe { uv_backend_fd(event_loop.uv) },
+        events: libc::POLLIN,
+        revents: 0,
+    });
+    let ready = || unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) > 0 };
+    event_loop.spin.borrow_mut().until(ready);
 }
 
 fn async_context(env: sys::napi_env) -> Option<sys::napi_async_context> {
@@ -121,6 +186,8 @@ impl EventLoop for Loop {
             return None;
         }
         watch.waker = Some(waker.clone());
+        watch.events = events;
+        watch.spun = false;
         Some(self.release.clone())
     }
 }
@@ -144,6 +211,8 @@ impl Loop {
             handle,
             fd,
             waker: None,
+            events: 0,
+            spun: false,
         })
     }
 
@@ -161,6 +230,10 @@ fn close(watch: Watch) {
         *watch.handle.cast::<*mut c_void>() = watch.fd as isize as *mut c_void;
         uv_close(watch.handle, on_closed);
     }
+}
+
+extern "C" fn free_handle(handle: *mut c_void) {
+    unsafe { libc::free(handle) };
 }
 
 extern "C" fn on_closed(handle: *mut c_void) {
@@ -216,6 +289,7 @@ unsafe extern "C" fn close_all(_arg: *mut c_void) {
         for (_, watch) in event_loop.watches.borrow_mut().drain() {
             close(watch);
         }
+        unsafe { uv_close(event_loop.prepare, free_handle) };
     }
 }
 

@@ -10,6 +10,7 @@ pub mod notifications;
 pub mod params;
 pub mod pool;
 pub mod result;
+pub mod spin;
 pub mod statement_cache;
 pub mod stream;
 pub mod transaction;
@@ -18,7 +19,6 @@ mod auth;
 mod connect;
 mod server_message;
 mod session_attrs;
-mod spin;
 mod tls;
 mod wire;
 

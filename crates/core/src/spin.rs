@@ -4,7 +4,8 @@
 //! (most clouds), waking that CPU again for an answer that took 30 µs costs about as much as the
 //! round trip itself. So a wait for a socket first checks it, without sleeping, for up to
 //! `LIMIT`: a short query's answer (a `SELECT 1` is 20–40 µs from send to answer over loopback)
-//! lands while the thread is still on its CPU.
+//! lands while the thread is still on its CPU. Used by `block_on` (sync calls) and, in the
+//! binding, by Node's event loop before it sleeps with a query waiting.
 //!
 //! The spin costs CPU, so it adapts: a spin that runs out (a long query, a busy server) makes
 //! the next waits sleep at once, for twice as many waits after each miss in a row (up to
