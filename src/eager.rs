@@ -176,11 +176,6 @@ pub fn wake_here(env: sys::napi_env, waker: Waker) {
     waker.wake();
 }
 
-/// How many Promises of these calls are pending on this thread.
-pub fn pending() -> usize {
-    BRIDGE.with_borrow(|bridge| bridge.as_ref().map_or(0, |b| b.pending))
-}
-
 /// Runs `f` as one of these calls: an operation it wakes on the JS thread (a connection that
 /// a return without I/O hands to a queued `getconn`) is polled before `f`'s caller returns.
 pub fn in_scope<R>(env: &Env, f: impl FnOnce() -> R) -> R {
