@@ -120,16 +120,24 @@ fn prepare_handle(uv: *mut sys::uv_loop_s) -> Option<*mut c_void> {
     Some(handle)
 }
 
-/// The loop is about to wait for I/O. For each query that started waiting on this loop since
-/// the last turn, spin once first (`pgtide_core::spin`, at most tens of µs), so that a short
-/// query's answer finds the thread still on its CPU. Anything else the loop watches becoming
-/// ready ends the spin too; work due without I/O (timers, immediates) waits at most that once
-/// per query.
+/// The loop is about to wait for I/O. Unless something it watches is ready already, each query
+/// that started waiting on this loop since it last slept gets one spin (`pgtide_core::spin`, at
+/// most tens of µs), so that a short query's answer finds the thread still on its CPU. Anything
+/// else the loop watches becoming ready ends the spin too; work due without I/O (timers,
+/// immediates) waits at most that once per query.
 extern "C" fn spin_before_sleep(_handle: *mut c_void) {
     let Some(event_loop) = LOOP.with_borrow(|l| l.clone()) else {
         return;
     };
-    let mut fds = Vec::new();
+    let backend = libc::pollfd {
+        fd: unsafe { uv_backend_fd(event_loop.uv) },
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let mut fds = vec![backend];
+    if ready_now(&mut fds) {
+        return;
+    }
     for watch in event_loop.watches.borrow_mut().values_mut() {
         if watch.waker.is_some() && !watch.spun {
             watch.spun = true;
@@ -140,16 +148,13 @@ extern "C" fn spin_before_sleep(_handle: *mut c_void) {
             });
         }
     }
-    if fds.is_empty() {
-        return;
+    if fds.len() > 1 {
+        event_loop.spin.borrow_mut().until(|| ready_now(&mut fds));
     }
-    fds.push(libc::pollfd {
-        fd: unsafe { uv_backend_fd(event_loop.uv) },
-        events: libc::POLLIN,
-        revents: 0,
-    });
-    let ready = || unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) > 0 };
-    event_loop.spin.borrow_mut().until(ready);
+}
+
+fn ready_now(fds: &mut [libc::pollfd]) -> bool {
+    unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) > 0 }
 }
 
 fn async_context(env: sys::napi_env) -> Option<sys::napi_async_context> {
