@@ -27,7 +27,7 @@ use std::task::Waker;
 
 use napi::sys;
 use pgtide_core::blocking::{EventLoop, Release};
-use pgtide_core::spin::Spin;
+use pgtide_core::spin::{any_ready, Spin};
 
 use crate::eager::{self, JsThread};
 
@@ -100,6 +100,7 @@ pub fn current(env: sys::napi_env) -> Option<Rc<dyn EventLoop>> {
         spin: RefCell::new(Spin::new()),
     });
     if unsafe { sys::napi_add_env_cleanup_hook(env, Some(close_all), ptr::null_mut()) } != sys::Status::napi_ok {
+        unsafe { uv_close(event_loop.prepare, free_handle) };
         return None;
     }
     LOOP.set(Some(event_loop.clone()));
@@ -129,32 +130,29 @@ extern "C" fn spin_before_sleep(_handle: *mut c_void) {
     let Some(event_loop) = LOOP.with_borrow(|l| l.clone()) else {
         return;
     };
-    let backend = libc::pollfd {
+    let mut watches = event_loop.watches.borrow_mut();
+    let new_wait = |watch: &Watch| watch.waker.is_some() && !watch.spun;
+    if !watches.values().any(new_wait) {
+        return;
+    }
+    let mut fds = vec![libc::pollfd {
         fd: unsafe { uv_backend_fd(event_loop.uv) },
         events: libc::POLLIN,
         revents: 0,
-    };
-    let mut fds = vec![backend];
-    if ready_now(&mut fds) {
+    }];
+    if any_ready(&mut fds) {
         return;
     }
-    for watch in event_loop.watches.borrow_mut().values_mut() {
-        if watch.waker.is_some() && !watch.spun {
-            watch.spun = true;
-            fds.push(libc::pollfd {
-                fd: watch.fd,
-                events: watch.events,
-                revents: 0,
-            });
-        }
+    for watch in watches.values_mut().filter(|watch| new_wait(watch)) {
+        watch.spun = true;
+        fds.push(libc::pollfd {
+            fd: watch.fd,
+            events: watch.events,
+            revents: 0,
+        });
     }
-    if fds.len() > 1 {
-        event_loop.spin.borrow_mut().until(|| ready_now(&mut fds));
-    }
-}
-
-fn ready_now(fds: &mut [libc::pollfd]) -> bool {
-    unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) > 0 }
+    drop(watches);
+    event_loop.spin.borrow_mut().until(|| any_ready(&mut fds));
 }
 
 fn async_context(env: sys::napi_env) -> Option<sys::napi_async_context> {

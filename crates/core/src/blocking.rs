@@ -24,7 +24,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
-use crate::spin::Spin;
+use crate::spin::{any_ready, Spin};
 
 /// How a thread that runs an event loop of its own (Node's JS thread) waits on a socket
 /// without blocking: its loop wakes the future when the socket is ready, with no runtime
@@ -180,7 +180,7 @@ pub fn block_on<F: Future>(future: F) -> io::Result<F::Output> {
         });
         SOCKETS.with_borrow(|sockets| fds.extend_from_slice(sockets));
         // Waiting for a server's answer (not only for a timer or another thread): spin first.
-        if fds.len() == 1 || !SPIN.with_borrow_mut(|spin| spin.until(|| ready_now(&mut fds))) {
+        if fds.len() == 1 || !SPIN.with_borrow_mut(|spin| spin.until(|| any_ready(&mut fds))) {
             sleep(&mut fds)?;
         }
         if fds[0].revents != 0 {
@@ -199,11 +199,6 @@ impl Drop for Depth {
             self.0.wake_by_ref();
         }
     }
-}
-
-/// Whether one of `fds` is ready, without sleeping.
-fn ready_now(fds: &mut [libc::pollfd]) -> bool {
-    unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) > 0 }
 }
 
 fn sleep(fds: &mut [libc::pollfd]) -> io::Result<()> {

@@ -61,6 +61,11 @@ impl Spin {
     }
 }
 
+/// Whether one of `fds` is ready, asked of poll(2) without sleeping: the check a spin repeats.
+pub fn any_ready(fds: &mut [libc::pollfd]) -> bool {
+    unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) > 0 }
+}
+
 fn several_cpus() -> bool {
     static SEVERAL: OnceLock<bool> = OnceLock::new();
     *SEVERAL.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
