@@ -22,7 +22,7 @@ const LIMIT: Duration = Duration::from_micros(60);
 const MAX_SKIP: u32 = 64;
 
 /// One thread's spinning, learned from its last waits.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Spin {
     /// Waits left that sleep at once.
     skip: u32,
