@@ -380,6 +380,7 @@ describe('ConnectionPool (sync) specifics', () => {
       pool.putconn(conn)
     `
     const worker = new Worker(script, { eval: true, workerData: { handle: pool.share() } })
+    const exited = new Promise((resolve) => worker.once('exit', resolve))
     const held = await new Promise<number>((resolve, reject) => {
       worker.once('message', resolve)
       worker.once('error', reject)
@@ -392,7 +393,7 @@ describe('ConnectionPool (sync) specifics', () => {
     expect(waited).toBeGreaterThan(0.2)
     expect(waited).toBeLessThan(5)
     pool.putconn(conn)
-    expect(await new Promise((resolve) => worker.once('exit', resolve))).toBe(0)
+    expect(await exited).toBe(0)
   })
 
   it('refuses to share a pool whose hooks belong to this thread', () => {
@@ -443,11 +444,14 @@ describe('ConnectionPool (sync) specifics', () => {
     `
     const probe = await AsyncConnection.connect(databaseUrl(), { autocommit: true })
     const worker = new Worker(script, { eval: true, workerData: { url: databaseUrl() } })
+    // Listening for 'exit' from the start: a worker that ends right after posting has its
+    // message delivered and its 'exit' emitted in one go, before an await could add a listener.
+    const exited = new Promise<number>((resolve) => worker.once('exit', resolve))
     const pid = await new Promise<number>((resolve, reject) => {
       worker.once('message', resolve)
       worker.once('error', reject)
     })
-    const exitCode = await new Promise<number>((resolve) => worker.once('exit', resolve))
+    const exitCode = await exited
     expect(exitCode).toBe(0)
     await eventually(async () => {
       const { rows } = await probe.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])
