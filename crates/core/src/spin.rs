@@ -30,7 +30,14 @@ pub struct Spin {
     backoff: u32,
 }
 
+impl Default for Spin {
+    fn default() -> Spin {
+        Spin::new()
+    }
+}
+
 impl Spin {
+    /// A thread's spinning before its first wait: it spins.
     pub const fn new() -> Spin {
         Spin { skip: 0, backoff: 1 }
     }
