@@ -9,8 +9,6 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use tokio_rustls::client::TlsStream;
-
-use crate::stream::Stream;
 use tokio_rustls::rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use tokio_rustls::rustls::client::WebPkiServerVerifier;
 use tokio_rustls::rustls::crypto::{self, CryptoProvider};
@@ -19,6 +17,7 @@ use tokio_rustls::{rustls, TlsConnector};
 
 use crate::conninfo::{ConnInfo, SslMode};
 use crate::error::{Error, Result};
+use crate::stream::Stream;
 
 /// The ALPN name PostgreSQL 17 registered; older servers ignore it.
 const ALPN_POSTGRESQL: &[u8] = b"postgresql";
