@@ -208,6 +208,20 @@ function autocommitOn(options: AsyncPoolOptions<AsyncConnectionPool>['connection
   return { ...options, autocommit: true }
 }
 
+/**
+ * The config with `password` and `connectionString` (which may hold one) kept but not
+ * enumerable, as pg's own Pool and Client keep the password: still read by `options.password`,
+ * left out of `util.inspect`, `console.log`, `JSON.stringify` and `{ ...options }`.
+ */
+function withSecretsHidden(options: PoolConfig): PoolConfig {
+  for (const key of ['password', 'connectionString'] as const) {
+    if (key in options) {
+      Object.defineProperty(options, key, { value: options[key], enumerable: false, writable: true, configurable: true })
+    }
+  }
+  return options
+}
+
 /** A number of milliseconds as seconds, or undefined to keep pgtide's default. */
 const secondsOf = (millis: number | undefined) => (millis ? millis / 1000 : undefined)
 
@@ -226,7 +240,7 @@ export class Pool extends EventEmitter {
 
   constructor(config: PoolConfig = {}) {
     super()
-    this.options = { max: 10, min: 0, ...config }
+    this.options = withSecretsHidden({ max: 10, min: 0, ...config })
     const { pgtide = {} } = config
     const configure = pgtide.configure
     this.pgtide = new AsyncConnectionPool(conninfoFrom(config), {

@@ -139,17 +139,29 @@ impl ConnInfo {
     }
 
     /// Parses a connection string, taking defaults from `env` (injectable for tests).
+    ///
+    /// No error this returns quotes text that may be part of a password: keys are quoted only
+    /// when they are (or are a near miss of) a libpq keyword, values only when they have the
+    /// shape their key takes (a port is digits), and anything else is described, not echoed.
     pub fn parse_with_env(conninfo: &str, env: impl Fn(&str) -> Option<String>) -> Result<ConnInfo> {
         let trimmed = conninfo.trim();
-        let pairs = if trimmed.starts_with("postgres://") || trimmed.starts_with("postgresql://") {
+        let is_uri = trimmed.starts_with("postgres://") || trimmed.starts_with("postgresql://");
+        let pairs = if is_uri {
             parse_url(trimmed)?
         } else {
+            refuse_other_uris(trimmed)?;
             parse_key_values(trimmed)?
         };
         let mut raw = RawParams::default();
         let mut previous_key = "";
-        for (key, value) in &pairs {
-            raw.set(key, value.clone()).map_err(|e| {
+        for (index, (key, value)) in pairs.iter().enumerate() {
+            // A URI's keys other than its query parameters are always known ones.
+            let place = if is_uri {
+                "in the URI's query".to_string()
+            } else {
+                format!("number {}", index + 1)
+            };
+            raw.set(key, value.clone(), &place).map_err(|e| {
                 // `password=two words` makes "words" a key: never echo what may be part of a password.
                 if previous_key == "password" {
                     Error::config(format!(
@@ -164,6 +176,123 @@ impl ConnInfo {
         raw.fill_from_env(&env);
         raw.finish(&env)
     }
+}
+
+/// A string whose first word has a `:` is meant as a URI (no libpq keyword has one), but it is
+/// not a `postgres://` or `postgresql://` one: say so, rather than read it as `key=value` text
+/// and quote it (password included) as a malformed key.
+fn refuse_other_uris(text: &str) -> Result<()> {
+    let first_word = text.split(|c: char| c == '=' || c.is_whitespace()).next().unwrap_or("");
+    if !first_word.contains(':') {
+        return Ok(());
+    }
+    let scheme = first_word.split_once("://").map(|(scheme, _)| scheme);
+    let scheme_shaped = |s: &str| {
+        (1..=16).contains(&s.len())
+            && s.starts_with(|c: char| c.is_ascii_alphabetic())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'))
+    };
+    Err(Error::config(match scheme {
+        Some(scheme) if scheme_shaped(scheme) => {
+            let case = if matches!(scheme.to_ascii_lowercase().as_str(), "postgres" | "postgresql") {
+                " (the scheme is lower case)"
+            } else {
+                ""
+            };
+            format!("invalid connection URI: the scheme \"{scheme}\" is not postgres:// or postgresql://{case}")
+        }
+        _ => "invalid connection string: it looks like a URI but does not start with postgres:// or postgresql:// \
+              (the string is not shown: it may hold a password)"
+            .to_string(),
+    }))
+}
+
+/// The keys pgtide reads, and libpq's others (refused as unsupported): the names an error may
+/// quote, with the near misses of them (a misspelt key is quoted, anything else is not).
+const KEYWORDS: &[&str] = &[
+    "host",
+    "hostaddr",
+    "port",
+    "user",
+    "password",
+    "dbname",
+    "application_name",
+    "fallback_application_name",
+    "options",
+    "connect_timeout",
+    "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "sslsni",
+    "channel_binding",
+    "target_session_attrs",
+    "client_encoding",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_count",
+    "gssencmode",
+    "gsslib",
+    "gssdelegation",
+    "krbsrvname",
+    "passfile",
+    "service",
+    "replication",
+    "require_auth",
+    "requirepeer",
+    "load_balance_hosts",
+    "sslpassword",
+    "sslcrl",
+    "sslcrldir",
+    "sslcompression",
+    "sslcertmode",
+    "sslnegotiation",
+    "ssl_min_protocol_version",
+    "ssl_max_protocol_version",
+    "tcp_user_timeout",
+];
+
+/// `key`, quoted, if an error may show it: a libpq keyword or a near miss of one (at most two
+/// edits from it). Anything else may be a piece of a password, and is not shown.
+fn quotable_key(key: &str) -> Option<String> {
+    let shaped = (1..=40).contains(&key.len())
+        && key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    (shaped && KEYWORDS.iter().any(|known| edit_distance(key, known) <= 2)).then(|| format!("\"{key}\""))
+}
+
+/// How an error names a key: quoted (see `quotable_key`), or by its place in the string.
+fn name_key(key: &str, index: usize) -> String {
+    quotable_key(key)
+        .unwrap_or_else(|| format!("number {index} (not shown: it is no libpq keyword, and may be part of a password)"))
+}
+
+/// Levenshtein distance, for short ASCII words.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b = b.as_bytes();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.bytes().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// Whether a value may be quoted in an error about its own key: a short word of letters,
+/// digits, `-`, `_`, `.`, `+` (what every setting's values are made of), without spaces.
+fn quotable_value(value: &str) -> bool {
+    (1..=24).contains(&value.len())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+'))
 }
 
 const AFTER_PASSWORD: &str = "invalid connection option after the password in connection info string";
@@ -190,7 +319,8 @@ struct RawParams {
 }
 
 impl RawParams {
-    fn set(&mut self, key: &str, value: String) -> Result<()> {
+    /// `place`: where the key is ("number 3"), to name a key that is not quoted.
+    fn set(&mut self, key: &str, value: String, place: &str) -> Result<()> {
         let slot = match key {
             "host" | "hostaddr" => &mut self.host,
             "port" => &mut self.port,
@@ -210,7 +340,14 @@ impl RawParams {
             "target_session_attrs" => &mut self.target_session_attrs,
             // Accepted for compatibility; they change nothing here.
             "client_encoding" | "keepalives" | "keepalives_idle" | "gssencmode" => return Ok(()),
-            _ => return Err(Error::config(format!("invalid connection option \"{key}\""))),
+            _ => {
+                return Err(Error::config(match quotable_key(key) {
+                    Some(quoted) => format!("invalid connection option {quoted}"),
+                    None => format!(
+                        "invalid connection option {place} (not shown: it is no libpq keyword, and may be part of a password)"
+                    ),
+                }))
+            }
         };
         *slot = Some(value);
         Ok(())
@@ -244,6 +381,19 @@ impl RawParams {
     }
 
     fn finish(self, env: &impl Fn(&str) -> Option<String>) -> Result<ConnInfo> {
+        // A URI given as a value (`host=postgres://u:pw@h`, `dbname=postgres://...`) would end
+        // up, password and all, in a connection error or the server's "does not exist".
+        for (key, value) in [("host", &self.host), ("user", &self.user), ("dbname", &self.dbname)] {
+            if value
+                .as_deref()
+                .is_some_and(|v| v.contains("://") || (key == "host" && v.contains('@')))
+            {
+                return Err(Error::config(format!(
+                    "the {key} value looks like a connection URI (not shown: it may hold a password); \
+                     give the URI as the whole connection string"
+                )));
+            }
+        }
         let ports = match self.port.as_deref().filter(|p| !p.is_empty()) {
             None => vec![DEFAULT_PORT],
             Some(list) => list.split(',').map(parse_port).collect::<Result<Vec<_>>>()?,
@@ -281,9 +431,12 @@ impl RawParams {
             None | Some("") => None,
             Some(text) => {
                 let seconds: i64 = text.parse().map_err(|_| {
-                    Error::config(format!(
-                        "invalid integer value \"{text}\" for connection option \"connect_timeout\""
-                    ))
+                    Error::config(if quotable_value(text) {
+                        format!("invalid integer value \"{text}\" for connection option \"connect_timeout\"")
+                    } else {
+                        "invalid integer value for connection option \"connect_timeout\" (a number of seconds)"
+                            .to_string()
+                    })
                 })?;
                 // libpq: zero or negative means wait indefinitely; below 2 s is raised to 2 s.
                 (seconds > 0).then(|| Duration::from_secs(seconds.max(2) as u64))
@@ -371,8 +524,15 @@ fn choose<T: Copy>(key: &str, value: Option<&str>, default: T, allowed: &[(&str,
         Some((_, choice)) => Ok(*choice),
         None => {
             let names: Vec<&str> = allowed.iter().map(|(name, _)| *name).collect();
+            // The value the string gives this key, quoted if shaped like a setting: no misreading
+            // puts a piece of a password there (see `parse_with_env`).
+            let shown = if quotable_value(value) {
+                format!("\"{value}\"")
+            } else {
+                "(not shown)".to_string()
+            };
             Err(Error::config(format!(
-                "invalid {key} value: \"{value}\" (expected one of: {})",
+                "invalid {key} value: {shown} (expected one of: {})",
                 names.join(", ")
             )))
         }
@@ -383,7 +543,13 @@ fn parse_port(text: &str) -> Result<u16> {
     let text = text.trim();
     match text.parse::<u16>() {
         Ok(port) if port > 0 => Ok(port),
-        _ => Err(Error::config(format!("invalid port number: \"{text}\""))),
+        // Only digits are quoted: in a URI missing its '@', the "port" is the password.
+        _ if (1..=12).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit() || b == b'-') => {
+            Err(Error::config(format!("invalid port number: \"{text}\"")))
+        }
+        _ => Err(Error::config(
+            "invalid port number: not a number (not shown; a URI's password goes in user:password@host)",
+        )),
     }
 }
 
@@ -403,6 +569,7 @@ fn parse_key_values(text: &str) -> Result<Vec<(String, String)>> {
         if chars.peek().is_none() {
             return Ok(pairs);
         }
+        let index = pairs.len() + 1;
         let mut key = String::new();
         while let Some(c) = chars.next_if(|c| *c != '=' && !c.is_whitespace()) {
             key.push(c);
@@ -414,7 +581,10 @@ fn parse_key_values(text: &str) -> Result<Vec<(String, String)>> {
             return Err(Error::config(if after_password {
                 "missing \"=\" after the password in connection info string (quote a value that contains spaces: password='...')".to_string()
             } else {
-                format!("missing \"=\" after \"{key}\" in connection info string")
+                format!(
+                    "missing \"=\" after key {} in connection info string",
+                    name_key(&key, index)
+                )
             }));
         }
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
@@ -427,7 +597,8 @@ fn parse_key_values(text: &str) -> Result<Vec<(String, String)>> {
                     Some(c) => value.push(c),
                     None => {
                         return Err(Error::config(format!(
-                            "unterminated quoted string in connection info string (option \"{key}\")"
+                            "unterminated quoted string in connection info string (the value of key {})",
+                            name_key(&key, index)
                         )))
                     }
                 }
@@ -469,7 +640,13 @@ fn parse_url(url: &str) -> Result<Vec<(String, String)>> {
     let (hostlist, rest) = rest.split_at(host_end);
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     let dbname = path.strip_prefix('/').unwrap_or(path);
-    if dbname.contains('@') {
+    // No '@' before the first '/', yet one after it, with a ':' in the host part: most likely
+    // `user:pass/word@host`, the "host:port" being the user and the start of the password.
+    let host_with_colon = hostlist
+        .split(',')
+        .any(|entry| !entry.starts_with('[') && entry.contains(':'));
+    let misplaced_at = !before_path.contains('@') && rest.contains('@') && host_with_colon;
+    if dbname.contains('@') || misplaced_at {
         // Most likely a password with a raw '/': the parts around it are not echoed.
         return Err(Error::config(
             "invalid connection URI: '@' after the host part; percent-encode '/' and '@' in the user name and password (as %2F and %40)",
@@ -478,8 +655,8 @@ fn parse_url(url: &str) -> Result<Vec<(String, String)>> {
     if !hostlist.is_empty() {
         let mut hosts = Vec::new();
         let mut ports = Vec::new();
-        for entry in hostlist.split(',') {
-            let (host, port) = split_host_port(entry)?;
+        for (index, entry) in hostlist.split(',').enumerate() {
+            let (host, port) = split_host_port(entry, index + 1)?;
             hosts.push(percent_decode(host, "host")?);
             ports.push(port.to_string());
         }
@@ -495,24 +672,29 @@ fn parse_url(url: &str) -> Result<Vec<(String, String)>> {
     if !dbname.is_empty() {
         pairs.push(("dbname".to_string(), percent_decode(dbname, "dbname")?));
     }
-    for param in query.split('&').filter(|p| !p.is_empty()) {
+    for (index, param) in query.split('&').filter(|p| !p.is_empty()).enumerate() {
         let (key, value) = param.split_once('=').ok_or_else(|| {
             Error::config(format!(
-                "missing \"=\" after \"{param}\" in connection URI query parameter"
+                "missing \"=\" in connection URI query parameter {}",
+                name_key(param, index + 1)
             ))
         })?;
         let key = percent_decode(key, "query parameter")?;
-        let value = percent_decode(value, &key)?;
+        let value = percent_decode(
+            value,
+            &format!("value of query parameter {}", name_key(&key, index + 1)),
+        )?;
         pairs.push((key, value));
     }
     Ok(pairs)
 }
 
-fn split_host_port(entry: &str) -> Result<(&str, &str)> {
+fn split_host_port(entry: &str, index: usize) -> Result<(&str, &str)> {
     if let Some(bracketed) = entry.strip_prefix('[') {
+        // The entry is not quoted: without a user:password@ before it, it may be the password.
         let (host, after) = bracketed
             .split_once(']')
-            .ok_or_else(|| Error::config(format!("missing \"]\" in IPv6 host address in URI: \"{entry}\"")))?;
+            .ok_or_else(|| Error::config(format!("missing \"]\" in IPv6 host address number {index} of the URI")))?;
         return Ok((host, after.strip_prefix(':').unwrap_or("")));
     }
     Ok(entry.split_once(':').unwrap_or((entry, "")))
@@ -609,8 +791,22 @@ mod tests {
 
     #[test]
     fn errors_name_the_culprit() {
+        let err = parse("host=x dbnmae=1").unwrap_err();
+        assert_eq!(err.to_string(), "invalid connection option \"dbnmae\"");
+        let err = parse("host=x sslcrl=/crl.pem").unwrap_err();
+        assert_eq!(err.to_string(), "invalid connection option \"sslcrl\"");
+        // Not a keyword nor a near miss of one: named by its place, not quoted.
         let err = parse("host=x bogus=1").unwrap_err();
-        assert_eq!(err.to_string(), "invalid connection option \"bogus\"");
+        assert!(
+            err.to_string().starts_with("invalid connection option number 2 "),
+            "{err}"
+        );
+        let err = parse("postgres://h/db?bogus=1").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid connection option in the URI's query "),
+            "{err}"
+        );
         let err = parse("port=99999").unwrap_err();
         assert_eq!(err.to_string(), "invalid port number: \"99999\"");
         let err = parse("host=x dbname").unwrap_err();
@@ -748,6 +944,104 @@ mod tests {
             let err = parse(text).unwrap_err();
             assert!(matches!(err, Error::Config(_)));
             assert!(!err.to_string().contains("secret"), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn wrong_schemes_say_so() {
+        for (text, scheme) in [
+            ("postgress://u:pw@h/db", "postgress"),
+            ("postgre://u:pw@h/db", "postgre"),
+            ("pg://u:pw@h/db", "pg"),
+            ("http://h", "http"),
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("the scheme \"{scheme}\" is not postgres:// or postgresql://")),
+                "{text}: {err}"
+            );
+        }
+        let err = parse("POSTGRES://u:pw@h/db").unwrap_err().to_string();
+        assert!(err.contains("lower case"), "{err}");
+        let err = parse("postgres:/u:pw@h/db").unwrap_err().to_string();
+        assert!(err.contains("does not start with postgres://"), "{err}");
+    }
+
+    /// Every malformed string holding a password: the error never shows it, nor any piece of it
+    /// longer than a few characters.
+    #[test]
+    fn no_error_ever_shows_the_password() {
+        const SECRET: &str = "Zq7secretXw";
+        let templates = [
+            // Wrong or broken schemes: read as key=value text, the whole string was quoted.
+            "postgress://u:{}@h/db",
+            "postgre://u:{}@h/db",
+            "pg://u:{}@h/db",
+            "POSTGRES://u:{}@h/db",
+            "Postgresql://u:{}@h/db",
+            "postgres:/u:{}@h/db",
+            "postgres:u:{}@h/db",
+            "postgres//u:{}@h/db",
+            "://u:{}@h/db",
+            "u:{}@h/db",
+            " postgresql:// u:{}@h",
+            "jdbc:postgresql://h/db?user=u&password={}",
+            // The password as a key, or where a key or value is expected.
+            "{}",
+            "{}=1",
+            "host=h {}",
+            "host=h {}=x",
+            "host=h '{}'",
+            "host=h {}='unterminated",
+            "password {}",
+            "password={} {}",
+            "password={} more words",
+            "password='{}",
+            "password={}' x",
+            "port={}",
+            // The rest of a password broken by a space. (A value the string gives its own key,
+            // `sslmode=sometimes`, is quoted when shaped like a setting.)
+            "password=x {}",
+            "host=postgres://u:{}@h/db",
+            "dbname=postgresql://u:{}@h/db",
+            "host=u:{}@h",
+            // URIs whose password is malformed or misplaced.
+            "postgres://u:{}",
+            "postgres://u:{}/db",
+            "postgres://u:pa/{}@h/db",
+            "postgres://u:pa/ss?{}@h",
+            "postgres://u:pa/ss?{}=1@h",
+            "postgres://u:12/34?application_name={}@h",
+            "postgres://[u:{}@",
+            "postgres://[u:{}/db",
+            "postgres://u:{}%zz@h/db",
+            "postgres://u:{}%ff@h/db",
+            "postgres://h/db?{}",
+            "postgres://h/db?{}=x",
+            "postgres://h/db?port={}",
+            "postgres://h/db?{}=%zz",
+            "postgres://u:{}@h:port/db",
+            "postgres://u:{}@[::1/db",
+            "postgres://u:{}@h/db?x",
+            "postgres://u:{}@h/db?sslmode=on",
+            "postgres://u:{}@h/db?connect_timeout=soon",
+        ];
+        for template in templates {
+            let text = template.replace("{}", SECRET);
+            // A few parse (the secret is then a password or a user name): their Debug is checked.
+            let shown = match parse(&text) {
+                Ok(info) => format!(
+                    "{:?}",
+                    ConnInfo {
+                        user: String::new(),
+                        ..info
+                    }
+                ),
+                Err(err) => format!("{err} {err:?}"),
+            };
+            for piece in [SECRET, "Zq7sec", "secret", "cretXw"] {
+                assert!(!shown.contains(piece), "{text}: {shown}");
+            }
         }
     }
 }
