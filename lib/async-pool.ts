@@ -7,7 +7,7 @@ import { fromNative, nativeAsync, native } from './errors'
 import { BasePool, connectionOptionsOf } from './pool-base'
 import { createAsyncNativePool } from './pool-native'
 import { encodeParams } from './params'
-import { poolOptionsFrom, type AsyncPoolOptions, type Conninfo } from './pool-options'
+import { numberArgument, poolOptionsFrom, timeoutOption, type AsyncPoolOptions, type Conninfo } from './pool-options'
 
 /** A pool of `AsyncConnection`s with psycopg_pool's behaviour. */
 export class AsyncConnectionPool extends BasePool {
@@ -27,26 +27,28 @@ export class AsyncConnectionPool extends BasePool {
 
   /** Starts filling the pool; with `wait`, resolves once it is ready. */
   async open({ wait = false, timeout = 30 }: { wait?: boolean; timeout?: number } = {}): Promise<void> {
+    numberArgument(timeout, "open() option 'timeout'")
     native(() => this.native.open())
     if (wait) await this.wait(timeout)
   }
 
   /** Resolves once `minSize` connections are ready; on timeout closes the pool and throws PoolTimeout. */
   async wait(timeout = 30): Promise<void> {
-    await nativeAsync(this.native.wait(timeout))
+    await nativeAsync(this.native.wait(numberArgument(timeout, 'wait() timeout')))
   }
 
   /** Closes the pool: waiting clients get PoolClosed, checked-out connections close when returned. */
   async close(timeout = 5): Promise<void> {
-    await this.native.close(timeout)
+    await nativeAsync(this.native.close(numberArgument(timeout, 'close() timeout')))
   }
 
   /**
    * Runs `fn` with a connection: commits if it returns, rolls back if it throws, and always
    * returns the connection to the pool.
    */
-  async connection<T>(fn: (conn: AsyncConnection) => Promise<T> | T, { timeout }: { timeout?: number } = {}): Promise<T> {
-    const taken = this.#take(timeout)
+  async connection<T>(fn: (conn: AsyncConnection) => Promise<T> | T, options?: { timeout?: number }): Promise<T> {
+    if (typeof fn !== 'function') throw new TypeError(`connection() needs a function, not ${typeof fn}`)
+    const taken = this.take(timeoutOption(options, 'connection()'))
     const conn = taken instanceof Promise ? await taken : taken
     let succeeded = false
     try {
@@ -54,7 +56,7 @@ export class AsyncConnectionPool extends BasePool {
       succeeded = true
       return result
     } finally {
-      const returning = this.#finishUse(conn, succeeded)
+      const returning = this.finishUse(conn, succeeded)
       if (returning) await returning
     }
   }
@@ -63,7 +65,7 @@ export class AsyncConnectionPool extends BasePool {
    * Commit or rollback, then return: nothing to wait for when the engine did it at once. A
    * failed commit is the block's error; after a throw, the block's own error wins.
    */
-  #finishUse(conn: AsyncConnection, succeeded: boolean): Promise<void> | undefined {
+  private finishUse(conn: AsyncConnection, succeeded: boolean): Promise<void> | undefined {
     let pending: Promise<void> | undefined | null
     try {
       pending = this.native.finishUse(conn.native, succeeded)
@@ -85,7 +87,9 @@ export class AsyncConnectionPool extends BasePool {
   query<R = Row>(sql: string, params?: readonly unknown[], options?: { timeout?: number }): Promise<QueryResult<R>> {
     let decoder: ResultDecoder | undefined
     let encoded: Buffer
+    let timeout: number | undefined
     try {
+      timeout = timeoutOption(options, 'query()')
       decoder = this.directQueries()
       if (decoder === undefined) return this.connection((conn) => conn.query<R>(sql, params), options)
       encoded = encodeParams(params)
@@ -93,16 +97,16 @@ export class AsyncConnectionPool extends BasePool {
     } catch (error) {
       return Promise.reject(fromNative(error))
     }
-    return streamedQuery<R>(decoder, (streamId) => this.native.query(sql, encoded, options?.timeout, streamId))
+    return streamedQuery<R>(decoder, (streamId) => this.native.query(sql, encoded, timeout, streamId))
   }
 
   /** Takes a connection; give it back with `putconn()`. `timeout` in seconds (default: the pool's). */
   async getconn(timeout?: number): Promise<AsyncConnection> {
-    return this.#take(timeout)
+    return this.take(numberArgument(timeout, 'getconn() timeout', true))
   }
 
   /** A ready connection comes back directly, with no trip through the runtime. */
-  #take(timeout: number | undefined): AsyncConnection | Promise<AsyncConnection> {
+  private take(timeout: number | undefined): AsyncConnection | Promise<AsyncConnection> {
     const ready = native(() => this.native.getconn(timeout))
     if (!(ready instanceof Promise)) return new AsyncConnection(ready, this.connectionOptions)
     return nativeAsync(ready).then((conn) => new AsyncConnection(conn, this.connectionOptions))

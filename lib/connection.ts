@@ -188,7 +188,7 @@ export class AsyncConnection extends BaseConnection {
 
   private async abortableQuery<R>(sql: string, encoded: Buffer, signal: AbortSignal): Promise<QueryResult<R>> {
     if (signal.aborted) throw abortError(signal)
-    const request = this.native.request()
+    const request = native(() => this.native.request())
     const onAbort = () => {
       request.abort().catch(() => {}) // a cancel that cannot be delivered changes nothing for the caller
     }
@@ -243,7 +243,7 @@ export class AsyncConnection extends BaseConnection {
 
   /** Closes the connection; an open transaction is rolled back by the server. */
   async close(): Promise<void> {
-    await this.native.close()
+    await nativeAsync(this.native.close())
     this.closedNotifications()
   }
 
@@ -325,7 +325,7 @@ export class Connection extends BaseConnection {
 
   /** Closes the connection; an open transaction is rolled back by the server. */
   close(): void {
-    this.native.closeSync()
+    native(() => this.native.closeSync())
     this.closedNotifications()
   }
 

@@ -9,6 +9,7 @@
 
 import { OperationalError, type ServerErrorFields } from './errors'
 import type { NativeConnection, NativeNotification } from './native'
+import { callSafely } from './user-code'
 
 /** A notice from the server (`RAISE NOTICE`, a WARNING...): the fields of an error report. */
 export interface Notice extends ServerErrorFields {
@@ -34,21 +35,6 @@ interface NativeNoticeRecord {
   fields: Record<string, string>
 }
 
-/** Calls a user callback; whatever it throws (or its Promise rejects with) becomes a warning. */
-function callSafely<T>(name: string, callback: (value: T) => unknown, value: T): void {
-  const report = (error: unknown) => {
-    process.emitWarning(`pgtide: the ${name} callback threw: ${error instanceof Error ? error.stack : String(error)}`, {
-      type: 'PgtideCallbackWarning',
-    })
-  }
-  try {
-    const result = callback(value)
-    if (result instanceof Promise) result.catch(report)
-  } catch (error) {
-    report(error)
-  }
-}
-
 /** Sends the connection's notices to `onNotice`; without it the engine drops them. */
 export function deliverNotices(native: NativeConnection, onNotice: ((notice: Notice) => unknown) | undefined): void {
   if (onNotice === undefined) return
@@ -66,7 +52,7 @@ export function deliverNotices(native: NativeConnection, onNotice: ((notice: Not
       sqlstate: record.sqlstate,
       code: record.sqlstate,
     }
-    callSafely('onNotice', onNotice, notice)
+    callSafely('the onNotice callback', onNotice, notice)
   })
 }
 
@@ -134,7 +120,7 @@ export class NotificationFanOut {
       processId: native.processId,
     }
     for (const stream of this.streams) stream.push(notification)
-    if (this.onNotification !== undefined) callSafely('onNotification', this.onNotification, notification)
+    if (this.onNotification !== undefined) callSafely('the onNotification callback', this.onNotification, notification)
   }
 
   private endStreams(failure: unknown): void {

@@ -6,7 +6,7 @@ import { native } from './errors'
 import { binding, type NativeStats } from './native'
 import type { NormalisedConnectionOptions } from './options'
 import type { NativePool } from './pool-native'
-import type { NormalisedPoolOptions } from './pool-options'
+import { numberArgument, type NormalisedPoolOptions } from './pool-options'
 
 /** All 15 keys, always present (psycopg's names in camelCase). */
 export type PoolStats = NativeStats
@@ -42,9 +42,12 @@ export abstract class BasePool {
     return ResultDecoder.for(options?.types)
   }
 
-  /** @internal A face of a pool another thread `share()`d, built without the constructor. */
+  /**
+   * @internal A face of a pool another thread `share()`d, built without the constructor: so
+   * the pool classes keep no `#private` members, which such an object would lack.
+   */
   protected static attachTo<P extends BasePool>(prototype: P, handle: number): P {
-    if (!Number.isInteger(handle)) throw new TypeError(`attach() takes the number share() returned, not ${typeof handle}`)
+    if (typeof handle !== 'number') throw new TypeError(`attach() takes the number share() returned, not ${typeof handle}`)
     const pool = Object.create(prototype) as P
     Object.assign(pool, { native: native(() => binding.NativePool.attach(handle)), connectionOptions: undefined })
     return pool
@@ -78,7 +81,8 @@ export abstract class BasePool {
 
   /** Changes the sizes; growth starts at once, shrinking happens over `maxIdle` periods. */
   resize(minSize: number, maxSize?: number): void {
-    native(() => this.native.resize(minSize, maxSize))
+    const max = maxSize === null ? undefined : numberArgument(maxSize, 'resize() maxSize', true)
+    native(() => this.native.resize(numberArgument(minSize, 'resize() minSize'), max))
   }
 
   getStats(): PoolStats {

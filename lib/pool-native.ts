@@ -4,6 +4,7 @@
 import type { AsyncConnection, Connection } from './connection'
 import { binding, type NativeConnection } from './native'
 import { connectionOptionsFrom } from './options'
+import { callSafely, isThenable, settleQuietly } from './user-code'
 import type { LogLevel, NormalisedPoolOptions } from './pool-options'
 
 export type NativePool = InstanceType<typeof binding.NativePool>
@@ -33,10 +34,12 @@ function nativeOptions(options: NormalisedPoolOptions<never, never>) {
   }
 }
 
+/** Log records to the user's logger; a logger that throws is reported, never crashes the process. */
 function logTo(options: NormalisedPoolOptions<never, never>) {
+  const { logger } = options
   return (level: string, message: string): void => {
-    const method = LOG_METHOD[level as LogLevel]
-    options.logger[method]?.call(options.logger, { pool: options.name }, message)
+    const method = logger[LOG_METHOD[level as LogLevel]]
+    if (typeof method === 'function') callSafely(`the logger of pool '${options.name}'`, () => method.call(logger, { pool: options.name }, message))
   }
 }
 
@@ -61,10 +64,6 @@ function paramsFrom(conninfo: unknown, connectionOptions: unknown): NativeConnec
   }
   const { autocommit, statementCacheSize } = connectionOptionsFrom(connectionOptions as object)
   return { conninfo, autocommit, statementCacheSize }
-}
-
-function isThenable(value: unknown): boolean {
-  return typeof (value as { then?: unknown } | null)?.then === 'function'
 }
 
 export function createAsyncNativePool<P>(
@@ -107,7 +106,10 @@ export function createSyncNativePool<P>(
   const resolve = <T>(value: T | (() => unknown), name: string): unknown => {
     if (typeof value !== 'function') return value
     const resolved = (value as () => unknown)()
-    if (isThenable(resolved)) throw new TypeError(`a sync pool's ${name} function must not return a Promise`)
+    if (isThenable(resolved)) {
+      settleQuietly(resolved, `the ${name} function`) // refused below; its outcome must not go unhandled
+      throw new TypeError(`a sync pool's ${name} function must not return a Promise (use an async pool)`)
+    }
     return resolved
   }
   const connect =
@@ -117,7 +119,9 @@ export function createSyncNativePool<P>(
   const hook = (fn: ((conn: Connection) => unknown) | undefined, name: string) =>
     fn &&
     ((native: NativeConnection): undefined => {
-      if (isThenable(fn(wrap(native)))) {
+      const result = fn(wrap(native))
+      if (isThenable(result)) {
+        settleQuietly(result, `the ${name} hook`) // refused below; its outcome must not go unhandled
         throw new TypeError(`a sync pool's ${name} must be a plain function; it returned a Promise (use an async pool)`)
       }
       return undefined

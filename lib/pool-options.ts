@@ -1,5 +1,6 @@
-// Pool options: psycopg's names in camelCase, psycopg's defaults, checked once at
-// construction with errors that name the option. Size rules are the engine's (one place).
+// Pool options: psycopg's names in camelCase, checked at construction with errors that name the
+// option. This side checks JavaScript types; the values of numbers (ranges, whole numbers,
+// Infinity as no limit) and their defaults are the engine's rules, in one place.
 
 import type { AsyncConnection, Connection } from './connection'
 import { connectionOptionsFrom, type ConnectionOptions, type NormalisedConnectionOptions } from './options'
@@ -88,16 +89,17 @@ let poolCounter = 0
 export interface NormalisedPoolOptions<C, P> {
   null: boolean
   name: string
-  minSize: number
+  /** Numbers as given (the engine checks them); undefined takes the engine's default. */
+  minSize: number | undefined
   maxSize: number | undefined
   open: boolean
-  numWorkers: number
+  numWorkers: number | undefined
   closeReturns: boolean
-  timeout: number
-  maxWaiting: number
-  maxLifetime: number
-  maxIdle: number
-  reconnectTimeout: number
+  timeout: number | undefined
+  maxWaiting: number | undefined
+  maxLifetime: number | undefined
+  maxIdle: number | undefined
+  reconnectTimeout: number | undefined
   configure?: (conn: C) => MaybePromise<void>
   check?: (conn: C) => MaybePromise<void>
   reset?: (conn: C) => MaybePromise<void>
@@ -108,20 +110,32 @@ export interface NormalisedPoolOptions<C, P> {
   logLevel: LogLevel
 }
 
-function integer(options: Record<string, unknown>, name: string, fallback: number): number {
-  const value = options[name] ?? fallback
-  if (typeof value !== 'number' || !Number.isInteger(value)) {
-    throw new TypeError(`pool option '${name}' must be an integer, not ${describe(value)}`)
+/** The `timeout` of a method's options object (`connection()`, `query()`), checked. */
+export function timeoutOption(options: unknown, method: string): number | undefined {
+  if (options === undefined) return undefined
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`${method} options must be an object, not ${describe(options)}`)
   }
+  return numberArgument((options as { timeout?: unknown }).timeout, `${method} option 'timeout'`, true)
+}
+
+/** A numeric option, or undefined (unset or null) for the engine's default. */
+function number(options: Record<string, unknown>, name: string): number | undefined {
+  const value = options[name]
+  if (value === undefined || value === null) return undefined
+  if (typeof value !== 'number') throw new TypeError(`pool option '${name}' must be a number, not ${describe(value)}`)
   return value
 }
 
-function seconds(options: Record<string, unknown>, name: string, fallback: number): number {
-  const value = options[name] ?? fallback
-  if (typeof value !== 'number' || Number.isNaN(value)) {
-    throw new TypeError(`pool option '${name}' must be a number of seconds, not ${describe(value)}`)
-  }
-  if (value < 0) throw new RangeError(`pool option '${name}' cannot be negative (got ${value})`)
+/**
+ * A method's numeric argument (a timeout, a size): a number, or undefined where it is optional.
+ * Its value is checked by the engine, which names `what` too.
+ */
+export function numberArgument(value: unknown, what: string): number
+export function numberArgument(value: unknown, what: string, optional: true): number | undefined
+export function numberArgument(value: unknown, what: string, optional = false): number | undefined {
+  if (value === undefined && optional) return undefined
+  if (typeof value !== 'number') throw new TypeError(`${what} must be a number, not ${describe(value)}`)
   return value
 }
 
@@ -139,7 +153,7 @@ function callback<F>(options: Record<string, unknown>, name: string): F | undefi
 }
 
 function describe(value: unknown): string {
-  if (value === null) return 'null'
+  if (value === null || value === undefined) return String(value)
   if (typeof value === 'string') return `the string ${JSON.stringify(value)}`
   return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`
 }
@@ -186,9 +200,6 @@ export function poolOptionsFrom<C, P>(
   if (conninfo !== undefined && typeof conninfo !== 'string' && typeof conninfo !== 'function') {
     throw new TypeError(`conninfo must be a string or a function returning one, not ${describe(conninfo)}`)
   }
-  const isNull = kind === 'null'
-  const minSize = integer(options, 'minSize', isNull ? 0 : 4)
-  const maxSize = options.maxSize === undefined || options.maxSize === null ? undefined : integer(options, 'maxSize', 0)
   const rawName = options.name
   if (rawName !== undefined && typeof rawName !== 'string') {
     throw new TypeError(`pool option 'name' must be a string, not ${describe(rawName)}`)
@@ -196,28 +207,24 @@ export function poolOptionsFrom<C, P>(
   // Counted before the numWorkers check, as psycopg does.
   poolCounter += 1
   const name = rawName || `pool-${poolCounter}`
-  const numWorkers = integer(options, 'numWorkers', 3)
-  if (numWorkers < 1) throw new RangeError('numWorkers must be at least 1')
-  const maxWaiting = integer(options, 'maxWaiting', 0)
-  if (maxWaiting < 0) throw new RangeError(`pool option 'maxWaiting' cannot be negative (got ${maxWaiting})`)
   const logger = options.logger as PoolLogger | undefined
   if (logger !== undefined && (typeof logger !== 'object' || logger === null)) {
     throw new TypeError(`pool option 'logger' must be an object with debug/info/warn methods, not ${describe(logger)}`)
   }
   const connectionOptions = options.connectionOptions
   return {
-    null: isNull,
+    null: kind === 'null',
     name,
-    minSize,
-    maxSize,
+    minSize: number(options, 'minSize'),
+    maxSize: number(options, 'maxSize'),
     open: boolean(options, 'open', true),
-    numWorkers,
+    numWorkers: number(options, 'numWorkers'),
     closeReturns: boolean(options, 'closeReturns', false),
-    timeout: seconds(options, 'timeout', 30),
-    maxWaiting,
-    maxLifetime: seconds(options, 'maxLifetime', 3600),
-    maxIdle: seconds(options, 'maxIdle', 600),
-    reconnectTimeout: seconds(options, 'reconnectTimeout', 300),
+    timeout: number(options, 'timeout'),
+    maxWaiting: number(options, 'maxWaiting'),
+    maxLifetime: number(options, 'maxLifetime'),
+    maxIdle: number(options, 'maxIdle'),
+    reconnectTimeout: number(options, 'reconnectTimeout'),
     configure: callback(options, 'configure'),
     check: callback(options, 'check'),
     reset: callback(options, 'reset'),

@@ -6,7 +6,7 @@ import { native } from './errors'
 import { BasePool, connectionOptionsOf } from './pool-base'
 import { createSyncNativePool } from './pool-native'
 import { encodeParams } from './params'
-import { poolOptionsFrom, type Conninfo, type SyncPoolOptions } from './pool-options'
+import { numberArgument, poolOptionsFrom, timeoutOption, type Conninfo, type SyncPoolOptions } from './pool-options'
 
 /** A pool of blocking `Connection`s with psycopg_pool's behaviour. */
 export class ConnectionPool extends BasePool {
@@ -26,18 +26,19 @@ export class ConnectionPool extends BasePool {
 
   /** Starts filling the pool; with `wait`, returns once it is ready. */
   open({ wait = false, timeout = 30 }: { wait?: boolean; timeout?: number } = {}): void {
+    numberArgument(timeout, "open() option 'timeout'")
     native(() => this.native.open())
     if (wait) this.wait(timeout)
   }
 
   /** Returns once `minSize` connections are ready; on timeout closes the pool and throws PoolTimeout. */
   wait(timeout = 30): void {
-    native(() => this.native.waitSync(timeout))
+    native(() => this.native.waitSync(numberArgument(timeout, 'wait() timeout')))
   }
 
   /** Closes the pool: waiting clients get PoolClosed, checked-out connections close when returned. */
   close(timeout = 5): void {
-    this.native.closeSync(timeout)
+    native(() => this.native.closeSync(numberArgument(timeout, 'close() timeout')))
   }
 
   /**
@@ -46,18 +47,20 @@ export class ConnectionPool extends BasePool {
    * engine. `timeout` in seconds, for the wait for a connection (default: the pool's).
    */
   query<R = Row>(sql: string, params?: readonly unknown[], options?: { timeout?: number }): QueryResult<R> {
+    const timeout = timeoutOption(options, 'query()')
     const decoder = this.directQueries()
     if (decoder === undefined) return this.connection((conn) => conn.query<R>(sql, params), options)
     const encoded = encodeParams(params)
-    return toQueryResult<R>(native(() => this.native.querySync(checkSql(sql), encoded, options?.timeout)), decoder)
+    return toQueryResult<R>(native(() => this.native.querySync(checkSql(sql), encoded, timeout)), decoder)
   }
 
   /**
    * Runs `fn` with a connection: commits if it returns, rolls back if it throws, and always
    * returns the connection to the pool.
    */
-  connection<T>(fn: (conn: Connection) => T, { timeout }: { timeout?: number } = {}): T {
-    const conn = this.getconn(timeout)
+  connection<T>(fn: (conn: Connection) => T, options?: { timeout?: number }): T {
+    if (typeof fn !== 'function') throw new TypeError(`connection() needs a function, not ${typeof fn}`)
+    const conn = this.take(timeoutOption(options, 'connection()'))
     let succeeded = false
     try {
       const result = fn(conn)
@@ -77,6 +80,10 @@ export class ConnectionPool extends BasePool {
 
   /** Takes a connection, blocking until one is ready; give it back with `putconn()`. */
   getconn(timeout?: number): Connection {
+    return this.take(numberArgument(timeout, 'getconn() timeout', true))
+  }
+
+  private take(timeout: number | undefined): Connection {
     return new Connection(native(() => this.native.getconnSync(timeout)), this.connectionOptions)
   }
 

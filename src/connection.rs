@@ -28,6 +28,15 @@ impl NativeConnection {
     pub(crate) fn standalone(inner: Arc<Connection>) -> NativeConnection {
         NativeConnection { inner, lease: None }
     }
+
+    /// The engine connection, while this wrapper may use it: a pooled connection's wrapper is
+    /// refused once its checkout ended, as the connection may be serving another client by then.
+    fn conn(&self) -> napi::Result<&Arc<Connection>> {
+        if let Some(lease) = &self.lease {
+            lease.pool.check_lease(lease.id).into_napi()?;
+        }
+        Ok(&self.inner)
+    }
 }
 
 /// A pooled connection whose JavaScript object is collected while still checked out goes back
@@ -104,106 +113,106 @@ impl NativeConnection {
         rows_id: Option<u32>,
     ) -> napi::Result<PromiseRaw<'env, NativeResult>> {
         let sink = row_sink(env, rows_id)?;
-        eager_promise(env, run_query(self.inner.clone(), sql, params.to_vec(), None, sink))
+        eager_promise(env, run_query(self.conn()?.clone(), sql, params.to_vec(), None, sink))
     }
 
     #[napi]
     pub fn query_sync(&self, sql: String, params: BufferSlice) -> napi::Result<NativeResult> {
-        block_on(run_query(self.inner.clone(), sql, params.to_vec(), None, None))?
+        block_on(run_query(self.conn()?.clone(), sql, params.to_vec(), None, None))?
     }
 
     /// A query that can be aborted: run it with `request.query()`, abort it with
     /// `request.abort()`.
     #[napi]
-    pub fn request(&self) -> NativeRequest {
-        NativeRequest {
-            conn: self.inner.clone(),
+    pub fn request(&self) -> napi::Result<NativeRequest> {
+        Ok(NativeRequest {
+            conn: self.conn()?.clone(),
             abort: AbortHandle::new(),
-        }
+        })
     }
 
     #[napi]
     pub async fn exec(&self, sql: String) -> napi::Result<()> {
-        self.inner.exec(&sql).await.into_napi()
+        self.conn()?.exec(&sql).await.into_napi()
     }
 
     #[napi]
     pub fn exec_sync(&self, sql: String) -> napi::Result<()> {
-        block_on(self.inner.exec(&sql))?.into_napi()
+        block_on(self.conn()?.exec(&sql))?.into_napi()
     }
 
     #[napi]
     pub async fn commit(&self) -> napi::Result<()> {
-        self.inner.commit().await.into_napi()
+        self.conn()?.commit().await.into_napi()
     }
 
     #[napi]
     pub fn commit_sync(&self) -> napi::Result<()> {
-        block_on(self.inner.commit())?.into_napi()
+        block_on(self.conn()?.commit())?.into_napi()
     }
 
     #[napi]
     pub async fn rollback(&self) -> napi::Result<()> {
-        self.inner.rollback().await.into_napi()
+        self.conn()?.rollback().await.into_napi()
     }
 
     #[napi]
     pub fn rollback_sync(&self) -> napi::Result<()> {
-        block_on(self.inner.rollback())?.into_napi()
+        block_on(self.conn()?.rollback())?.into_napi()
     }
 
     /// Opens a `transaction()` block (BEGIN or SAVEPOINT, the engine decides).
     #[napi]
     pub async fn enter_transaction(&self) -> napi::Result<()> {
-        self.inner.enter_transaction().await.into_napi()
+        self.conn()?.enter_transaction().await.into_napi()
     }
 
     #[napi]
     pub fn enter_transaction_sync(&self) -> napi::Result<()> {
-        block_on(self.inner.enter_transaction())?.into_napi()
+        block_on(self.conn()?.enter_transaction())?.into_napi()
     }
 
     /// Closes the innermost `transaction()` block, committing it or rolling it back.
     #[napi]
     pub async fn exit_transaction(&self, commit: bool) -> napi::Result<()> {
-        self.inner.exit_transaction(commit).await.into_napi()
+        self.conn()?.exit_transaction(commit).await.into_napi()
     }
 
     #[napi]
     pub fn exit_transaction_sync(&self, commit: bool) -> napi::Result<()> {
-        block_on(self.inner.exit_transaction(commit))?.into_napi()
+        block_on(self.conn()?.exit_transaction(commit))?.into_napi()
     }
 
     /// Sends a CancelRequest for whatever this connection runs.
     #[napi]
     pub async fn cancel(&self) -> napi::Result<()> {
-        self.inner.cancel().await.into_napi()
+        self.conn()?.cancel().await.into_napi()
     }
 
     #[napi]
     pub fn cancel_sync(&self) -> napi::Result<()> {
-        block_on(self.inner.cancel())?.into_napi()
+        block_on(self.conn()?.cancel())?.into_napi()
     }
 
     #[napi]
     pub async fn close(&self) -> napi::Result<()> {
-        close(self.inner.clone(), self.lease.clone()).await
+        close(self.conn()?.clone(), self.lease.clone()).await
     }
 
     #[napi]
     pub fn close_sync(&self) -> napi::Result<()> {
-        block_on(close(self.inner.clone(), self.lease.clone()))?
+        block_on(close(self.conn()?.clone(), self.lease.clone()))?
     }
 
     /// psycopg's `check_connection`: an empty query, autocommit left as it was.
     #[napi]
     pub async fn check_connection(&self) -> napi::Result<()> {
-        pgtide_core::pool::check_connection(&self.inner).await.into_napi()
+        pgtide_core::pool::check_connection(self.conn()?).await.into_napi()
     }
 
     #[napi]
     pub fn check_connection_sync(&self) -> napi::Result<()> {
-        block_on(pgtide_core::pool::check_connection(&self.inner))?.into_napi()
+        block_on(pgtide_core::pool::check_connection(self.conn()?))?.into_napi()
     }
 
     /// Notices go to `handler` as JSON records (null: they are dropped).
@@ -252,7 +261,7 @@ impl NativeConnection {
 
     #[napi]
     pub fn set_autocommit(&self, on: bool) -> napi::Result<()> {
-        self.inner.set_autocommit(on).into_napi()
+        self.conn()?.set_autocommit(on).into_napi()
     }
 }
 

@@ -11,7 +11,7 @@ use napi::bindgen_prelude::{
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
-use pgtide_core::pool::{self, Callbacks, Level, Outcome, PoolConfig, PoolKind, Settings};
+use pgtide_core::pool::{self, Callbacks, Level, Outcome, PoolConfig, PoolKind, PoolOptions};
 use pgtide_core::{params, ConnInfo, ConnectOptions, Connection, Error, Pool, RowSink};
 
 use crate::blocking::block_on;
@@ -29,20 +29,22 @@ pub struct PoolLease {
     pub id: u64,
 }
 
+/// Pool options as the user gave them: numbers unchecked (the engine checks them, naming the
+/// option), `None` for the engine's default.
 #[napi(object)]
 pub struct NativePoolOptions {
     /// A null pool (no idle connections kept) rather than a regular one.
     pub null: bool,
     pub name: String,
-    pub min_size: i64,
-    pub max_size: Option<i64>,
-    pub num_workers: u32,
+    pub min_size: Option<f64>,
+    pub max_size: Option<f64>,
+    pub num_workers: Option<f64>,
     pub close_returns: bool,
-    pub timeout: f64,
-    pub max_waiting: u32,
-    pub max_lifetime: f64,
-    pub max_idle: f64,
-    pub reconnect_timeout: f64,
+    pub timeout: Option<f64>,
+    pub max_waiting: Option<f64>,
+    pub max_lifetime: Option<f64>,
+    pub max_idle: Option<f64>,
+    pub reconnect_timeout: Option<f64>,
     /// The least severe log record to send to `log`: "debug", "info" or "warning".
     pub log_level: String,
 }
@@ -87,8 +89,14 @@ pub struct NativePool {
     thread_bound: bool,
 }
 
-fn seconds(value: f64) -> Duration {
-    Duration::try_from_secs_f64(value.max(0.0)).unwrap_or(Duration::MAX)
+/// A call's duration argument in seconds, checked by the engine's rule (`what` names it).
+fn seconds(what: &str, value: f64) -> napi::Result<Duration> {
+    pool::seconds(what, value).into_napi()
+}
+
+/// An optional duration argument: `None` takes the pool's setting.
+fn optional_seconds(what: &str, value: Option<f64>) -> napi::Result<Option<Duration>> {
+    value.map(|v| seconds(what, v)).transpose()
 }
 
 fn connect_options(params: &NativeConnectParams) -> ConnectOptions {
@@ -288,23 +296,18 @@ impl NativePool {
         } else {
             PoolKind::Regular
         };
-        let (min_size, max_size) = pool::check_sizes(kind, options.min_size, options.max_size).into_napi()?;
         callbacks.log_level = level(&options.log_level)?;
-        let config = PoolConfig {
-            kind,
-            name: options.name,
-            min_size,
-            max_size,
-            num_workers: options.num_workers as usize,
-            close_returns: options.close_returns,
-            settings: Settings {
-                timeout: seconds(options.timeout),
-                max_waiting: options.max_waiting as usize,
-                max_lifetime: seconds(options.max_lifetime),
-                max_idle: seconds(options.max_idle),
-                reconnect_timeout: seconds(options.reconnect_timeout),
-            },
+        let numbers = PoolOptions {
+            min_size: options.min_size,
+            max_size: options.max_size,
+            num_workers: options.num_workers,
+            timeout: options.timeout,
+            max_waiting: options.max_waiting,
+            max_lifetime: options.max_lifetime,
+            max_idle: options.max_idle,
+            reconnect_timeout: options.reconnect_timeout,
         };
+        let config = PoolConfig::from_options(kind, options.name, options.close_returns, &numbers).into_napi()?;
         Ok(NativePool {
             pool: Pool::new(config, callbacks),
             thread_bound,
@@ -379,7 +382,7 @@ impl NativePool {
 
     #[napi]
     pub async fn wait(&self, timeout: f64) -> napi::Result<()> {
-        self.pool.wait(seconds(timeout)).await.into_napi()
+        self.pool.wait(seconds("wait() timeout", timeout)?).await.into_napi()
     }
 
     /// A handle other threads can `attach` to. Refused for a pool whose hooks or conninfo
@@ -398,7 +401,8 @@ impl NativePool {
 
     /// Another face of a pool `share()`d by another thread.
     #[napi(factory)]
-    pub fn attach(handle: u32) -> napi::Result<NativePool> {
+    pub fn attach(handle: f64) -> napi::Result<NativePool> {
+        let handle = pool::whole_number("attach() handle", handle, u32::MAX as usize).into_napi()? as u32;
         match shared_pools::attach(handle) {
             Some(pool) => Ok(NativePool {
                 pool,
@@ -412,9 +416,11 @@ impl NativePool {
     }
 
     #[napi]
-    pub async fn close(&self, timeout: f64) {
+    pub async fn close(&self, timeout: f64) -> napi::Result<()> {
+        let timeout = seconds("close() timeout", timeout)?;
         shared_pools::forget(&self.pool);
-        self.pool.close(seconds(timeout)).await
+        self.pool.close(timeout).await;
+        Ok(())
     }
 
     /// `timeout` in seconds; `None` uses the pool's. The request joins the pool's queue during
@@ -427,7 +433,7 @@ impl NativePool {
         timeout: Option<f64>,
     ) -> napi::Result<Either<NativeConnection, PromiseRaw<'env, NativeConnection>>> {
         let pool = self.pool.clone();
-        match self.pool.getconn(timeout.map(seconds)) {
+        match self.pool.getconn(optional_seconds("getconn() timeout", timeout)?) {
             Outcome::Now(lease) => Ok(Either::A(pooled(pool, lease.into_napi()?))),
             Outcome::Later(future) => {
                 let lease = eager_promise(env, async move { Ok(pooled(pool, future.await.into_napi()?)) })?;
@@ -468,29 +474,34 @@ impl NativePool {
         timeout: Option<f64>,
         rows_id: Option<u32>,
     ) -> napi::Result<PromiseRaw<'env, NativeResult>> {
+        let timeout = optional_seconds("query() timeout", timeout)?;
         let sink = row_sink(env, rows_id)?;
         eager_promise(env, pool_query(self.pool.clone(), sql, params.to_vec(), timeout, sink))
     }
 
     #[napi(ts_return_type = "unknown[]")]
     pub fn query_sync(&self, sql: String, params: BufferSlice, timeout: Option<f64>) -> napi::Result<NativeResult> {
+        let timeout = optional_seconds("query() timeout", timeout)?;
         block_on(pool_query(self.pool.clone(), sql, params.to_vec(), timeout, None))?
     }
 
     #[napi]
     pub fn wait_sync(&self, timeout: f64) -> napi::Result<()> {
-        block_on(self.pool.wait(seconds(timeout)))?.into_napi()
+        let timeout = seconds("wait() timeout", timeout)?;
+        block_on(self.pool.wait(timeout))?.into_napi()
     }
 
     #[napi]
     pub fn close_sync(&self, timeout: f64) -> napi::Result<()> {
+        let timeout = seconds("close() timeout", timeout)?;
         shared_pools::forget(&self.pool);
-        block_on(self.pool.close(seconds(timeout)))
+        block_on(self.pool.close(timeout))
     }
 
     #[napi]
     pub fn getconn_sync(&self, timeout: Option<f64>) -> napi::Result<NativeConnection> {
-        let lease = block_on(self.pool.getconn(timeout.map(seconds)).finish())?.into_napi()?;
+        let timeout = optional_seconds("getconn() timeout", timeout)?;
+        let lease = block_on(self.pool.getconn(timeout).finish())?.into_napi()?;
         Ok(pooled(self.pool.clone(), lease))
     }
 
@@ -517,7 +528,12 @@ impl NativePool {
     }
 
     #[napi]
-    pub fn resize(&self, min_size: i64, max_size: Option<i64>) -> napi::Result<()> {
+    pub fn resize(&self, min_size: f64, max_size: Option<f64>) -> napi::Result<()> {
+        let min_size = pool::pool_size("minSize", min_size).into_napi()?;
+        let max_size = max_size
+            .map(|v| pool::pool_size("maxSize", v))
+            .transpose()
+            .into_napi()?;
         within_runtime_if_available(|| self.pool.resize(min_size, max_size)).into_napi()
     }
 
@@ -624,10 +640,10 @@ async fn pool_query(
     pool: Pool,
     sql: String,
     params: Vec<u8>,
-    timeout: Option<f64>,
+    timeout: Option<Duration>,
     rows: Option<RowSink>,
 ) -> napi::Result<NativeResult> {
     let params = params::decode(&params).into_napi()?;
-    let result = pool.query(&sql, &params, timeout.map(seconds), rows).await;
+    let result = pool.query(&sql, &params, timeout, rows).await;
     result.map(NativeResult::from).into_napi()
 }

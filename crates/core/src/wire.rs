@@ -18,6 +18,9 @@ const READ_CHUNK: usize = 64 * 1024;
 pub enum Socket {
     Plain(Stream),
     Tls(Box<TlsStream<Stream>>),
+    /// After `Wire::shutdown`: the descriptor is released at once, not when the last handle
+    /// to the connection is dropped (which, from JavaScript, waits for garbage collection).
+    Closed,
 }
 
 impl Socket {
@@ -25,7 +28,7 @@ impl Socket {
     pub fn server_certificate(&self) -> Option<&rustls_pki_types::CertificateDer<'static>> {
         match self {
             Socket::Tls(tls) => tls.get_ref().1.peer_certificates()?.first(),
-            Socket::Plain(_) => None,
+            Socket::Plain(_) | Socket::Closed => None,
         }
     }
 }
@@ -36,6 +39,7 @@ macro_rules! on_stream {
         match $socket.get_mut() {
             Socket::Plain(stream) => Pin::new(stream).$method($($arg),*),
             Socket::Tls(stream) => Pin::new(stream.as_mut()).$method($($arg),*),
+            Socket::Closed => Poll::Ready(Err(io::Error::from(io::ErrorKind::NotConnected))),
         }
     };
 }
@@ -113,7 +117,9 @@ impl Wire {
         }
     }
 
+    /// Ends the stream and releases its descriptor.
     pub async fn shutdown(&mut self) {
         let _ = self.socket.shutdown().await;
+        self.socket = Socket::Closed;
     }
 }

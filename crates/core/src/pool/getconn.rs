@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 
 use super::stats::millis;
 use super::waiter::Waiter;
-use super::{describe, hand_out, Attempt, Lease, Level, PoolKind, Shared, State, Task};
+use super::{deadline_after, describe, hand_out, Attempt, Lease, Level, PoolKind, Shared, State, Task};
 use crate::error::{Error, Result};
 
 impl Shared {
     /// The synchronous half of `getconn`: counts the request and takes its place.
     pub(super) fn request(self: &Arc<Self>, timeout: Option<Duration>) -> Result<Request> {
         let timeout = timeout.unwrap_or_else(|| self.settings().timeout);
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         self.log(Level::Info, || {
             format!("connection requested from {}", self.quoted_name())
         });

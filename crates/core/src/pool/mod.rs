@@ -26,7 +26,10 @@ use tokio::sync::{mpsc, watch, Notify};
 pub use backoff::{jitter, Attempt, DELAY_BACKOFF, DELAY_JITTER, INITIAL_DELAY};
 pub use callbacks::{BoxFuture, Callbacks, ConnectParams, ConnectionHook, Level, Logger, ReconnectFailed};
 pub use check::check_connection;
-pub use config::{check_sizes, PoolConfig, PoolKind, Settings};
+pub use config::{
+    check_sizes, deadline_after, pool_size, seconds, whole_number, PoolConfig, PoolKind, PoolOptions, Settings,
+    MAX_POOL_SIZE, MAX_WORKERS, NO_LIMIT,
+};
 pub use stats::{Counters, Stats};
 
 use crate::connection::{Connection, TransactionStatus};
@@ -148,7 +151,7 @@ impl Pool {
             shared: Arc::new(Shared {
                 name: config.name,
                 kind: config.kind,
-                num_workers: config.num_workers.max(1),
+                num_workers: config.num_workers,
                 close_returns: config.close_returns && config.kind == PoolKind::Regular,
                 settings: config.settings,
                 callbacks,
@@ -296,7 +299,20 @@ impl Pool {
         self.shared.state().checked_out.contains_key(&id)
     }
 
-    pub fn resize(&self, min_size: i64, max_size: Option<i64>) -> Result<()> {
+    /// Whether the checkout `id` still holds its connection; once returned, the wrapper that
+    /// took it must not touch the connection (it may serve another client by now).
+    pub fn check_lease(&self, id: u64) -> Result<()> {
+        if self.is_checked_out(id) {
+            return Ok(());
+        }
+        Err(crate::error::Error::Interface(format!(
+            "this connection was returned to pool {}: it may be serving another client, so this \
+             object can no longer use it (take another with getconn())",
+            self.shared.quoted_name()
+        )))
+    }
+
+    pub fn resize(&self, min_size: usize, max_size: Option<usize>) -> Result<()> {
         self.shared.resize(min_size, max_size)
     }
 
@@ -398,7 +414,7 @@ impl Shared {
         });
     }
 
-    fn resize(self: &Arc<Self>, min_size: i64, max_size: Option<i64>) -> Result<()> {
+    fn resize(self: &Arc<Self>, min_size: usize, max_size: Option<usize>) -> Result<()> {
         let (min_size, max_size) = check_sizes(self.kind, min_size, max_size)?;
         let mut state = self.state();
         let grow = min_size.saturating_sub(state.min_size);
