@@ -1,13 +1,16 @@
 import { describe, expect, it } from 'vitest'
 
 import {
+  AsyncConnectionPool,
   DatabaseError,
+  DataError,
   IntegrityError,
   InterfaceError,
   InternalError,
   OperationalError,
   type AsyncConnection,
 } from '../dist/index.js'
+import { databaseUrl, eventually, recordingLogger } from './helpers'
 import { caught, openAsync, openSync } from './open'
 
 async function terminate(conn: { backendPid: number }): Promise<void> {
@@ -144,5 +147,46 @@ describe('DatabaseError fields', () => {
       hint: 'the hint',
     })
     expect((error as DatabaseError).where).toMatch(/PL\/pgSQL/)
+  })
+})
+
+// The engine picks a server error's class from its SQLSTATE class (crates/core/src/error.rs,
+// the one table); JavaScript makes that class, and the pool's log lines name the same one.
+describe('the class of a server error, by SQLSTATE', () => {
+  it('division by zero (22012) is a DataError', async () => {
+    const conn = await openAsync()
+    const error = await caught(() => conn.query('SELECT 1/0'))
+    expect(error).toBeInstanceOf(DataError)
+    expect(error).toMatchObject({ name: 'DataError', sqlstate: '22012', code: '22012' })
+    expect(() => openSync().query('SELECT 1/0')).toThrow(DataError)
+  })
+
+  it('a backend terminated by an administrator (57P01) is an OperationalError', async () => {
+    const conn = await openAsync({ autocommit: true })
+    const error = await caught(() => conn.query('SELECT pg_terminate_backend(pg_backend_pid())'))
+    expect(error).toBeInstanceOf(OperationalError)
+    expect(error).toMatchObject({ name: 'OperationalError', sqlstate: '57P01' })
+  })
+
+  it("a failed rollback on return is logged with the class JavaScript gives (57P01: OperationalError)", async () => {
+    const { logger, warnings } = recordingLogger('info')
+    const pool = new AsyncConnectionPool(databaseUrl(), { minSize: 1, logger, logLevel: 'info' })
+    try {
+      await pool.open()
+      await pool.wait(10)
+      const conn = await pool.getconn()
+      await conn.query('SELECT 1')
+      expect(conn.transactionStatus).toBe('intrans')
+      const admin = await openAsync({ autocommit: true })
+      await admin.query('SELECT pg_terminate_backend($1)', [conn.backendPid])
+      // The server's FATAL report is waiting on the socket when the pool rolls back.
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      await pool.putconn(conn)
+      await eventually(() => warnings().some((w) => w.startsWith('rollback failed')))
+      const line = warnings().find((w) => w.startsWith('rollback failed'))
+      expect(line).toMatch(/^rollback failed: OperationalError: terminating connection due to administrator command/)
+    } finally {
+      await pool.close()
+    }
   })
 })

@@ -120,39 +120,22 @@ export class AbortError extends Error {
 
 type ServerErrorClass = new (message: string, fields?: ServerErrorFields) => DatabaseError
 
-/** psycopg's choice of class by SQLSTATE class (its first two characters). */
-const BY_SQLSTATE_CLASS: Record<string, ServerErrorClass> = {
-  '08': OperationalError, // connection exception
-  '0A': NotSupportedError,
-  '22': DataError,
-  '23': IntegrityError,
-  '24': InternalError, // invalid cursor state
-  '25': InternalError, // invalid transaction state
-  '26': ProgrammingError, // invalid SQL statement name
-  '27': OperationalError, // triggered data change violation
-  '28': OperationalError, // invalid authorization
-  '2B': InternalError,
-  '2D': InternalError,
-  '2F': InternalError,
-  '34': ProgrammingError, // invalid cursor name
-  '38': InternalError,
-  '39': InternalError,
-  '3B': InternalError,
-  '3D': ProgrammingError, // invalid catalog name
-  '3F': ProgrammingError, // invalid schema name
-  '40': OperationalError, // transaction rollback (serialization, deadlock)
-  '42': ProgrammingError, // syntax error or access rule violation
-  '44': ProgrammingError, // with check option violation
-  '53': OperationalError, // insufficient resources
-  '54': OperationalError, // program limit exceeded
-  '55': OperationalError, // object not in prerequisite state
-  '57': OperationalError, // operator intervention (cancel, shutdown)
-  '58': OperationalError, // system error
-  F0: InternalError,
-  HV: OperationalError,
-  P0: InternalError,
-  XX: InternalError,
-}
+/**
+ * The classes a server error may become. Which one, by SQLSTATE class, is the engine's choice
+ * (psycopg's, in `crates/core/src/error.rs`: its log lines name the same class); the binding
+ * sends its name with the error.
+ */
+const SERVER_ERROR_CLASSES = new Map<string, ServerErrorClass>(
+  Object.entries({
+    DatabaseError,
+    OperationalError,
+    ProgrammingError,
+    IntegrityError,
+    DataError,
+    InternalError,
+    NotSupportedError,
+  }),
+)
 
 interface NativeErrorRecord {
   kind:
@@ -169,6 +152,8 @@ interface NativeErrorRecord {
     | 'tooManyRequests'
     | 'aborted'
   message: string
+  /** For a server error: the name of its class, chosen by the engine from the SQLSTATE. */
+  class?: string
   sqlstate?: string
   severity?: string
   fields?: Record<string, string>
@@ -198,7 +183,7 @@ export function fromNative(error: unknown): unknown {
   switch (record.kind) {
     case 'database': {
       const fields: ServerErrorFields = { ...record.fields, sqlstate: record.sqlstate, severity: record.severity }
-      const Class = BY_SQLSTATE_CLASS[record.sqlstate?.slice(0, 2) ?? ''] ?? DatabaseError
+      const Class = SERVER_ERROR_CLASSES.get(record.class ?? '') ?? DatabaseError
       return new Class(record.message, fields)
     }
     case 'operational':

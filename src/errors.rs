@@ -10,7 +10,8 @@ const PREFIX: &str = "pgtide:";
 pub fn to_napi(error: Error) -> napi::Error {
     let record = match &error {
         Error::Database(db) => {
-            json!({ "kind": "database", "message": db.message, "sqlstate": db.sqlstate, "severity": db.severity, "fields": optional_fields(db) })
+            // The class by SQLSTATE is the engine's (its one table): JavaScript makes that class.
+            json!({ "kind": "database", "class": error.class_name(), "message": db.message, "sqlstate": db.sqlstate, "severity": db.severity, "fields": optional_fields(db) })
         }
         Error::Operational(message) => json!({ "kind": "operational", "message": message }),
         Error::Interface(message) => json!({ "kind": "interface", "message": message }),

@@ -74,7 +74,7 @@ impl Error {
     /// The JavaScript class this error becomes, for log lines that name it.
     pub fn class_name(&self) -> &'static str {
         match self {
-            Error::Database(_) => "DatabaseError",
+            Error::Database(db) => class_for_sqlstate(&db.sqlstate),
             Error::Operational(_) => "OperationalError",
             Error::Interface(_) => "InterfaceError",
             Error::Programming(_) | Error::Config(_) => "ProgrammingError",
@@ -101,6 +101,51 @@ impl Error {
     }
 }
 
+/// psycopg's choice of class for a server error, by its SQLSTATE class (the first two
+/// characters). The one table of it: the binding sends the class name with the error, and
+/// `lib/errors.ts` makes that class.
+pub const SQLSTATE_CLASSES: &[(&str, &str)] = &[
+    ("08", "OperationalError"),  // connection exception
+    ("0A", "NotSupportedError"), // feature not supported
+    ("22", "DataError"),         // data exception
+    ("23", "IntegrityError"),    // integrity constraint violation
+    ("24", "InternalError"),     // invalid cursor state
+    ("25", "InternalError"),     // invalid transaction state
+    ("26", "ProgrammingError"),  // invalid SQL statement name
+    ("27", "OperationalError"),  // triggered data change violation
+    ("28", "OperationalError"),  // invalid authorization specification
+    ("2B", "InternalError"),     // dependent privilege descriptors still exist
+    ("2D", "InternalError"),     // invalid transaction termination
+    ("2F", "InternalError"),     // SQL routine exception
+    ("34", "ProgrammingError"),  // invalid cursor name
+    ("38", "InternalError"),     // external routine exception
+    ("39", "InternalError"),     // external routine invocation exception
+    ("3B", "InternalError"),     // savepoint exception
+    ("3D", "ProgrammingError"),  // invalid catalog name
+    ("3F", "ProgrammingError"),  // invalid schema name
+    ("40", "OperationalError"),  // transaction rollback (serialization failure, deadlock)
+    ("42", "ProgrammingError"),  // syntax error or access rule violation
+    ("44", "ProgrammingError"),  // with check option violation
+    ("53", "OperationalError"),  // insufficient resources
+    ("54", "OperationalError"),  // program limit exceeded
+    ("55", "OperationalError"),  // object not in prerequisite state
+    ("57", "OperationalError"),  // operator intervention (cancel, shutdown, terminate)
+    ("58", "OperationalError"),  // system error
+    ("F0", "InternalError"),     // configuration file error
+    ("HV", "OperationalError"),  // foreign data wrapper error
+    ("P0", "InternalError"),     // PL/pgSQL error
+    ("XX", "InternalError"),     // internal error
+];
+
+/// The class a server error with this SQLSTATE becomes; `DatabaseError` for any other class.
+pub fn class_for_sqlstate(sqlstate: &str) -> &'static str {
+    let class = sqlstate.get(..2).unwrap_or("");
+    SQLSTATE_CLASSES
+        .iter()
+        .find(|(prefix, _)| *prefix == class)
+        .map_or("DatabaseError", |(_, name)| name)
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -123,3 +168,56 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server_error(sqlstate: &str) -> Error {
+        Error::Database(Box::new(DbError {
+            sqlstate: sqlstate.into(),
+            ..DbError::default()
+        }))
+    }
+
+    #[test]
+    fn server_errors_are_named_by_sqlstate_class() {
+        for (sqlstate, class) in [
+            ("57P01", "OperationalError"), // admin_shutdown: a terminated backend
+            ("57014", "OperationalError"), // query_canceled
+            ("22012", "DataError"),        // division_by_zero
+            ("23505", "IntegrityError"),   // unique_violation
+            ("42P01", "ProgrammingError"), // undefined_table
+            ("40001", "OperationalError"), // serialization_failure
+            ("0A000", "NotSupportedError"),
+            ("25P02", "InternalError"), // in_failed_sql_transaction
+            ("XX000", "InternalError"),
+            ("P0001", "InternalError"), // raise_exception
+            ("01000", "DatabaseError"), // a class the table leaves out
+            ("", "DatabaseError"),
+        ] {
+            assert_eq!(server_error(sqlstate).class_name(), class, "{sqlstate}");
+        }
+    }
+
+    #[test]
+    fn the_table_is_well_formed() {
+        let classes = [
+            "OperationalError",
+            "NotSupportedError",
+            "DataError",
+            "IntegrityError",
+            "InternalError",
+            "ProgrammingError",
+        ];
+        for (i, (prefix, class)) in SQLSTATE_CLASSES.iter().enumerate() {
+            assert_eq!(prefix.len(), 2, "{prefix}");
+            assert!(classes.contains(class), "{prefix}: {class}");
+            assert!(
+                !SQLSTATE_CLASSES[..i].iter().any(|(p, _)| p == prefix),
+                "{prefix} twice"
+            );
+            assert_eq!(class_for_sqlstate(&format!("{prefix}000")), *class);
+        }
+    }
+}
