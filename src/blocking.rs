@@ -4,14 +4,22 @@
 //! runtime's context so that the future's timers and tasks have their runtime.
 
 use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use napi::bindgen_prelude::within_runtime_if_available;
 use napi::Status;
 use pgtide_core::blocking;
 
-/// The future's output; an error only if the thread cannot wait at all (no wake-up socket).
+use crate::eager::panic_error;
+
+/// The future's output; an error if the thread cannot wait at all (no wake-up socket), or if
+/// the future panicked: unwinding into Node would abort the process. The loop puts the
+/// thread's blocking state back as it unwinds.
 pub fn block_on<F: Future>(future: F) -> napi::Result<F::Output> {
-    within_runtime_if_available(|| blocking::block_on(future)).map_err(|e| {
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        within_runtime_if_available(|| blocking::block_on(future))
+    }));
+    outcome.map_err(|payload| panic_error(&*payload))?.map_err(|e| {
         napi::Error::new(
             Status::GenericFailure,
             format!("could not block on the server's answer: {e}"),

@@ -22,7 +22,9 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::ffi::c_void;
-use std::future::Future;
+use std::future::{poll_fn, Future};
+use std::mem::ManuallyDrop;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr;
 use std::sync::{Arc, Mutex};
@@ -48,6 +50,9 @@ enum Delivery {
 /// An operation on its way to an outcome.
 type Operation = Pin<Box<dyn Future<Output = Settle> + Send>>;
 
+/// An operation woken on the JS thread, with its task, waiting to be polled there.
+type Woken = (Arc<Task>, Operation);
+
 /// The shared threadsafe function of this JS thread and the number of Promises waiting on it.
 struct Bridge {
     tsfn: sys::napi_threadsafe_function,
@@ -60,7 +65,9 @@ thread_local! {
     /// How many `eager_promise` calls are under way on this thread (nested through sync hooks).
     static DEPTH: Cell<usize> = const { Cell::new(0) };
     /// Operations woken on this thread during such a call, polled before the outermost returns.
-    static READY: RefCell<VecDeque<(Arc<Task>, Operation)>> = const { RefCell::new(VecDeque::new()) };
+    /// Without a destructor (`ManuallyDrop`; empty outside such calls), so that a waker fired
+    /// while the thread's thread-locals are destroyed at `process.exit` still finds it.
+    static READY: ManuallyDrop<RefCell<VecDeque<Woken>>> = const { ManuallyDrop::new(RefCell::new(VecDeque::new())) };
 }
 
 /// A raw handle that napi lets any thread hold (deferreds are only used back on the JS thread;
@@ -96,7 +103,7 @@ impl Wake for Task {
         };
         drop(state);
         if DEPTH.get() > 0 {
-            READY.with_borrow_mut(|ready| ready.push_back((self.clone(), operation)));
+            READY.with(|ready| ready.borrow_mut().push_back((self.clone(), operation)));
         } else {
             self.run_on_runtime(operation);
         }
@@ -147,7 +154,7 @@ impl Drop for Scope {
 
 /// Polls the operations woken on the JS thread; those that finish settle here and then.
 fn drain(env: sys::napi_env) {
-    while let Some((task, mut operation)) = READY.with_borrow_mut(|ready| ready.pop_front()) {
+    while let Some((task, mut operation)) = READY.with(|ready| ready.borrow_mut().pop_front()) {
         let waker = Waker::from(task.clone());
         match poll_on_js_thread(env, operation.as_mut(), &waker) {
             Poll::Ready(settle) => {
@@ -196,7 +203,7 @@ where
         runtime: within_runtime_if_available(tokio::runtime::Handle::current),
     });
     let waker = Waker::from(task.clone());
-    let mut future = Box::pin(future);
+    let mut future = Box::pin(catch_panic(future));
     match poll_on_js_thread(raw_env, future.as_mut(), &waker) {
         Poll::Ready(Ok(value)) => return PromiseRaw::resolve(env, value),
         Poll::Ready(Err(error)) => return PromiseRaw::reject(env, error),
@@ -216,6 +223,37 @@ where
         }) as Settle
     }));
     Ok(PromiseRaw::new(raw_env, promise))
+}
+
+/// `future`, with a panic while polling it turned into its error: unwinding into Node (from
+/// the JS thread) would abort the process, and on the runtime it would leave the Promise
+/// pending for ever, holding Node alive.
+fn catch_panic<T>(future: impl Future<Output = napi::Result<T>>) -> impl Future<Output = napi::Result<T>> {
+    let mut future = Box::pin(future);
+    let mut panicked = false;
+    poll_fn(move |cx| {
+        if panicked {
+            // Polled again after it panicked (it is not, in practice): it stays failed.
+            return Poll::Ready(Err(panic_error(&"polled after a panic")));
+        }
+        catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))).unwrap_or_else(|payload| {
+            panicked = true;
+            Poll::Ready(Err(panic_error(&*payload)))
+        })
+    })
+}
+
+/// The error a panic becomes, with its message (already printed by the panic hook).
+pub fn panic_error(payload: &(dyn std::any::Any + Send)) -> napi::Error {
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    napi::Error::new(
+        napi::Status::GenericFailure,
+        format!("internal error in pgtide: {message}"),
+    )
 }
 
 /// This JS thread, for work an operation hands it while it runs.

@@ -19,6 +19,7 @@ use std::cell::RefCell;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::ffi::{c_int, c_void};
+use std::mem::ManuallyDrop;
 use std::os::fd::RawFd;
 use std::ptr;
 use std::rc::Rc;
@@ -75,12 +76,23 @@ struct Loop {
 }
 
 thread_local! {
-    static LOOP: RefCell<Option<Rc<Loop>>> = const { RefCell::new(None) };
+    /// Emptied by the environment's cleanup hook (`close_all`). `ManuallyDrop`: the slot has no
+    /// destructor, so it is never dropped with the thread's other thread-locals, nor refused to
+    /// code running then. A loop still here at thread exit means the process is exiting
+    /// without tearing the environment down (`process.exit`): dropping it then would drop the
+    /// queries it waits for, whose sockets tell this very slot (`Remote`), mid-destruction (a
+    /// panic, so an abort). It is left to the exiting process instead.
+    static LOOP: ManuallyDrop<RefCell<Option<Rc<Loop>>>> = const { ManuallyDrop::new(RefCell::new(None)) };
+}
+
+/// This thread's loop, if it has one.
+fn this_loop() -> Option<Rc<Loop>> {
+    LOOP.with(|l| l.borrow().clone())
 }
 
 /// This JS thread's loop, made on first use; none if libuv cannot be reached.
 pub fn current(env: sys::napi_env) -> Option<Rc<dyn EventLoop>> {
-    if let Some(event_loop) = LOOP.with_borrow(|l| l.clone()) {
+    if let Some(event_loop) = this_loop() {
         return Some(event_loop);
     }
     let mut uv = ptr::null_mut();
@@ -103,7 +115,7 @@ pub fn current(env: sys::napi_env) -> Option<Rc<dyn EventLoop>> {
         unsafe { uv_close(event_loop.prepare, free_handle) };
         return None;
     }
-    LOOP.set(Some(event_loop.clone()));
+    LOOP.with(|l| *l.borrow_mut() = Some(event_loop.clone()));
     Some(event_loop)
 }
 
@@ -127,7 +139,7 @@ fn prepare_handle(uv: *mut sys::uv_loop_s) -> Option<*mut c_void> {
 /// else the loop watches becoming ready ends the spin too; work due without I/O (timers,
 /// immediates) waits at most that once per query.
 extern "C" fn spin_before_sleep(_handle: *mut c_void) {
-    let Some(event_loop) = LOOP.with_borrow(|l| l.clone()) else {
+    let Some(event_loop) = this_loop() else {
         return;
     };
     let mut watches = event_loop.watches.borrow_mut();
@@ -216,7 +228,10 @@ impl Loop {
     }
 
     fn forget(&self, key: u64) {
-        if let Some(watch) = self.watches.borrow_mut().remove(&key) {
+        // Not borrowed while the watch is closed: dropping its waker may drop a query whose
+        // socket closing forgets its own watch here.
+        let watch = self.watches.borrow_mut().remove(&key);
+        if let Some(watch) = watch {
             close(watch);
         }
     }
@@ -248,7 +263,7 @@ extern "C" fn on_closed(handle: *mut c_void) {
 extern "C" fn on_ready(handle: *mut c_void, _status: c_int, _events: c_int) {
     unsafe { uv_poll_stop(handle) };
     let key = unsafe { *handle.cast::<*mut c_void>() } as u64;
-    let Some(event_loop) = LOOP.with_borrow(|l| l.clone()) else {
+    let Some(event_loop) = this_loop() else {
         return;
     };
     let waker = event_loop
@@ -284,10 +299,14 @@ unsafe fn in_callback_scope(event_loop: &Loop, f: impl FnOnce()) {
 
 /// The environment is going away: close every handle (libuv runs their close callbacks).
 unsafe extern "C" fn close_all(_arg: *mut c_void) {
-    if let Some(event_loop) = LOOP.take() {
+    let event_loop = LOOP.with(|l| l.borrow_mut().take());
+    if let Some(event_loop) = event_loop {
         for (_, watch) in event_loop.watches.borrow_mut().drain() {
             close(watch);
         }
+        // SAFETY: `prepare` is this loop's open prepare handle (made by `prepare_handle` with
+        // `calloc`, closed only here, once: the loop was just taken out of `LOOP`), and this
+        // cleanup hook runs on the loop's own thread; `free_handle` frees it once closed.
         unsafe { uv_close(event_loop.prepare, free_handle) };
     }
 }
@@ -298,7 +317,7 @@ struct Remote(JsThread);
 impl Release for Remote {
     fn release(&self, key: u64) {
         self.0.run(Box::new(move |_env| {
-            if let Some(event_loop) = LOOP.with_borrow(|l| l.clone()) {
+            if let Some(event_loop) = this_loop() {
                 event_loop.forget(key);
             }
         }));
