@@ -91,12 +91,12 @@ async fn run_query(
     outcome.map(NativeResult::from).into_napi()
 }
 
-#[napi]
+#[napi(catch_unwind)]
 pub async fn connect(conninfo: String, options: NativeConnectOptions) -> napi::Result<NativeConnection> {
     open(conninfo, options).await
 }
 
-#[napi]
+#[napi(catch_unwind)]
 pub fn connect_sync(conninfo: String, options: NativeConnectOptions) -> napi::Result<NativeConnection> {
     block_on(open(conninfo, options))?
 }
@@ -104,7 +104,7 @@ pub fn connect_sync(conninfo: String, options: NativeConnectOptions) -> napi::Re
 #[napi]
 impl NativeConnection {
     /// `params` is the tagged parameter form of `pgtide_core::params`.
-    #[napi(ts_return_type = "Promise<unknown[]>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<unknown[]>")]
     pub fn query<'env>(
         &self,
         env: &'env Env,
@@ -116,14 +116,14 @@ impl NativeConnection {
         eager_promise(env, run_query(self.conn()?.clone(), sql, params.to_vec(), None, sink))
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn query_sync(&self, sql: String, params: BufferSlice) -> napi::Result<NativeResult> {
         block_on(run_query(self.conn()?.clone(), sql, params.to_vec(), None, None))?
     }
 
     /// A query that can be aborted: run it with `request.query()`, abort it with
     /// `request.abort()`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn request(&self) -> napi::Result<NativeRequest> {
         Ok(NativeRequest {
             conn: self.conn()?.clone(),
@@ -131,99 +131,99 @@ impl NativeConnection {
         })
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn exec(&self, sql: String) -> napi::Result<()> {
         self.conn()?.exec(&sql).await.into_napi()
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn exec_sync(&self, sql: String) -> napi::Result<()> {
         block_on(self.conn()?.exec(&sql))?.into_napi()
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn commit(&self) -> napi::Result<()> {
         self.conn()?.commit().await.into_napi()
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn commit_sync(&self) -> napi::Result<()> {
         block_on(self.conn()?.commit())?.into_napi()
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn rollback(&self) -> napi::Result<()> {
         self.conn()?.rollback().await.into_napi()
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn rollback_sync(&self) -> napi::Result<()> {
         block_on(self.conn()?.rollback())?.into_napi()
     }
 
     /// Opens a `transaction()` block (BEGIN or SAVEPOINT, the engine decides).
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn enter_transaction(&self) -> napi::Result<()> {
         self.conn()?.enter_transaction().await.into_napi()
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn enter_transaction_sync(&self) -> napi::Result<()> {
         block_on(self.conn()?.enter_transaction())?.into_napi()
     }
 
     /// Closes the innermost `transaction()` block, committing it or rolling it back.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn exit_transaction(&self, commit: bool) -> napi::Result<()> {
         self.conn()?.exit_transaction(commit).await.into_napi()
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn exit_transaction_sync(&self, commit: bool) -> napi::Result<()> {
         block_on(self.conn()?.exit_transaction(commit))?.into_napi()
     }
 
     /// Sends a CancelRequest for whatever this connection runs.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn cancel(&self) -> napi::Result<()> {
         self.conn()?.cancel().await.into_napi()
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn cancel_sync(&self) -> napi::Result<()> {
         block_on(self.conn()?.cancel())?.into_napi()
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn close(&self) -> napi::Result<()> {
         close(self.conn()?.clone(), self.lease.clone()).await
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close_sync(&self) -> napi::Result<()> {
         block_on(close(self.conn()?.clone(), self.lease.clone()))?
     }
 
     /// psycopg's `check_connection`: an empty query, autocommit left as it was.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn check_connection(&self) -> napi::Result<()> {
         pgtide_core::pool::check_connection(self.conn()?).await.into_napi()
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn check_connection_sync(&self) -> napi::Result<()> {
         block_on(pgtide_core::pool::check_connection(self.conn()?))?.into_napi()
     }
 
     /// Notices go to `handler` as JSON records (null: they are dropped).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_notice_handler(&self, handler: Option<ThreadsafeFunction<String, (), String, Status, false, true>>) {
         self.inner.set_notice_handler(handler.map(notice_handler));
     }
 
     /// Notifications go to `handler`, also while idle, then `null` once the connection ended;
     /// while set, the connection keeps Node alive (null: stop listening).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_notification_handler(
         &self,
         handler: Option<
@@ -259,7 +259,7 @@ impl NativeConnection {
         self.inner.autocommit()
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_autocommit(&self, on: bool) -> napi::Result<()> {
         self.conn()?.set_autocommit(on).into_napi()
     }
@@ -274,7 +274,7 @@ pub struct NativeRequest {
 
 #[napi]
 impl NativeRequest {
-    #[napi(ts_return_type = "Promise<unknown[]>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<unknown[]>")]
     pub fn query<'env>(
         &self,
         env: &'env Env,
@@ -289,7 +289,7 @@ impl NativeRequest {
 
     /// Stops the query: never started if it has not, cancelled on the server if it runs; a
     /// no-op once it has finished.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn abort(&self) -> napi::Result<()> {
         self.conn.abort(&self.abort).await.into_napi()
     }

@@ -319,7 +319,7 @@ impl NativePool {
 impl NativePool {
     /// An async pool. `connect` is either fixed parameters or a function returning a Promise of
     /// them; hooks are async functions taking a native connection, awaited by the engine.
-    #[napi(constructor)]
+    #[napi(catch_unwind, constructor)]
     pub fn new(
         options: NativePoolOptions,
         connect: Either<NativeConnectParams, Function<(), Promise<NativeConnectParams>>>,
@@ -346,7 +346,7 @@ impl NativePool {
     }
 
     /// A sync pool: hooks are plain functions, run on the JS thread inside the sync calls.
-    #[napi(factory)]
+    #[napi(catch_unwind, factory)]
     #[allow(clippy::too_many_arguments)]
     pub fn create_sync(
         env: Env,
@@ -375,19 +375,19 @@ impl NativePool {
         NativePool::build(options, callbacks, thread_bound)
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn open(&self) -> napi::Result<()> {
         within_runtime_if_available(|| self.pool.open()).into_napi()
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn wait(&self, timeout: f64) -> napi::Result<()> {
         self.pool.wait(seconds("wait() timeout", timeout)?).await.into_napi()
     }
 
     /// A handle other threads can `attach` to. Refused for a pool whose hooks or conninfo
     /// function belong to this thread.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn share(&self) -> napi::Result<u32> {
         if self.thread_bound {
             return Err(Error::Interface(format!(
@@ -400,7 +400,7 @@ impl NativePool {
     }
 
     /// Another face of a pool `share()`d by another thread.
-    #[napi(factory)]
+    #[napi(catch_unwind, factory)]
     pub fn attach(handle: f64) -> napi::Result<NativePool> {
         let handle = pool::whole_number("attach() handle", handle, u32::MAX as usize).into_napi()? as u32;
         match shared_pools::attach(handle) {
@@ -415,7 +415,7 @@ impl NativePool {
         }
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn close(&self, timeout: f64) -> napi::Result<()> {
         let timeout = seconds("close() timeout", timeout)?;
         shared_pools::forget(&self.pool);
@@ -426,7 +426,7 @@ impl NativePool {
     /// `timeout` in seconds; `None` uses the pool's. The request joins the pool's queue during
     /// this call, so concurrent callers are served in the order they called. A connection that
     /// is ready comes back directly; otherwise a Promise of it.
-    #[napi(ts_return_type = "NativeConnection | Promise<NativeConnection>")]
+    #[napi(catch_unwind, ts_return_type = "NativeConnection | Promise<NativeConnection>")]
     pub fn getconn<'env>(
         &self,
         env: &'env Env,
@@ -443,7 +443,7 @@ impl NativePool {
     }
 
     /// Nothing when the connection went straight back; else a Promise of the return.
-    #[napi(ts_return_type = "Promise<void> | undefined")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void> | undefined")]
     pub fn putconn<'env>(&self, env: &'env Env, conn: &NativeConnection) -> napi::Result<Option<PromiseRaw<'env, ()>>> {
         let id = self.own_lease(conn)?;
         in_scope(env, || promise_of(env, self.pool.putconn(id)))
@@ -451,7 +451,7 @@ impl NativePool {
 
     /// Ends a `connection(fn)` block: commit or rollback, return, count the usage. Nothing when
     /// that took no I/O; else a Promise.
-    #[napi(ts_return_type = "Promise<void> | undefined")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void> | undefined")]
     pub fn finish_use<'env>(
         &self,
         env: &'env Env,
@@ -465,7 +465,7 @@ impl NativePool {
     /// One statement on a connection of the pool, taken and given back by the engine
     /// (`Pool::query`): one call across the boundary and one Promise, where a `connection(fn)`
     /// block takes three. `rows_id` tags the query for the row sink (`rows.rs`).
-    #[napi(ts_return_type = "Promise<unknown[]>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<unknown[]>")]
     pub fn query<'env>(
         &self,
         env: &'env Env,
@@ -479,55 +479,55 @@ impl NativePool {
         eager_promise(env, pool_query(self.pool.clone(), sql, params.to_vec(), timeout, sink))
     }
 
-    #[napi(ts_return_type = "unknown[]")]
+    #[napi(catch_unwind, ts_return_type = "unknown[]")]
     pub fn query_sync(&self, sql: String, params: BufferSlice, timeout: Option<f64>) -> napi::Result<NativeResult> {
         let timeout = optional_seconds("query() timeout", timeout)?;
         block_on(pool_query(self.pool.clone(), sql, params.to_vec(), timeout, None))?
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn wait_sync(&self, timeout: f64) -> napi::Result<()> {
         let timeout = seconds("wait() timeout", timeout)?;
         block_on(self.pool.wait(timeout))?.into_napi()
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close_sync(&self, timeout: f64) -> napi::Result<()> {
         let timeout = seconds("close() timeout", timeout)?;
         shared_pools::forget(&self.pool);
         block_on(self.pool.close(timeout))
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn getconn_sync(&self, timeout: Option<f64>) -> napi::Result<NativeConnection> {
         let timeout = optional_seconds("getconn() timeout", timeout)?;
         let lease = block_on(self.pool.getconn(timeout).finish())?.into_napi()?;
         Ok(pooled(self.pool.clone(), lease))
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn putconn_sync(&self, conn: &NativeConnection) -> napi::Result<()> {
         let id = self.own_lease(conn)?;
         block_on(self.pool.putconn(id).finish())?.into_napi()
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn finish_use_sync(&self, conn: &NativeConnection, succeeded: bool) -> napi::Result<()> {
         let id = self.own_lease(conn)?;
         block_on(self.pool.finish_use(id, succeeded).finish())?.into_napi()
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn check_sync(&self) -> napi::Result<()> {
         block_on(self.pool.check())
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn drain_sync(&self) -> napi::Result<()> {
         block_on(self.pool.drain())
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn resize(&self, min_size: f64, max_size: Option<f64>) -> napi::Result<()> {
         let min_size = pool::pool_size("minSize", min_size).into_napi()?;
         let max_size = max_size
@@ -537,22 +537,22 @@ impl NativePool {
         within_runtime_if_available(|| self.pool.resize(min_size, max_size)).into_napi()
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn check(&self) {
         self.pool.check().await
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn drain(&self) {
         self.pool.drain().await
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn get_stats(&self) -> NativeStats {
         native_stats(self.pool.stats())
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn pop_stats(&self) -> NativeStats {
         native_stats(self.pool.pop_stats())
     }
