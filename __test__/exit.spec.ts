@@ -46,7 +46,7 @@ async function runAll(modes: string[], parallel: number): Promise<Run[]> {
   const runs: Run[] = []
   let next = 0
   const runner = async () => {
-    while (next < modes.length) runs.push(await runChild(modes[next++]))
+    while (next < modes.length) runs.push(await runChild(modes[next++]!))
   }
   await Promise.all(Array.from({ length: parallel }, runner))
   return runs

@@ -11,7 +11,6 @@
 
 import { spawn } from 'node:child_process'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 
 import { describe, expect, it } from 'vitest'
 
@@ -23,8 +22,8 @@ interface Plan {
   [key: string]: unknown
 }
 
-const fuzzDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fuzz')
-const cases = (await import(path.join(fuzzDir, 'cases.mjs'))) as {
+const fuzzDir = path.resolve('__test__/fuzz')
+interface Cases {
   makeCase(seed: number, index: number, port: number): Plan
   describeCase(plan: Plan, secret?: string): string
   secretFor(seed: number): string
@@ -102,8 +101,8 @@ function runChild(url: string, ids: number[], boundMs: number): Promise<ChildRun
       }
     }
     ;(child.stdio[3] as NodeJS.ReadableStream).on('data', onEvents)
-    child.stdout.on('data', (chunk: Buffer) => (run.output += chunk.toString()))
-    child.stderr.on('data', (chunk: Buffer) => (run.output += chunk.toString()))
+    child.stdout!.on('data', (chunk: Buffer) => (run.output += chunk.toString()))
+    child.stderr!.on('data', (chunk: Buffer) => (run.output += chunk.toString()))
     const timer = setTimeout(() => {
       run.killed = true
       child.kill('SIGKILL')
@@ -189,6 +188,7 @@ function groupKey(failure: Failure): string {
 
 describe('fuzz', () => {
   it('no case crashes, hangs, leaks or shows the password', { timeout: 240_000 }, async () => {
+    const cases = (await import(path.join(fuzzDir, 'cases.mjs'))) as Cases
     const url = databaseUrl()
     const port = Number(new URL(url).port || 5432)
     const secret = cases.secretFor(SEED)

@@ -177,7 +177,7 @@ describe('a connection used after it went back to its pool', () => {
     await pool.putconn(stale)
     const current = await pool.getconn()
     expect(current.backendPid).toBe(stale.backendPid) // the same server connection, now someone else's
-    for (const operation of [
+    const operations: (() => Promise<unknown>)[] = [
       () => stale.query('SELECT 1'),
       () => stale.query('SELECT 1', [], { signal: new AbortController().signal }),
       () => stale.exec('BEGIN'),
@@ -187,7 +187,8 @@ describe('a connection used after it went back to its pool', () => {
       () => stale.cancel(),
       () => stale.close(),
       () => AsyncConnectionPool.checkConnection(stale),
-    ]) {
+    ]
+    for (const operation of operations) {
       const error = await Promise.resolve().then(operation).catch((e: unknown) => e)
       expect(error).toBeInstanceOf(InterfaceError)
       expect((error as Error).message).toMatch(/was returned to pool '[^']+'.*can no longer use it/)
