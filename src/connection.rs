@@ -7,7 +7,7 @@ use napi::bindgen_prelude::{BufferSlice, PromiseRaw};
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi::{Env, Status};
 use napi_derive::napi;
-use pgtide_core::{params, AbortHandle, ConnInfo, ConnectOptions, Connection, RowSink};
+use pgtide_core::{params, AbortHandle, ConnInfo, ConnectOptions, Connection, ResultFormats, RowSink};
 
 use crate::blocking::block_on;
 use crate::eager::eager_promise;
@@ -85,10 +85,32 @@ async fn run_query(
     params: Vec<u8>,
     abort: Option<Arc<AbortHandle>>,
     rows: Option<RowSink>,
+    formats: ResultFormats,
 ) -> napi::Result<NativeResult> {
     let params = params::decode(&params).into_napi()?;
-    let outcome = conn.query_with(&sql, &params, abort.as_ref(), rows).await;
+    let outcome = conn.query_with(&sql, &params, abort.as_ref(), rows, formats).await;
     outcome.map(NativeResult::from).into_napi()
+}
+
+/// Each result of a simple-protocol query, in `NativeResult`'s shape.
+async fn run_simple_query(
+    conn: Arc<Connection>,
+    sql: String,
+    abort: Option<Arc<AbortHandle>>,
+) -> napi::Result<Vec<NativeResult>> {
+    let outcome = conn.simple_query(&sql, abort.as_ref()).await;
+    outcome
+        .map(|results| results.into_iter().map(NativeResult::from).collect())
+        .into_napi()
+}
+
+/// The trailing `textResults` flag of the query methods: absent or false keeps pgtide's formats.
+pub(crate) fn result_formats(text_results: Option<bool>) -> ResultFormats {
+    if text_results == Some(true) {
+        ResultFormats::AllText
+    } else {
+        ResultFormats::Preferred
+    }
 }
 
 #[napi(catch_unwind)]
@@ -103,7 +125,9 @@ pub fn connect_sync(conninfo: String, options: NativeConnectOptions) -> napi::Re
 
 #[napi]
 impl NativeConnection {
-    /// `params` is the tagged parameter form of `pgtide_core::params`.
+    /// `params` is the tagged parameter form of `pgtide_core::params`; `text_results` asks for
+    /// every column in text (node-postgres's form), else the types in the engine's `BINARY`
+    /// list come binary.
     #[napi(catch_unwind, ts_return_type = "Promise<unknown[]>")]
     pub fn query<'env>(
         &self,
@@ -111,14 +135,48 @@ impl NativeConnection {
         sql: String,
         params: BufferSlice,
         rows_id: Option<u32>,
+        text_results: Option<bool>,
     ) -> napi::Result<PromiseRaw<'env, NativeResult>> {
         let sink = row_sink(env, rows_id)?;
-        eager_promise(env, run_query(self.conn()?.clone(), sql, params.to_vec(), None, sink))
+        let query = run_query(
+            self.conn()?.clone(),
+            sql,
+            params.to_vec(),
+            None,
+            sink,
+            result_formats(text_results),
+        );
+        eager_promise(env, query)
     }
 
     #[napi(catch_unwind)]
-    pub fn query_sync(&self, sql: String, params: BufferSlice) -> napi::Result<NativeResult> {
-        block_on(run_query(self.conn()?.clone(), sql, params.to_vec(), None, None))?
+    pub fn query_sync(
+        &self,
+        sql: String,
+        params: BufferSlice,
+        text_results: Option<bool>,
+    ) -> napi::Result<NativeResult> {
+        let formats = result_formats(text_results);
+        block_on(run_query(
+            self.conn()?.clone(),
+            sql,
+            params.to_vec(),
+            None,
+            None,
+            formats,
+        ))?
+    }
+
+    /// Runs `sql` (any number of statements, no parameters) over the simple protocol: one
+    /// `NativeResult`-shaped array per statement, every column text.
+    #[napi(catch_unwind, ts_return_type = "Promise<unknown[][]>")]
+    pub fn simple_query<'env>(&self, env: &'env Env, sql: String) -> napi::Result<PromiseRaw<'env, Vec<NativeResult>>> {
+        eager_promise(env, run_simple_query(self.conn()?.clone(), sql, None))
+    }
+
+    #[napi(catch_unwind, ts_return_type = "unknown[][]")]
+    pub fn simple_query_sync(&self, sql: String) -> napi::Result<Vec<NativeResult>> {
+        block_on(run_simple_query(self.conn()?.clone(), sql, None))?
     }
 
     /// A query that can be aborted: run it with `request.query()`, abort it with
@@ -280,11 +338,23 @@ impl NativeRequest {
         env: &'env Env,
         sql: String,
         params: BufferSlice,
+        text_results: Option<bool>,
     ) -> napi::Result<PromiseRaw<'env, NativeResult>> {
-        eager_promise(
-            env,
-            run_query(self.conn.clone(), sql, params.to_vec(), Some(self.abort.clone()), None),
-        )
+        let query = run_query(
+            self.conn.clone(),
+            sql,
+            params.to_vec(),
+            Some(self.abort.clone()),
+            None,
+            result_formats(text_results),
+        );
+        eager_promise(env, query)
+    }
+
+    /// `NativeConnection.simpleQuery`, abortable.
+    #[napi(catch_unwind, ts_return_type = "Promise<unknown[][]>")]
+    pub fn simple_query<'env>(&self, env: &'env Env, sql: String) -> napi::Result<PromiseRaw<'env, Vec<NativeResult>>> {
+        eager_promise(env, run_simple_query(self.conn.clone(), sql, Some(self.abort.clone())))
     }
 
     /// Stops the query: never started if it has not, cancelled on the server if it runs; a

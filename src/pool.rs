@@ -12,10 +12,10 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
 use pgtide_core::pool::{self, Callbacks, Level, Outcome, PoolConfig, PoolKind, PoolOptions};
-use pgtide_core::{params, ConnInfo, ConnectOptions, Connection, Error, Pool, RowSink};
+use pgtide_core::{params, ConnInfo, ConnectOptions, Connection, Error, Pool, ResultFormats, RowSink};
 
 use crate::blocking::block_on;
-use crate::connection::NativeConnection;
+use crate::connection::{result_formats, NativeConnection};
 use crate::eager::{eager_promise, in_scope};
 use crate::errors::IntoNapi;
 use crate::result::NativeResult;
@@ -473,16 +473,54 @@ impl NativePool {
         params: BufferSlice,
         timeout: Option<f64>,
         rows_id: Option<u32>,
+        text_results: Option<bool>,
     ) -> napi::Result<PromiseRaw<'env, NativeResult>> {
         let timeout = optional_seconds("query() timeout", timeout)?;
         let sink = row_sink(env, rows_id)?;
-        eager_promise(env, pool_query(self.pool.clone(), sql, params.to_vec(), timeout, sink))
+        let formats = result_formats(text_results);
+        eager_promise(
+            env,
+            pool_query(self.pool.clone(), sql, params.to_vec(), timeout, sink, formats),
+        )
     }
 
     #[napi(catch_unwind, ts_return_type = "unknown[]")]
-    pub fn query_sync(&self, sql: String, params: BufferSlice, timeout: Option<f64>) -> napi::Result<NativeResult> {
+    pub fn query_sync(
+        &self,
+        sql: String,
+        params: BufferSlice,
+        timeout: Option<f64>,
+        text_results: Option<bool>,
+    ) -> napi::Result<NativeResult> {
         let timeout = optional_seconds("query() timeout", timeout)?;
-        block_on(pool_query(self.pool.clone(), sql, params.to_vec(), timeout, None))?
+        let formats = result_formats(text_results);
+        block_on(pool_query(
+            self.pool.clone(),
+            sql,
+            params.to_vec(),
+            timeout,
+            None,
+            formats,
+        ))?
+    }
+
+    /// `Pool::simple_query`: any number of statements without parameters on a connection of
+    /// the pool, one `NativeResult`-shaped array per statement, every column text.
+    #[napi(catch_unwind, ts_return_type = "Promise<unknown[][]>")]
+    pub fn simple_query<'env>(
+        &self,
+        env: &'env Env,
+        sql: String,
+        timeout: Option<f64>,
+    ) -> napi::Result<PromiseRaw<'env, Vec<NativeResult>>> {
+        let timeout = optional_seconds("query() timeout", timeout)?;
+        eager_promise(env, pool_simple_query(self.pool.clone(), sql, timeout))
+    }
+
+    #[napi(catch_unwind, ts_return_type = "unknown[][]")]
+    pub fn simple_query_sync(&self, sql: String, timeout: Option<f64>) -> napi::Result<Vec<NativeResult>> {
+        let timeout = optional_seconds("query() timeout", timeout)?;
+        block_on(pool_simple_query(self.pool.clone(), sql, timeout))?
     }
 
     #[napi(catch_unwind)]
@@ -642,8 +680,16 @@ async fn pool_query(
     params: Vec<u8>,
     timeout: Option<Duration>,
     rows: Option<RowSink>,
+    formats: ResultFormats,
 ) -> napi::Result<NativeResult> {
     let params = params::decode(&params).into_napi()?;
-    let result = pool.query(&sql, &params, timeout, rows).await;
+    let result = pool.query(&sql, &params, timeout, rows, formats).await;
     result.map(NativeResult::from).into_napi()
+}
+
+async fn pool_simple_query(pool: Pool, sql: String, timeout: Option<Duration>) -> napi::Result<Vec<NativeResult>> {
+    let results = pool.simple_query(&sql, timeout).await;
+    results
+        .map(|results| results.into_iter().map(NativeResult::from).collect())
+        .into_napi()
 }

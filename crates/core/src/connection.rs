@@ -12,6 +12,7 @@
 mod exchange;
 mod idle;
 mod query;
+mod simple_query;
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
@@ -26,7 +27,7 @@ use crate::conninfo::{ConnInfo, Target};
 use crate::error::{Error, Result};
 use crate::notifications::{Handlers, IdleReading, NoticeHandler, NotificationListener};
 use crate::params::Param;
-use crate::result::{QueryResult, RowSink};
+use crate::result::{QueryResult, ResultFormats, RowSink};
 use crate::statement_cache::StatementCache;
 use crate::transaction::TransactionBlocks;
 use crate::wire::Wire;
@@ -225,7 +226,7 @@ impl Connection {
 
     /// Runs one statement with `$1..$n` parameters and returns its rows.
     pub async fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<QueryResult> {
-        self.query_with(sql, params, None, None).await
+        self.query_with(sql, params, None, None, ResultFormats::Preferred).await
     }
 
     /// `query`, stopped (and cancelled on the server if it runs) when `abort` is aborted.
@@ -235,23 +236,26 @@ impl Connection {
         params: &[Param<'_>],
         abort: &Arc<AbortHandle>,
     ) -> Result<QueryResult> {
-        self.query_with(sql, params, Some(abort), None).await
+        self.query_with(sql, params, Some(abort), None, ResultFormats::Preferred)
+            .await
     }
 
-    /// `query`, optionally abortable, and with a large result's rows streamed to `rows` as
-    /// they arrive (see `RowSink`).
+    /// `query`, optionally abortable, with a large result's rows streamed to `rows` as they
+    /// arrive (see `RowSink`), and its columns in `formats` (all text for node-postgres's
+    /// parsers; the statement cache serves both).
     pub async fn query_with(
         &self,
         sql: &str,
         params: &[Param<'_>],
         abort: Option<&Arc<AbortHandle>>,
         rows: Option<RowSink>,
+        formats: ResultFormats,
     ) -> Result<QueryResult> {
         query::check_query(sql, params)?;
         let mut hold = self.acquire(abort).await?;
         let session = hold.exchange();
         session.rows = rows;
-        let outcome = self.run_query(session, sql, params, abort).await;
+        let outcome = self.run_query(session, sql, params, abort, formats).await;
         session.rows = None;
         hold.done();
         self.settle(outcome)

@@ -29,4 +29,4 @@ pub use error::{DbError, Error, Result};
 pub use notifications::{Notice, NoticeHandler, Notification, NotificationListener};
 pub use params::{Param, ParamBuffer};
 pub use pool::{Lease, Pool, PoolConfig, PoolKind};
-pub use result::{Field, QueryResult, RowSink};
+pub use result::{Field, QueryResult, ResultFormats, RowSink};

@@ -24,6 +24,16 @@ pub struct Field {
 /// server sends the rest. The `QueryResult` then holds only the rows after the last chunk.
 pub type RowSink = Arc<dyn Fn(Vec<u8>, usize, &Arc<[Field]>) + Send + Sync>;
 
+/// The format a query asks its result columns in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResultFormats {
+    /// Binary for the types in `BINARY`, text for the rest: what pgtide's own decoders read best.
+    #[default]
+    Preferred,
+    /// Text for every column, as node-postgres receives them (its type parsers read text).
+    AllText,
+}
+
 /// The size of the row chunks a `RowSink` gets.
 pub const ROW_CHUNK: usize = 128 * 1024;
 
@@ -69,6 +79,17 @@ const BINARY: [Type; 17] = [
     Type::TIMESTAMP,
     Type::TIMESTAMPTZ,
 ];
+
+/// The same columns, each declared text: what a query asking `ResultFormats::AllText` gets.
+pub fn all_text(fields: &[Field]) -> Arc<[Field]> {
+    fields
+        .iter()
+        .map(|field| Field {
+            format: FORMAT_TEXT,
+            ..field.clone()
+        })
+        .collect()
+}
 
 /// The format each result column is asked for (see `BINARY`).
 pub fn result_format(type_oid: u32) -> i16 {

@@ -7,9 +7,9 @@
 //! the unnamed one, and the server never holds a named statement (PgBouncer transaction mode).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use crate::result::Field;
+use crate::result::{all_text, Field, ResultFormats};
 
 /// Prepared statements are named `_pgtide_<n>`, `n` never reused on a connection, so a late
 /// Close can only ever hit the statement it was meant for.
@@ -21,7 +21,36 @@ pub struct Prepared {
     /// The statement's name on the server; empty for the unnamed statement.
     pub name: String,
     pub param_types: Vec<u32>,
+    /// The columns in the formats pgtide prefers (`ResultFormats::Preferred`).
     pub fields: Arc<[Field]>,
+    /// The columns all in text, made the first time a query asks for text results, then shared
+    /// by every such result (the binding keys its JS column arrays on the `Arc`).
+    pub text_fields: OnceLock<Arc<[Field]>>,
+}
+
+impl Prepared {
+    pub fn new(name: String, param_types: Vec<u32>, fields: Arc<[Field]>) -> Prepared {
+        Prepared {
+            name,
+            param_types,
+            fields,
+            text_fields: OnceLock::new(),
+        }
+    }
+
+    /// The columns as a query asking `formats` receives them.
+    pub fn fields_in(&self, formats: ResultFormats) -> &Arc<[Field]> {
+        match formats {
+            ResultFormats::Preferred => &self.fields,
+            ResultFormats::AllText => self.text_fields.get_or_init(|| {
+                if self.fields.iter().all(|f| f.format == crate::params::FORMAT_TEXT) {
+                    self.fields.clone()
+                } else {
+                    all_text(&self.fields)
+                }
+            }),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -146,11 +175,7 @@ mod tests {
     use super::*;
 
     fn prepared(cache: &mut StatementCache) -> Arc<Prepared> {
-        Arc::new(Prepared {
-            name: cache.name_for_new(),
-            param_types: vec![],
-            fields: Arc::new([]),
-        })
+        Arc::new(Prepared::new(cache.name_for_new(), vec![], Arc::new([])))
     }
 
     fn cached(cache: &mut StatementCache, sql: &str) -> String {

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use fallible_iterator::FallibleIterator;
-use postgres_protocol::message::backend::Message;
+use postgres_protocol::message::backend::{self, Message, RowDescriptionBody};
 use postgres_protocol::message::frontend;
 
 use super::exchange::{encode_error, protocol, queue_closes, Mode};
@@ -19,7 +19,7 @@ use super::{Connection, Session, TransactionStatus};
 use crate::cancel::AbortHandle;
 use crate::error::{DbError, Error, Result};
 use crate::params::{self, Param};
-use crate::result::{result_format, Field, QueryResult, ROW_CHUNK};
+use crate::result::{result_format, Field, QueryResult, ResultFormats, ROW_CHUNK};
 use crate::statement_cache::Prepared;
 
 /// The one column a `COPY ... TO STDOUT` result has: each row is one line of COPY output.
@@ -55,10 +55,11 @@ impl Connection {
         sql: &str,
         params: &[Param<'_>],
         abort: Option<&Arc<AbortHandle>>,
+        formats: ResultFormats,
     ) -> Result<QueryResult> {
         if let Some(statement) = session.statements.get(sql) {
             let opens_transaction = self.needs_implicit_begin();
-            match self.execute(session, &statement, params).await {
+            match self.execute(session, &statement, params, formats).await {
                 Err(Executed::BeforeBind(Error::Database(db))) if is_stale_statement(&db) => {
                     session.statements.remove(sql);
                     if self.last_status() == TransactionStatus::InError {
@@ -77,7 +78,7 @@ impl Connection {
             self.sync(session).await?;
             return Err(Error::aborted());
         }
-        self.execute(session, &statement, params)
+        self.execute(session, &statement, params, formats)
             .await
             .map_err(Executed::into_error)
     }
@@ -110,18 +111,7 @@ impl Connection {
                     param_types = body.parameters().collect().map_err(protocol)?;
                 }
                 Message::RowDescription(body) => {
-                    let mut described = body.fields();
-                    while let Some(f) = described.next().map_err(protocol)? {
-                        fields.push(Field {
-                            name: f.name().to_string(),
-                            table_oid: f.table_oid(),
-                            column_id: f.column_id(),
-                            type_oid: f.type_oid(),
-                            type_size: f.type_size(),
-                            type_modifier: f.type_modifier(),
-                            format: result_format(f.type_oid()),
-                        });
-                    }
+                    fields = described_fields(&body, |f| result_format(f.type_oid()))?;
                 }
                 _ => {}
             }
@@ -130,22 +120,21 @@ impl Connection {
         .await?;
         begin_outcome?;
 
-        let statement = Arc::new(Prepared {
-            name,
-            param_types,
-            fields: fields.into(),
-        });
+        let statement = Arc::new(Prepared::new(name, param_types, fields.into()));
         session.statements.insert(sql, statement.clone());
         Ok(statement)
     }
 
-    /// Bind/Execute/Sync on a prepared statement: one round trip.
+    /// Bind/Execute/Sync on a prepared statement: one round trip. The result columns come in
+    /// `formats` (Bind's result-format codes say which).
     async fn execute(
         &self,
         session: &mut Session,
         statement: &Prepared,
         params: &[Param<'_>],
+        formats: ResultFormats,
     ) -> Result<QueryResult, Executed> {
+        let fields = statement.fields_in(formats);
         // Encoded first: a value that does not fit is reported before anything is sent.
         let encoded = params::encode(params, &statement.param_types).map_err(Executed::BeforeBind)?;
         let began = self.queue_implicit_begin(session);
@@ -167,7 +156,7 @@ impl Connection {
                 }
                 None => Ok(postgres_protocol::IsNull::Yes),
             },
-            statement.fields.iter().map(|f| f.format),
+            fields.iter().map(|f| f.format),
             out,
         )
         .map_err(|_| {
@@ -189,7 +178,7 @@ impl Connection {
         let mut copy_out = false;
         let mut result = QueryResult {
             tag: String::new(),
-            fields: statement.fields.clone(),
+            fields: fields.clone(),
             rows: Vec::new(),
             row_count: 0,
         };
@@ -229,7 +218,7 @@ impl Connection {
             })
             .await;
         if copy_out {
-            result.fields = Arc::new([copy_field()]);
+            result.fields = Arc::new([copy_field(formats)]);
         }
         match outcome {
             Ok(()) => Ok(result),
@@ -237,6 +226,27 @@ impl Connection {
             Err(e) => Err(Executed::BeforeBind(e)),
         }
     }
+}
+
+/// The columns a RowDescription describes, each in the format `format_of` gives it.
+pub(super) fn described_fields(
+    body: &RowDescriptionBody,
+    format_of: impl Fn(&backend::Field<'_>) -> i16,
+) -> Result<Vec<Field>> {
+    let mut fields = Vec::new();
+    let mut described = body.fields();
+    while let Some(f) = described.next().map_err(protocol)? {
+        fields.push(Field {
+            name: f.name().to_string(),
+            table_oid: f.table_oid(),
+            column_id: f.column_id(),
+            type_oid: f.type_oid(),
+            type_size: f.type_size(),
+            type_modifier: f.type_modifier(),
+            format: format_of(&f),
+        });
+    }
+    Ok(fields)
 }
 
 /// How far a failed Bind/Execute got: a failure before BindComplete ran nothing.
@@ -259,7 +269,7 @@ fn is_stale_statement(db: &DbError) -> bool {
     db.sqlstate == "26000" || (db.sqlstate == "0A000" && db.routine.as_deref() == Some("RevalidateCachedQuery"))
 }
 
-fn copy_field() -> Field {
+pub(super) fn copy_field(formats: ResultFormats) -> Field {
     Field {
         name: COPY_COLUMN.to_string(),
         table_oid: 0,
@@ -268,7 +278,10 @@ fn copy_field() -> Field {
         type_size: -1,
         type_modifier: -1,
         // A COPY line is UTF-8 text, which is also text's binary form: declare the format the
-        // engine asks for `text` columns, so the column decodes like any other text column.
-        format: crate::result::result_format(TEXT_OID),
+        // query asked for `text` columns, so the column decodes like any other text column.
+        format: match formats {
+            ResultFormats::Preferred => crate::result::result_format(TEXT_OID),
+            ResultFormats::AllText => crate::params::FORMAT_TEXT,
+        },
     }
 }

@@ -35,7 +35,7 @@ pub use stats::{Counters, Stats};
 use crate::connection::{Connection, TransactionStatus};
 use crate::error::Result;
 use crate::params::Param;
-use crate::result::{QueryResult, RowSink};
+use crate::result::{QueryResult, ResultFormats, RowSink};
 use tasks::Task;
 use waiter::Waiter;
 
@@ -246,20 +246,41 @@ impl Pool {
     /// `connection(fn)` around one statement, in one call: takes a connection, runs `sql`,
     /// commits or rolls back, and gives the connection back. The statement's error wins over
     /// the return's; a caller that goes away midway leaves nothing checked out.
-    /// `rows` streams a large result's rows as they arrive (see `RowSink`).
+    /// `rows` streams a large result's rows as they arrive (see `RowSink`); the columns come in
+    /// `formats`.
     pub async fn query(
         &self,
         sql: &str,
         params: &[Param<'_>],
         timeout: Option<Duration>,
         rows: Option<RowSink>,
+        formats: ResultFormats,
     ) -> Result<QueryResult> {
+        self.one_shot(timeout, |conn| async move {
+            conn.query_with(sql, params, None, rows, formats).await
+        })
+        .await
+    }
+
+    /// `query` over the simple protocol (`Connection::simple_query`): any number of statements
+    /// without parameters, one result each.
+    pub async fn simple_query(&self, sql: &str, timeout: Option<Duration>) -> Result<Vec<QueryResult>> {
+        self.one_shot(timeout, |conn| async move { conn.simple_query(sql, None).await })
+            .await
+    }
+
+    /// Takes a connection, runs `work` on it, commits or rolls back, and gives it back.
+    async fn one_shot<T, F, W>(&self, timeout: Option<Duration>, work: W) -> Result<T>
+    where
+        W: FnOnce(Arc<Connection>) -> F,
+        F: std::future::Future<Output = Result<T>>,
+    {
         let lease = self.getconn(timeout).finish().await?;
         let mut held = Held {
             pool: self,
             id: Some(lease.id),
         };
-        let outcome = lease.conn.query_with(sql, params, None, rows).await;
+        let outcome = work(lease.conn).await;
         held.id = None;
         let returned = self.finish_use(lease.id, outcome.is_ok()).finish().await;
         let result = outcome?;
