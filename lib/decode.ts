@@ -79,7 +79,7 @@ export class ResultDecoder {
 }
 
 /** A property key in source form; `__proto__` computed, so it is an own property, not the prototype. */
-function propertyKey(name: string): string {
+export function propertyKey(name: string): string {
   return name === '__proto__' ? '["__proto__"]' : JSON.stringify(name)
 }
 

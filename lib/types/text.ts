@@ -7,17 +7,17 @@ const OPEN = 123 // {
 const CLOSE = 125 // }
 const QUOTE = 34 // "
 const BACKSLASH = 92 // \
-const COMMA = 44 // ,
 const BRACKET = 91 // [
 
 /**
  * An array's text form (`{a,"b c",NULL}`, `{{1,2},{3,4}}`, `[0:1]={1,2}`) as nested arrays of
- * strings, null for NULL. A quoted "NULL" is the string. Lower bounds other than 1 (the `[0:1]=`
- * prefix) are dropped: a JavaScript array starts at 0. Every type decoded here uses the comma
- * as its delimiter (only box uses another, and box has no decoder).
+ * strings, or of `element(string)` when given, null for NULL. A quoted "NULL" is the string.
+ * Lower bounds other than 1 (the `[0:1]=` prefix) are dropped: a JavaScript array starts at 0.
+ * Every built-in type but box separates elements with a comma; box uses ';'.
  */
-export function parseArray(text: string): unknown[] {
+export function parseArray(text: string, element?: (value: string) => unknown, delimiter = ','): unknown[] {
   const end = text.length
+  const separatorCode = delimiter.charCodeAt(0)
   let at = text.charCodeAt(0) === BRACKET ? text.indexOf('=') + 1 : 0
 
   const malformed = (): Error => new Error(`pgtide: malformed array text from the server: ${text.slice(0, 80)}`)
@@ -47,7 +47,7 @@ export function parseArray(text: string): unknown[] {
     const from = at
     while (at < end) {
       const c = text.charCodeAt(at)
-      if (c === COMMA || c === CLOSE) break
+      if (c === separatorCode || c === CLOSE) break
       at++
     }
     const token = text.slice(from, at)
@@ -63,10 +63,15 @@ export function parseArray(text: string): unknown[] {
     }
     while (at < end) {
       const c = text.charCodeAt(at)
-      values.push(c === OPEN ? level() : c === QUOTE ? quoted() : unquoted())
+      if (c === OPEN) {
+        values.push(level())
+      } else {
+        const value = c === QUOTE ? quoted() : unquoted()
+        values.push(value === null || !element ? value : element(value))
+      }
       const separator = text.charCodeAt(at++)
       if (separator === CLOSE) return values
-      if (separator !== COMMA) break
+      if (separator !== separatorCode) break
     }
     throw malformed()
   }
