@@ -8,6 +8,7 @@ import { toQueryResult } from '../lib/connection'
 import { ResultDecoder } from '../lib/decode'
 import { binding, type NativeConnection, type NativeResult } from '../lib/native'
 import type { NativePool } from '../lib/pool-native'
+import { encodeParams } from '../lib/params'
 import { databaseUrl } from './helpers'
 
 const NO_PARAMS = Buffer.alloc(0)
@@ -75,7 +76,7 @@ describe('textResults', () => {
       expect(textValues(await native.query('SELECT 7::int2', NO_PARAMS, undefined, undefined, true))).toEqual([['7']])
       expect(textValues(native.querySync('SELECT false', NO_PARAMS, undefined, true))).toEqual([['f']])
       const preferred = (await native.query('SELECT 7::int2', NO_PARAMS)) as NativeResult
-      expect(preferred[2][0].format).toBe('binary')
+      expect(preferred[2][0]?.format).toBe('binary')
     } finally {
       await pool.close()
     }
@@ -89,7 +90,7 @@ describe('simpleQuery', () => {
       'CREATE TEMP TABLE t (n int4); SELECT g AS n FROM generate_series(1, 3) g; INSERT INTO t VALUES (1), (2)',
     )
     expect(results).toHaveLength(3)
-    const [create, select, insert] = results as NativeResult[]
+    const [create, select, insert] = results as [NativeResult, NativeResult, NativeResult]
     expect([create[0], create[1], create[2], create[4]]).toEqual(['CREATE', null, [], 0])
     expect([select[0], select[1], select[4]]).toEqual(['SELECT', 3, 3])
     expect(select[2]).toEqual([
@@ -101,7 +102,7 @@ describe('simpleQuery', () => {
 
   it("is read by lib's decoder (types lib reads as text)", async () => {
     const conn = await connect()
-    const [result] = await conn.simpleQuery("SELECT 1.50::numeric AS d, '00000000-0000-0000-0000-000000000001'::uuid AS u")
+    const [result] = (await conn.simpleQuery("SELECT 1.50::numeric AS d, '00000000-0000-0000-0000-000000000001'::uuid AS u")) as [NativeResult]
     expect(toQueryResult(result, ResultDecoder.for()).rows).toEqual([{ d: '1.50', u: '00000000-0000-0000-0000-000000000001' }])
   })
 
@@ -109,9 +110,10 @@ describe('simpleQuery', () => {
     const conn = await connect()
     const empty = (await conn.simpleQuery('')) as NativeResult[]
     expect(empty).toHaveLength(1)
-    expect([empty[0][0], empty[0][1], empty[0][2], empty[0][4]]).toEqual(['', null, [], 0])
+    const [only] = empty as [NativeResult]
+    expect([only[0], only[1], only[2], only[4]]).toEqual(['', null, [], 0])
     await expect(conn.simpleQuery('SELECT 1; SELECT 1/0')).rejects.toMatchObject({ message: expect.stringContaining('division by zero') })
-    expect(textValues((await conn.simpleQuery('SELECT 2'))[0])).toEqual([['2']])
+    expect((await conn.simpleQuery('SELECT 2')).map(textValues)).toEqual([[['2']]])
   })
 
   it('tracks the transaction status, sync too', async () => {
@@ -145,5 +147,60 @@ describe('simpleQuery', () => {
     await new Promise((resolve) => setTimeout(resolve, 100))
     await request.abort()
     await running
+  })
+})
+
+describe('NativeCursor', () => {
+  it('reads a large result in batches of text rows, then frees the connection', async () => {
+    const conn = await connect()
+    const cursor = await conn.openCursor(
+      'SELECT g AS n FROM generate_series(1, $1::int4) g',
+      encodeParams([100_000]),
+    )
+    let total = 0
+    let last = 0
+    let batch = (await cursor.read(1000)) as NativeResult
+    expect(batch[2].map((f) => [f.name, f.format])).toEqual([['n', 'text']])
+    while (batch[4] > 0) {
+      const values = textValues(batch)
+      expect(Number(values[0]?.[0])).toBe(last + 1)
+      last = Number(values[values.length - 1]?.[0])
+      total += batch[4]
+      batch = (await cursor.read(1000)) as NativeResult
+    }
+    expect(total).toBe(100_000)
+    expect([batch[0], batch[1]]).toEqual(['SELECT', 0])
+    expect(cursor.done).toBe(true)
+    expect(conn.transactionStatus).toBe('idle')
+    expect(textValues(conn.querySync('SELECT 1::int4', NO_PARAMS, true))).toEqual([['1']])
+  })
+
+  it('closes early (sync too), and a query on the connection waits for the cursor', async () => {
+    const conn = await connect()
+    const cursor = conn.openCursorSync('SELECT generate_series(1, 1000)', NO_PARAMS)
+    expect((cursor.readSync(10) as NativeResult)[4]).toBe(10)
+    let answered = false
+    const waiting = conn.query("SELECT 'after'::text", NO_PARAMS, undefined, true).then((result) => {
+      answered = true
+      return result
+    })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(answered).toBe(false)
+    await cursor.close()
+    expect(cursor.done).toBe(true)
+    expect(textValues(await waiting)).toEqual([['after']])
+    cursor.closeSync()
+  })
+
+  it('rejects with the server error midway, the connection usable', async () => {
+    const conn = await connect()
+    const cursor = await conn.openCursor('SELECT 10 / (3 - g) FROM generate_series(1, 5) g', NO_PARAMS)
+    expect(textValues(await cursor.read(2))).toEqual([['5'], ['10']])
+    await expect(cursor.read(2)).rejects.toMatchObject({ message: expect.stringContaining('22012') })
+    expect(cursor.done).toBe(true)
+    await expect(conn.openCursor('SELEC 1', NO_PARAMS)).rejects.toMatchObject({
+      message: expect.stringContaining('42601'),
+    })
+    expect((await conn.simpleQuery('SELECT 3')).map(textValues)).toEqual([[['3']]])
   })
 })

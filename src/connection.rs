@@ -10,6 +10,7 @@ use napi_derive::napi;
 use pgtide_core::{params, AbortHandle, ConnInfo, ConnectOptions, Connection, ResultFormats, RowSink};
 
 use crate::blocking::block_on;
+use crate::cursor::{open_cursor, NativeCursor};
 use crate::eager::eager_promise;
 use crate::errors::IntoNapi;
 use crate::notifications::{notice_handler, JsListener, NativeNotification};
@@ -177,6 +178,23 @@ impl NativeConnection {
     #[napi(catch_unwind, ts_return_type = "unknown[][]")]
     pub fn simple_query_sync(&self, sql: String) -> napi::Result<Vec<NativeResult>> {
         block_on(run_simple_query(self.conn()?.clone(), sql, None))?
+    }
+
+    /// A cursor over `sql`'s rows, all columns text, read with `cursor.read(n)`. It holds the
+    /// connection (other requests on it wait) until read to the end or closed.
+    #[napi(catch_unwind, ts_return_type = "Promise<NativeCursor>")]
+    pub fn open_cursor<'env>(
+        &self,
+        env: &'env Env,
+        sql: String,
+        params: BufferSlice,
+    ) -> napi::Result<PromiseRaw<'env, NativeCursor>> {
+        eager_promise(env, open_cursor(self.conn()?.clone(), sql, params.to_vec()))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn open_cursor_sync(&self, sql: String, params: BufferSlice) -> napi::Result<NativeCursor> {
+        block_on(open_cursor(self.conn()?.clone(), sql, params.to_vec()))?
     }
 
     /// A query that can be aborted: run it with `request.query()`, abort it with

@@ -3,6 +3,7 @@
 
 mod blocking;
 mod connection;
+mod cursor;
 mod eager;
 mod errors;
 mod event_loop;

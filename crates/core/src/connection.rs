@@ -9,6 +9,7 @@
 //! reads to ReadyForQuery and lets go. While someone listens for notifications, an idle reader
 //! holds it between requests (`idle.rs`); requests never wait on it.
 
+mod cursor;
 mod exchange;
 mod idle;
 mod query;
@@ -31,6 +32,8 @@ use crate::result::{QueryResult, ResultFormats, RowSink};
 use crate::statement_cache::StatementCache;
 use crate::transaction::TransactionBlocks;
 use crate::wire::Wire;
+
+pub use cursor::Cursor;
 
 /// A CancelRequest that takes longer than this is given up, so the next request is not held
 /// back by an unreachable server.
@@ -97,7 +100,8 @@ struct Session {
 }
 
 pub struct Connection {
-    session: Mutex<Session>,
+    /// In an `Arc` so that a cursor can hold it between its calls (`cursor.rs`).
+    session: Arc<Mutex<Session>>,
     target: Target,
     backend_pid: i32,
     secret_key: i32,
@@ -123,11 +127,11 @@ impl Connection {
             target: opened.target,
             backend_pid: opened.backend_pid,
             secret_key: opened.secret_key,
-            session: Mutex::new(Session {
+            session: Arc::new(Mutex::new(Session {
                 wire: opened.wire,
                 statements: StatementCache::new(options.statement_cache_size),
                 rows: None,
-            }),
+            })),
             status: AtomicU8::new(TransactionStatus::Idle as u8),
             autocommit: AtomicBool::new(options.autocommit),
             broken: AtomicBool::new(false),
@@ -487,13 +491,22 @@ impl Hold<'_> {
 
 impl Drop for Hold<'_> {
     fn drop(&mut self) {
-        if self.exchanging {
-            self.conn.mark_broken();
+        let session = self.session.take();
+        self.conn.end_hold(self.exchanging, move || drop(session));
+    }
+}
+
+impl Connection {
+    /// What ends every hold on the session (a request's or a cursor's), `release` letting go
+    /// of the lock itself. A hold ended mid-exchange leaves the socket out of step: broken.
+    fn end_hold(&self, out_of_step: bool, release: impl FnOnce()) {
+        if out_of_step {
+            self.mark_broken();
         }
-        self.conn.cancels.request_ended();
-        self.conn.active.store(false, Ordering::Release);
+        self.cancels.request_ended();
+        self.active.store(false, Ordering::Release);
         // Let go of the session before telling the idle reader it may take it.
-        drop(self.session.take());
-        self.conn.idle_reading.released_session();
+        release();
+        self.idle_reading.released_session();
     }
 }

@@ -23,7 +23,7 @@ mod tls;
 mod wire;
 
 pub use cancel::AbortHandle;
-pub use connection::{ConnectOptions, Connection, TransactionStatus};
+pub use connection::{ConnectOptions, Connection, Cursor, TransactionStatus};
 pub use conninfo::ConnInfo;
 pub use error::{DbError, Error, Result};
 pub use notifications::{Notice, NoticeHandler, Notification, NotificationListener};

@@ -126,7 +126,7 @@ impl Connection {
 
     /// Messages the server may send at any time: notices and notifications go to their
     /// handlers; parameter changes are not tracked.
-    fn hand_over(&self, message: Message) {
+    pub(super) fn hand_over(&self, message: Message) {
         match message {
             Message::NoticeResponse(body) => self.handlers.notice(notice(&body)),
             Message::NotificationResponse(body) => {
@@ -148,7 +148,7 @@ pub(super) fn queue_closes(session: &mut Session) {
     }
 }
 
-fn is_fatal(db: &DbError) -> bool {
+pub(super) fn is_fatal(db: &DbError) -> bool {
     db.severity == "FATAL" || db.severity == "PANIC"
 }
 

@@ -88,7 +88,7 @@ impl Connection {
     /// PgBouncer could then give the server connection to another client before our Bind,
     /// which would run that client's unnamed statement with our parameters. The Bind, Execute
     /// and Sync that follow keep the whole statement on one server connection.
-    async fn prepare(&self, session: &mut Session, sql: &str) -> Result<Arc<Prepared>> {
+    pub(super) async fn prepare(&self, session: &mut Session, sql: &str) -> Result<Arc<Prepared>> {
         let name = session.statements.name_for_new();
         let began = self.queue_implicit_begin(session);
         queue_closes(session);
@@ -265,7 +265,7 @@ impl Executed {
 
 /// The server no longer accepts a statement we prepared: it was deallocated (26000), or its
 /// result columns changed under it (0A000 from the plan cache's revalidation).
-fn is_stale_statement(db: &DbError) -> bool {
+pub(super) fn is_stale_statement(db: &DbError) -> bool {
     db.sqlstate == "26000" || (db.sqlstate == "0A000" && db.routine.as_deref() == Some("RevalidateCachedQuery"))
 }
 
