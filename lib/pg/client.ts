@@ -1,0 +1,279 @@
+// node-postgres's clients over pgtide connections: `Client` (one connection of its own) and
+// `PoolClient` (a pool's connection while checked out). Both are one object per connection,
+// with pg's query forms, events ('notification', 'notice', 'error', 'end') and helpers.
+
+import { EventEmitter } from 'node:events'
+
+import { AsyncConnection } from '../connection'
+import { fromNative } from '../errors'
+import { deliverNotices, type Notice } from '../notifications'
+import { checkClientConfig, conninfoOf, passwordSource, resolvePassword, withSecretsHidden, type ClientConfig } from './config'
+import { callUser, isSubmittable, normalQuery, settle, type QueryConfig, type QueryResult, type Submittable } from './query'
+import { runQuery } from './runner'
+
+type Callback<T> = (err: Error | null, value?: T) => void
+
+/** pg's identifier quoting: double quotes, inner ones doubled. */
+export function escapeIdentifier(str: string): string {
+  return `"${String(str).replace(/"/g, '""')}"`
+}
+
+/** pg's literal quoting: single quotes doubled; with a backslash, an E'' string with it doubled. */
+export function escapeLiteral(str: string): string {
+  if (typeof str !== 'string') return "''"
+  const body = str.replace(/'/g, "''")
+  return str.includes('\\') ? ` E'${body.replace(/\\/g, '\\\\')}'` : `'${body}'`
+}
+
+/** What both kinds of client share: a connection (while they have one), queries and events. */
+export abstract class ClientBase extends EventEmitter {
+  /** @internal The connection, while this client holds one. */
+  protected conn: AsyncConnection | null = null
+  /** @internal The client's default type parsers and query limit (from its config). */
+  protected readonly config: ClientConfig
+  #listening: AsyncIterator<unknown> | null = null
+  #noticesOn = false
+  /** Queries started and not yet settled. */
+  readonly #pending = new Set<Promise<unknown>>()
+
+  protected constructor(config: ClientConfig) {
+    super()
+    this.config = config
+    // Listeners added before or after the connection: events start when someone listens.
+    this.on('newListener', (event: string) => queueMicrotask(() => this.updateEvents(event)))
+    this.on('removeListener', (event: string) => queueMicrotask(() => this.updateEvents(event)))
+  }
+
+  /** The server process serving this client, as pg's `processID`. */
+  get processID(): number | null {
+    return this.conn?.backendPid ?? null
+  }
+
+  /** pg's transaction status letter: 'I' idle, 'T' in a transaction, 'E' in a failed one. */
+  getTransactionStatus(): 'I' | 'T' | 'E' | null {
+    const status = this.conn?.transactionStatus
+    return status === 'idle' ? 'I' : status === 'intrans' || status === 'active' ? 'T' : status === 'inerror' ? 'E' : null
+  }
+
+  escapeIdentifier(str: string): string {
+    return escapeIdentifier(str)
+  }
+
+  escapeLiteral(str: string): string {
+    return escapeLiteral(str)
+  }
+
+  query<T extends Submittable>(submittable: T): T
+  query<R = Record<string, unknown>>(textOrConfig: string | QueryConfig, values?: readonly unknown[]): Promise<QueryResult<R>>
+  query<R = Record<string, unknown>>(textOrConfig: string | QueryConfig, callback: Callback<QueryResult<R>>): void
+  query<R = Record<string, unknown>>(
+    textOrConfig: string | QueryConfig,
+    values: readonly unknown[] | undefined,
+    callback: Callback<QueryResult<R>>,
+  ): void
+  query(config: unknown, values?: unknown, callback?: unknown): unknown {
+    if (isSubmittable(config)) return this.submit(config, values, callback)
+    const query = normalQuery(config, values, callback)
+    const conn = this.conn
+    const result = conn
+      ? runQuery(conn, query, this.config.types, query.timeoutMillis ?? numberOr(this.config.query_timeout))
+      : Promise.reject(this.notQueryable())
+    this.#pending.add(result)
+    const untrack = () => this.#pending.delete(result)
+    result.then(untrack, untrack)
+    return settle(result, query.callback)
+  }
+
+  /** @internal Resolves once every query started so far has settled. */
+  async settled(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending])
+  }
+
+  /** A Cursor or QueryStream runs itself on this client's connection. */
+  private submit(submittable: Submittable, values: unknown, callback: unknown): Submittable {
+    const run = submittable as Submittable & { callback?: unknown; handleError?: (err: Error) => void }
+    if (run.callback === undefined && typeof (values ?? callback) === 'function') run.callback = values ?? callback
+    if (this.conn === null) {
+      const error = this.notQueryable()
+      process.nextTick(() => (typeof run.handleError === 'function' ? run.handleError(error) : this.emit('error', error)))
+      return submittable
+    }
+    submittable.submit(this)
+    return submittable
+  }
+
+  /** @internal The connection a Cursor or QueryStream submitted here runs on. */
+  connectionForSubmit(): AsyncConnection {
+    if (this.conn === null) throw this.notQueryable()
+    return this.conn
+  }
+
+  protected abstract notQueryable(): Error
+
+  /** Starts or stops the engine-side delivery an event needs, by whether anyone listens. */
+  protected updateEvents(event?: string): void {
+    const conn = this.conn
+    if (event === undefined || event === 'notification') {
+      const wanted = conn !== null && this.listenerCount('notification') > 0
+      if (wanted && this.#listening === null) this.#listen(conn!)
+      else if (!wanted && this.#listening !== null) {
+        void this.#listening.return?.()
+        this.#listening = null
+      }
+    }
+    if (event === undefined || event === 'notice') {
+      const wanted = conn !== null && this.listenerCount('notice') > 0
+      if (wanted !== this.#noticesOn && conn !== null) {
+        this.#noticesOn = wanted
+        deliverNotices(conn.native, wanted ? (notice) => this.emit('notice', pgNotice(notice)) : undefined)
+      }
+      if (conn === null) this.#noticesOn = false
+    }
+  }
+
+  #listen(conn: AsyncConnection): void {
+    const iterator = conn.notifications()
+    this.#listening = iterator
+    void (async () => {
+      try {
+        for await (const n of iterator) {
+          this.emit('notification', { name: 'notification', processId: n.processId, channel: n.channel, payload: n.payload })
+        }
+      } catch (error) {
+        // The connection was lost while listening: pg reports it as the client's 'error'.
+        if (this.#listening === iterator && this.listenerCount('error') > 0) this.emit('error', fromNative(error))
+      } finally {
+        if (this.#listening === iterator) this.#listening = null
+      }
+    })()
+  }
+}
+
+/** pg's notice: the server's fields, with the SQLSTATE also as `code`. */
+function pgNotice(notice: Notice): Notice & { name: 'notice'; code?: string } {
+  return Object.assign(new Error(notice.message) as Error & Notice, notice, { name: 'notice' as const, code: notice.sqlstate })
+}
+
+function numberOr(value: unknown): number | undefined {
+  return typeof value === 'number' && value > 0 ? value : undefined
+}
+
+/** A client of its own connection, as pg's `Client`: `connect()`, `query()`, `end()`. */
+export class Client extends ClientBase {
+  #connecting: Promise<void> | null = null
+  #ended = false
+  /** The connection settings, as pg keeps them (the password not enumerable). */
+  readonly connectionParameters: ClientConfig
+
+  constructor(config: ClientConfig | string = {}) {
+    const settings: ClientConfig =
+      typeof config === 'string' ? { connectionString: config } : { ...config, password: config.password, connectionString: config.connectionString }
+    checkClientConfig(settings)
+    super(settings)
+    this.connectionParameters = withSecretsHidden(settings)
+  }
+
+  get host(): string | undefined {
+    return this.config.host
+  }
+
+  get port(): number | string | undefined {
+    return this.config.port
+  }
+
+  get user(): string | undefined {
+    return this.config.user
+  }
+
+  get database(): string | undefined {
+    return this.config.database
+  }
+
+  /** Opens the connection; once only, as in pg. */
+  connect(): Promise<void>
+  connect(callback: (err: Error | null) => void): void
+  connect(callback?: (err: Error | null) => void): Promise<void> | void {
+    if (this.#connecting !== null) {
+      const error = new Error('Client has already been connected. You cannot reuse a client.')
+      return settle(Promise.reject(error), callback, 'undefined')
+    }
+    this.#connecting = this.#open()
+    return settle(this.#connecting, callback, 'undefined')
+  }
+
+  async #open(): Promise<void> {
+    const password = await resolvePassword(passwordSource(this.config))
+    this.conn = await AsyncConnection.connect(conninfoOf(this.config, password), { autocommit: true })
+    this.updateEvents()
+    this.emit('connect')
+  }
+
+  /** Closes the connection once queries already sent have finished; 'end' follows. */
+  end(): Promise<void>
+  end(callback: (err?: Error | null) => void): void
+  end(callback?: (err?: Error | null) => void): Promise<void> | void {
+    return settle(this.#end(), callback, 'undefined')
+  }
+
+  async #end(): Promise<void> {
+    if (this.#ended) return
+    this.#ended = true
+    const conn = this.conn
+    if (conn === null) {
+      // Never connected (or still connecting): finish that first, then close.
+      await this.#connecting?.catch(() => undefined)
+    }
+    const open = this.conn
+    this.conn = null
+    this.updateEvents()
+    if (open !== null) await open.close()
+    callUser(() => this.emit('end'))
+  }
+
+  protected notQueryable(): Error {
+    return new Error(this.#ended ? 'Client was closed and is not queryable' : 'Client has not been connected yet')
+  }
+}
+
+/** @internal How a pool takes its connection back: with an error (or true), it is closed instead. */
+export type GiveBack = (client: PoolClient, err: Error | boolean | undefined) => void
+
+/** A pool's connection while checked out, as pg's `PoolClient`: give it back with `release()`. */
+export class PoolClient extends ClientBase {
+  /** @internal Checkouts so far (for `maxUses`). */
+  uses = 0
+  #giveBack: GiveBack | null = null
+
+  /** @internal Made by the pool, once per connection. */
+  constructor(config: ClientConfig) {
+    super(config)
+    this.release = this.release.bind(this)
+  }
+
+  /** @internal Binds this client to its connection for one checkout. */
+  bind(conn: AsyncConnection, giveBack: GiveBack | null): void {
+    this.conn = conn
+    this.#giveBack = giveBack
+    this.updateEvents()
+  }
+
+  /** @internal The connection this client holds, unbound from it. */
+  unbind(): AsyncConnection | null {
+    const conn = this.conn
+    this.conn = null
+    this.#giveBack = null
+    this.updateEvents()
+    return conn
+  }
+
+  /** Gives the connection back; with an error (or `true`) it is closed and replaced instead. */
+  release(err?: Error | boolean): void {
+    const giveBack = this.#giveBack
+    if (giveBack === null) throw new Error('Release called on client which has already been released to the pool.')
+    giveBack(this, err)
+  }
+
+  protected notQueryable(): Error {
+    return new Error('Client was released to the pool and is not queryable')
+  }
+}
