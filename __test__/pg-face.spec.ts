@@ -4,6 +4,9 @@
 import { afterEach, describe, expect, it } from 'vitest'
 
 import * as pg from 'pg'
+// @ts-expect-error: pg-cursor ships no types (the pg-query-stream package's describe its Cursor)
+import PgCursor from 'pg-cursor'
+import PgQueryStream from 'pg-query-stream'
 
 import * as tide from '../dist/pg.js'
 import { databaseUrl } from './helpers'
@@ -162,5 +165,103 @@ describe('pgtide/pg only', () => {
       expect(tide.escapeLiteral(value)).toBe(pg.escapeLiteral(value))
       expect(tide.escapeIdentifier(value)).toBe(pg.escapeIdentifier(value))
     }
+  })
+})
+
+describe.each(faces)('$name: queries in pg’s terms', ({ name, Pool }) => {
+  function pool(config: pg.PoolConfig = {}): pg.Pool {
+    const p = new Pool({ connectionString: databaseUrl(), max: 2, ...config })
+    ends.push(() => (p.ending ? Promise.resolve() : p.end()))
+    return p
+  }
+
+  it('runs a script of several statements without parameters, one result each', async () => {
+    const p = pool()
+    const results = (await p.query('SELECT 1 AS a; SELECT 2 AS b, 3 AS c; CREATE TEMP TABLE t_script (x int)')) as unknown as pg.QueryResult[]
+    expect(results.map((r) => [r.command, r.rows])).toEqual([
+      ['SELECT', [{ a: 1 }]],
+      ['SELECT', [{ b: 2, c: 3 }]],
+      ['CREATE', []],
+    ])
+    const client = await p.connect()
+    await client.query('BEGIN; CREATE TEMP TABLE t_tx (x int); INSERT INTO t_tx VALUES (1), (2); COMMIT')
+    expect((await client.query('SELECT count(*)::int AS n FROM t_tx')).rows).toEqual([{ n: 2 }])
+    client.release()
+  })
+
+  it('keeps every column in rowMode array, repeated names too', async () => {
+    const p = pool()
+    const result = await p.query({ text: 'SELECT 1 AS id, 2 AS id, $1::text AS name', values: ['x'], rowMode: 'array' })
+    expect(result.rows).toEqual([[1, 2, 'x']])
+    expect(result.fields.map((f) => f.name)).toEqual(['id', 'id', 'name'])
+  })
+
+  it('applies per-query, pool and global type parsers to text values', async () => {
+    const asText = { getTypeParser: () => (value: string) => value }
+    const p = pool()
+    const perQuery = await p.query({ text: "SELECT 5::int4 AS n, '2024-01-02'::date AS d, now() AS t", types: asText } as pg.QueryConfig)
+    expect(typeof perQuery.rows[0].n).toBe('string')
+    expect(perQuery.rows[0].d).toBe('2024-01-02')
+    const bigints = { getTypeParser: (oid: number) => (oid === 20 ? BigInt : pg.types.getTypeParser(oid)) }
+    const poolLevel = pool({ types: bigints } as pg.PoolConfig)
+    expect((await poolLevel.query('SELECT 9007199254740993::int8 AS big, 1::int4 AS small')).rows).toEqual([{ big: 9007199254740993n, small: 1 }])
+  })
+
+  it('decodes values as pg does by default', async () => {
+    const p = pool()
+    const { rows } = await p.query(
+      "SELECT true AS b, 1.5::float8 AS f, 12345678901234::int8 AS i8, 1.10::numeric AS n, '{1,NULL,3}'::int[] AS arr, '{\"a\":1}'::jsonb AS j, '\\x0102'::bytea AS bytes, NULL::text AS nothing",
+    )
+    expect(rows).toEqual([{ b: true, f: 1.5, i8: '12345678901234', n: '1.10', arr: [1, null, 3], j: { a: 1 }, bytes: Buffer.from([1, 2]), nothing: null }])
+  })
+
+  it('reads a large result a batch at a time through pg-cursor and pg-query-stream from npm', async () => {
+    const p = pool()
+    const client = await p.connect()
+    const cursor = client.query(new PgCursor('SELECT g AS n FROM generate_series(1, 2500) AS g WHERE g > $1', [0]))
+    let total = 0
+    for (let batch = await cursor.read(1000); batch.length > 0; batch = await cursor.read(1000)) total += batch.length
+    await cursor.close()
+    expect(total).toBe(2500)
+    const stream = client.query(new PgQueryStream('SELECT g AS n FROM generate_series(1, 1234) AS g', [], { batchSize: 100 }))
+    let streamed = 0
+    for await (const row of stream) streamed += (row as { n: number }).n > 0 ? 1 : 0
+    expect(streamed).toBe(1234)
+    expect((await client.query('SELECT 1 AS after')).rows).toEqual([{ after: 1 }]) // the connection is free again
+    client.release()
+  })
+
+  it('delivers a cursor’s server error to the cursor, and the client goes on', async () => {
+    const p = pool()
+    const client = await p.connect()
+    const cursor = client.query(new PgCursor('SELECT 1/0'))
+    await expect(cursor.read(10)).rejects.toMatchObject({ code: '22012' })
+    expect((await client.query('SELECT 2 AS two')).rows).toEqual([{ two: 2 }])
+    client.release()
+    if (name === 'pgtide/pg') expect(p.totalCount).toBeGreaterThan(0)
+  })
+})
+
+describe('pgtide/pg Cursor and QueryStream', () => {
+  it('reads in batches, stops early on close, and streams with backpressure', async () => {
+    const p = new tide.Pool({ connectionString: databaseUrl(), max: 1 })
+    ends.push(() => p.end())
+    const client = await p.connect()
+    const cursor = client.query(new tide.Cursor('SELECT g AS n, g::text AS s FROM generate_series(1, 10000) AS g', [], { rowMode: 'array' }))
+    expect(await cursor.read(3)).toEqual([
+      [1, '1'],
+      [2, '2'],
+      [3, '3'],
+    ])
+    await cursor.close()
+    const stream = client.query(new tide.QueryStream('SELECT g AS n FROM generate_series(1, 5000) AS g', [], { batchSize: 500 }))
+    let count = 0
+    for await (const row of stream) {
+      count += 1
+      if (count === 1200) break // destroys the stream: its cursor closes
+    }
+    expect(count).toBe(1200)
+    expect((await client.query('SELECT 7 AS seven')).rows).toEqual([{ seven: 7 }])
+    client.release()
   })
 })

@@ -5,7 +5,7 @@ import { AsyncConnection, checkSql, streamedQuery, type QueryResult, type Row } 
 import type { ResultDecoder } from './decode'
 import { fromNative, nativeAsync, native } from './errors'
 import { BasePool, connectionOptionsOf } from './pool-base'
-import { createAsyncNativePool } from './pool-native'
+import { createAsyncNativePool, type NativePool } from './pool-native'
 import { encodeParams } from './params'
 import { numberArgument, poolOptionsFrom, timeoutOption, type AsyncPoolOptions, type Conninfo } from './pool-options'
 
@@ -98,6 +98,11 @@ export class AsyncConnectionPool extends BasePool {
       return Promise.reject(fromNative(error))
     }
     return streamedQuery<R>(decoder, (streamId) => this.native.query(sql, encoded, timeout, streamId))
+  }
+
+  /** @internal The engine's pool, for `pgtide/pg`'s queries in pg's terms (text results, simple protocol). */
+  get engine(): NativePool {
+    return this.native
   }
 
   /** Takes a connection; give it back with `putconn()`. `timeout` in seconds (default: the pool's). */

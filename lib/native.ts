@@ -7,6 +7,7 @@ import type * as Binding from '../index'
 export const binding: typeof Binding = require('../index.js')
 
 export type NativeConnection = Binding.NativeConnection
+export type NativeCursor = Binding.NativeCursor
 /** One query's result as the binding hands it over (src/result.rs): `fields` is shared by
  * every result of a statement (frozen); `rows` holds the DataRow bodies back to back. */
 export type NativeResult = [

@@ -4,12 +4,15 @@
 
 import { DatabaseError } from './errors'
 import { Client, escapeIdentifier, escapeLiteral, PoolClient } from './pg/client'
+import { Cursor, QueryStream } from './pg/cursor'
 import { Pool } from './pg/pool'
+import { TypeOverrides, types } from './pg/types'
 
-export { Client, escapeIdentifier, escapeLiteral, Pool, PoolClient }
-export { DatabaseError }
+export { Client, Cursor, DatabaseError, escapeIdentifier, escapeLiteral, Pool, PoolClient, QueryStream, TypeOverrides, types }
 export type { ClientConfig, PoolConfig, SslConfig, TypeParserSource } from './pg/config'
+export type { CursorConfig, CursorResult, QueryStreamConfig } from './pg/cursor'
 export type { QueryArrayConfig, QueryArrayResult, QueryCallback, QueryConfig, QueryResult, Submittable } from './pg/query'
+export type { CustomTypesConfig, TypeFormat, TypeParser } from './pg/types'
 
 /** pg's `defaults`: the values a Client or Pool takes when its config leaves them unset. */
 export const defaults = {
@@ -22,4 +25,16 @@ export const defaults = {
 }
 
 /** pg's default export: the module as one object (`import pg from 'pg'; new pg.Pool()`). */
-export default { Pool, Client, PoolClient, DatabaseError, escapeIdentifier, escapeLiteral, defaults }
+export default {
+  Pool,
+  Client,
+  PoolClient,
+  Cursor,
+  QueryStream,
+  DatabaseError,
+  TypeOverrides,
+  types,
+  escapeIdentifier,
+  escapeLiteral,
+  defaults,
+}

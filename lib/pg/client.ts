@@ -7,7 +7,10 @@ import { EventEmitter } from 'node:events'
 import { AsyncConnection } from '../connection'
 import { fromNative } from '../errors'
 import { deliverNotices, type Notice } from '../notifications'
-import { checkClientConfig, conninfoOf, passwordSource, resolvePassword, withSecretsHidden, type ClientConfig } from './config'
+import type { NativeConnection } from '../native'
+import { checkClientConfig, conninfoOf, passwordSource, resolvePassword, withSecretsHidden, type ClientConfig, type TypeParserSource } from './config'
+import { Cursor, QueryStream } from './cursor'
+import { runForeignSubmittable, type ForeignSubmittable } from './foreign-cursor'
 import { callUser, isSubmittable, normalQuery, settle, type QueryConfig, type QueryResult, type Submittable } from './query'
 import { runQuery } from './runner'
 
@@ -76,7 +79,7 @@ export abstract class ClientBase extends EventEmitter {
     const query = normalQuery(config, values, callback)
     const conn = this.conn
     const result = conn
-      ? runQuery(conn, query, this.config.types, query.timeoutMillis ?? numberOr(this.config.query_timeout))
+      ? runQuery({ conn }, query, this.config.types, query.timeoutMillis ?? numberOr(this.config.query_timeout))
       : Promise.reject(this.notQueryable())
     this.#pending.add(result)
     const untrack = () => this.#pending.delete(result)
@@ -89,23 +92,29 @@ export abstract class ClientBase extends EventEmitter {
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending])
   }
 
-  /** A Cursor or QueryStream runs itself on this client's connection. */
+  /**
+   * A Cursor or QueryStream runs itself on this client's connection; one from the pg-cursor or
+   * pg-query-stream packages is played the protocol it expects (`foreign-cursor.ts`).
+   */
   private submit(submittable: Submittable, values: unknown, callback: unknown): Submittable {
-    const run = submittable as Submittable & { callback?: unknown; handleError?: (err: Error) => void }
+    const run = submittable as ForeignSubmittable & { callback?: unknown }
     if (run.callback === undefined && typeof (values ?? callback) === 'function') run.callback = values ?? callback
-    if (this.conn === null) {
-      const error = this.notQueryable()
-      process.nextTick(() => (typeof run.handleError === 'function' ? run.handleError(error) : this.emit('error', error)))
-      return submittable
+    const conn = this.conn
+    try {
+      if (conn === null) throw this.notQueryable()
+      if (submittable instanceof Cursor || submittable instanceof QueryStream) submittable.submit(this)
+      else runForeignSubmittable(conn.native, run)
+    } catch (error) {
+      // Delivered as pg delivers a query's errors: to the object, later (never thrown here).
+      process.nextTick(() => (typeof run.handleError === 'function' ? run.handleError(error as Error) : this.emit('error', error)))
     }
-    submittable.submit(this)
     return submittable
   }
 
-  /** @internal The connection a Cursor or QueryStream submitted here runs on. */
-  connectionForSubmit(): AsyncConnection {
+  /** @internal What a Cursor submitted here runs on: the connection and the client's type parsers. */
+  cursorTarget(): { native: NativeConnection; types: TypeParserSource | undefined } {
     if (this.conn === null) throw this.notQueryable()
-    return this.conn
+    return { native: this.conn.native, types: this.config.types }
   }
 
   protected abstract notQueryable(): Error

@@ -8,7 +8,7 @@ import type { AsyncConnection } from '../connection'
 import { Client, PoolClient } from './client'
 import { conninfoOf, passwordSource, poolOptionsOf, resolvePassword, withSecretsHidden, type PoolConfig } from './config'
 import { callUser, isSubmittable, normalQuery, settle, type QueryConfig, type QueryResult, type Submittable } from './query'
-import { runPoolQuery } from './runner'
+import { runQuery } from './runner'
 
 type ConnectCallback = (err: Error | undefined, client: PoolClient | undefined, release: (err?: Error | boolean) => void) => void
 
@@ -186,7 +186,7 @@ export class Pool extends EventEmitter {
     return settle(result, query.callback, 'undefined')
   }
 
-  async #query(query: ReturnType<typeof normalQuery>): Promise<QueryResult<unknown>> {
+  async #query(query: ReturnType<typeof normalQuery>): Promise<QueryResult<unknown> | QueryResult<unknown>[]> {
     // Listeners of the checkout events, maxUses and a query limit need a client of their own;
     // otherwise the engine takes, runs and gives back in one call.
     const needsClient =
@@ -195,7 +195,7 @@ export class Pool extends EventEmitter {
       this.options.maxUses !== undefined ||
       query.timeoutMillis !== undefined ||
       this.options.query_timeout
-    if (!needsClient) return runPoolQuery(this.pgtide, query, this.options.types)
+    if (!needsClient) return runQuery({ pool: this.pgtide }, query, this.options.types)
     const client = await this.#checkout()
     try {
       const result = (await client.query({ text: query.text, values: query.values as unknown[], rowMode: query.rowMode, types: query.types, query_timeout: query.timeoutMillis })) as QueryResult<unknown>

@@ -1,50 +1,108 @@
-// Running one pg-style query on a pgtide connection or pool, and shaping what comes back as pg
-// does: rows as objects or arrays, the command, the row count, the fields.
+// Running one pg-style query on a pgtide connection or pool, as node-postgres runs it: every
+// column comes back as text and is parsed by the query's, the client's or the global type
+// parsers; a query without parameters goes through the simple protocol, so a script of several
+// statements runs and gives one result per statement.
 
 import type { AsyncConnectionPool } from '../async-pool'
-import type { AsyncConnection, QueryResult as PgtideResult } from '../connection'
+import type { AsyncConnection } from '../connection'
+import { nativeAsync } from '../errors'
+import type { NativeField, NativeResult } from '../native'
+import { encodeParams } from '../params'
 import type { TypeParserSource } from './config'
 import { oidOf, type NormalQuery, type QueryResult } from './query'
+import { textRowsDecoder } from './text-rows'
+import { getTypeParser } from './types'
 
 /** pg's message for a query past its `query_timeout`. */
 const READ_TIMEOUT = 'Query read timeout'
 
-function shaped(result: PgtideResult<Record<string, unknown>>, query: NormalQuery): QueryResult<unknown> {
-  const fields = [...result.fields]
-  const rows = query.rowMode === 'array' ? arrayRows(result) : result.rows
-  return { command: result.command, rowCount: result.rowCount, oid: oidOf(result.command), rows, fields, rowAsArray: query.rowMode === 'array' }
+/** What a query runs on: a checked-out connection, or the pool itself (one engine call). */
+export type Target = { conn: AsyncConnection } | { pool: AsyncConnectionPool }
+
+/** pg hands objects with a `toPostgres()` method over as what it returns. */
+function pgValues(values: readonly unknown[] | undefined): readonly unknown[] | undefined {
+  if (values === undefined || !values.some(hasToPostgres)) return values
+  return values.map((value) => (hasToPostgres(value) ? value.toPostgres(prepareNested) : value))
 }
 
-function arrayRows(result: PgtideResult<Record<string, unknown>>): unknown[][] {
-  const names = result.fields.map((field) => field.name)
-  if (new Set(names).size !== names.length) {
-    throw new TypeError("rowMode 'array' with repeated column names needs the text results path")
+function hasToPostgres(value: unknown): value is { toPostgres(prepare: (v: unknown) => unknown): unknown } {
+  return typeof (value as { toPostgres?: unknown } | null)?.toPostgres === 'function'
+}
+
+function prepareNested(value: unknown): unknown {
+  return hasToPostgres(value) ? value.toPostgres(prepareNested) : value
+}
+
+/** The parser lookup for a query: its own `types`, then the client's or pool's, then the global ones. */
+function parsersFor(query: NormalQuery, defaults: TypeParserSource | undefined) {
+  const source = query.types ?? defaults
+  return source === undefined ? (oid: number) => getTypeParser(oid) : (oid: number) => source.getTypeParser(oid, 'text')
+}
+
+function shaped(result: NativeResult, query: NormalQuery, defaults: TypeParserSource | undefined): QueryResult<unknown> {
+  const [command, rowCount, fields, rows, rowsLength] = result
+  const mode = query.rowMode === 'array' ? 'array' : 'object'
+  const decoded = rowsLength === 0 ? [] : textRowsDecoder(fields, parsersFor(query, defaults), mode)(rows, rowsLength)
+  return {
+    // pg reports an empty query's command as null.
+    command: command === '' ? (null as unknown as string) : command,
+    rowCount,
+    oid: oidOf(command),
+    rows: decoded,
+    fields: fields as NativeField[],
+    rowAsArray: mode === 'array',
   }
-  return result.rows.map((row) => names.map((name) => row[name]))
 }
 
-/** Runs `query` on `conn`; past `timeoutMillis` it is cancelled and rejects with pg's message. */
+/** One result for one statement; an array of them for a script of several, as pg. */
+function shapedAll(results: NativeResult[], query: NormalQuery, defaults: TypeParserSource | undefined) {
+  const all = results.map((result) => shaped(result, query, defaults))
+  return all.length === 1 ? all[0]! : all
+}
+
+function isSimple(query: NormalQuery): boolean {
+  return query.values === undefined || query.values.length === 0
+}
+
+/** Runs `query` on `target`; past `timeoutMillis` it is cancelled and rejects with pg's message. */
 export async function runQuery(
-  conn: AsyncConnection,
+  target: Target,
   query: NormalQuery,
-  _clientTypes: TypeParserSource | undefined,
-  timeoutMillis: number | undefined,
-): Promise<QueryResult<unknown>> {
-  if (timeoutMillis === undefined) return shaped(await conn.query(query.text, query.values), query)
-  const signal = AbortSignal.timeout(timeoutMillis)
-  try {
-    return shaped(await conn.query(query.text, query.values, { signal }), query)
-  } catch (error) {
-    if (signal.aborted) throw new Error(READ_TIMEOUT, { cause: error })
-    throw error
+  defaults: TypeParserSource | undefined,
+  timeoutMillis?: number,
+): Promise<QueryResult<unknown> | QueryResult<unknown>[]> {
+  if ('pool' in target) {
+    const engine = target.pool.engine
+    const raw = isSimple(query)
+      ? (engine.simpleQuery(query.text) as Promise<NativeResult[]>)
+      : (engine.query(query.text, encodeParams(pgValues(query.values)), undefined, undefined, true) as Promise<NativeResult>).then(
+          (one) => [one],
+        )
+    return shapedAll(await nativeAsync(raw), query, defaults)
   }
-}
-
-/** Runs `query` on a connection of `pool`, taken and given back by the engine in one call. */
-export async function runPoolQuery(
-  pool: AsyncConnectionPool,
-  query: NormalQuery,
-  _poolTypes: TypeParserSource | undefined,
-): Promise<QueryResult<unknown>> {
-  return shaped(await pool.query(query.text, query.values), query)
+  const native = target.conn.native
+  const params = isSimple(query) ? undefined : encodeParams(pgValues(query.values))
+  if (timeoutMillis === undefined) {
+    const raw = params === undefined
+      ? (native.simpleQuery(query.text) as Promise<NativeResult[]>)
+      : (native.query(query.text, params, undefined, true) as Promise<NativeResult>).then((one) => [one])
+    return shapedAll(await nativeAsync(raw), query, defaults)
+  }
+  const request = native.request()
+  const raw = params === undefined
+    ? (request.simpleQuery(query.text) as Promise<NativeResult[]>)
+    : (request.query(query.text, params, true) as Promise<NativeResult>).then((one) => [one])
+  let timedOut = false
+  const timer = setTimeout(() => {
+    timedOut = true
+    request.abort().catch(() => undefined) // a cancel that cannot be delivered changes nothing here
+  }, timeoutMillis)
+  try {
+    return shapedAll(await nativeAsync(raw), query, defaults)
+  } catch (error) {
+    if (timedOut) throw new Error(READ_TIMEOUT, { cause: error })
+    throw error
+  } finally {
+    clearTimeout(timer)
+  }
 }
