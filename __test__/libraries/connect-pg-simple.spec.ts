@@ -8,13 +8,12 @@ import connectPgSimple from 'connect-pg-simple'
 import session from 'express-session'
 import { afterAll, describe, expect } from 'vitest'
 
-import { faces, Pools, testOn, uniqueName } from './faces'
+import { faces, Pools, test, uniqueName } from './faces'
 
 const PgStore = connectPgSimple(session)
 
 describe.each(faces)('connect-pg-simple on $name', (face) => {
   const pools = new Pools(face)
-  const test = testOn(face, 'connect-pg-simple')
   afterAll(() => pools.endAll(), 10_000)
 
   test('createTableIfMissing, then set, get, touch and destroy a session', async () => {

@@ -11,7 +11,7 @@ import { migrate } from 'drizzle-orm/node-postgres/migrator'
 import { integer, pgSchema, serial, text, timestamp } from 'drizzle-orm/pg-core'
 import { afterAll, describe, expect } from 'vitest'
 
-import { faces, Pools, testOn, uniqueName } from './faces'
+import { faces, Pools, test, uniqueName } from './faces'
 
 /** The tables of one test, in a schema of its own. */
 function tablesIn(schemaName: string) {
@@ -50,7 +50,6 @@ function migrationsFolder(schemaName: string): string {
 
 describe.each(faces)('drizzle-orm (node-postgres) on $name', (face) => {
   const pools = new Pools(face)
-  const test = testOn(face, 'drizzle')
   afterAll(() => pools.endAll(), 10_000)
 
   async function withMigratedSchema(run: (db: ReturnType<typeof drizzle>, schemaName: string) => Promise<void>) {

@@ -1,8 +1,5 @@
 // The two faces every library suite runs on: node-postgres itself (the control: a test that fails
-// there is a wrong test) and pgtide's node-postgres face (the subject). Plus the list of tests
-// that do not pass on pgtide/pg yet, each with the error it gives today: they are skipped on that
-// face only, with the reason printed in the test name. Flip one on by deleting its entry, or run
-// them all with PGTIDE_RUN_PENDING=1.
+// there is a wrong test) and pgtide's node-postgres face (the subject).
 
 import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
@@ -35,49 +32,12 @@ export const faces: Face[] = [
   { name: 'pgtide/pg', module: pgtidePg, Cursor: pgtidePg.Cursor, QueryStream: pgtidePg.QueryStream },
 ]
 
-/**
- * Tests that fail on pgtide/pg today, by `library` or `library: test`, with the error they give.
- * Delete an entry once the face makes it pass.
- */
-export const PENDING_ON_PGTIDE: Record<string, string> = {
-  // Several statements in one parameterless query (pg sends these with the simple protocol).
-  'connect-pg-simple': 'ProgrammingError: cannot insert multiple commands into a prepared statement',
-  'graphile-worker': 'ProgrammingError: cannot insert multiple commands into a prepared statement',
-  'node-pg-migrate': 'ProgrammingError: cannot insert multiple commands into a prepared statement',
-  'pg-boss': 'ProgrammingError: cannot insert multiple commands into a prepared statement',
-  // drizzle selects in rowMode 'array' with per-query types; two columns named "id" in a join.
-  'drizzle: migrate(), then inserts and a join through the query builder':
-    "TypeError: rowMode 'array' with repeated column names needs the text results path",
-  // Knex streams by submitting its own pg-query-stream object to client.query().
-  "knex: .stream() yields the rows one by one (Knex opening connections with the face's Client)":
-    "Test timed out in 15000ms: pgtide/pg's Client.query(new QueryStream(...)) throws 'TypeError: con.parse is not a function' (submit() gets no pg Connection)",
-  'kysely: .stream() through the dialect cursor yields the rows in chunks':
-    "pgtide/pg has no Cursor class for PostgresDialect's cursor option (no pg-cursor-like export)",
-  // @prisma/adapter-pg reads pg.types (builtins, getTypeParser) when it loads.
-  prisma: "TypeError: Cannot destructure property 'builtins' of 'types' as it is undefined (pgtide/pg exports no `types`)",
-}
-
-const runPending = process.env.PGTIDE_RUN_PENDING === '1'
-
-/** Why `key` is skipped on `face`, or undefined when it runs. */
-export function pendingReason(face: Face, key: string): string | undefined {
-  if (face.name !== 'pgtide/pg' || runPending) return undefined
-  return PENDING_ON_PGTIDE[key] ?? PENDING_ON_PGTIDE[key.split(':')[0]!]
-}
-
 /** Every test is bounded: a hang fails. */
 export const TEST_TIMEOUT = 15_000
 
-/**
- * `it` for one library test on one face: `key` is `library: test`. A pending test is skipped
- * with `[pending on pgtide/pg: <error>]` in its name.
- */
-export function testOn(face: Face, library: string) {
-  return (name: string, fn: () => Promise<void>, timeout = TEST_TIMEOUT) => {
-    const reason = pendingReason(face, `${library}: ${name}`)
-    const title = reason ? `${name} [pending on pgtide/pg: ${reason}]` : name
-    it.skipIf(reason !== undefined)(title, fn, timeout)
-  }
+/** `it` for a library test, bounded by `TEST_TIMEOUT`. */
+export function test(name: string, fn: () => Promise<void>, timeout = TEST_TIMEOUT): void {
+  it(name, fn, timeout)
 }
 
 /** A fresh lowercase identifier: `prefix_` and 8 random hex digits. */

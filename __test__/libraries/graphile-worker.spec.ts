@@ -6,13 +6,12 @@ import { Logger, makeWorkerUtils, run, type Runner, type WorkerUtils } from 'gra
 import { afterAll, describe, expect } from 'vitest'
 
 import { eventually } from '../helpers'
-import { faces, Pools, testOn, uniqueName } from './faces'
+import { faces, Pools, test, uniqueName } from './faces'
 
 const quiet = new Logger(() => () => {})
 
 describe.each(faces)('graphile-worker on $name', (face) => {
   const pools = new Pools(face)
-  const test = testOn(face, 'graphile-worker')
   afterAll(() => pools.endAll(), 10_000)
 
   test('migrate, addJob, and a runner woken by LISTEN/NOTIFY runs it', async () => {

@@ -15,7 +15,7 @@ import { Knex, knex } from 'knex'
 import { afterAll, describe, expect } from 'vitest'
 
 import { databaseUrl } from '../helpers'
-import { faces, Pools, testOn, uniqueName, type Face } from './faces'
+import { faces, Pools, test, uniqueName, type Face } from './faces'
 
 const require = createRequire(path.resolve('package.json')) // vitest runs from the repository root
 const ClientPG: new (config: Knex.Config) => Knex.Client = require('knex/lib/dialects/postgres')
@@ -60,7 +60,6 @@ function migrationSource(schema: string): Knex.MigrationSource<string> {
 
 describe.each(faces)('knex on $name', (face) => {
   const pools = new Pools(face)
-  const test = testOn(face, 'knex')
   const instances: Knex[] = []
   afterAll(async () => {
     await Promise.all(instances.splice(0).map((k) => k.destroy()))

@@ -5,7 +5,7 @@
 import { Kysely, Migrator, PostgresDialect, sql, type Generated, type Migration } from 'kysely'
 import { afterAll, describe, expect } from 'vitest'
 
-import { faces, Pools, testOn, uniqueName } from './faces'
+import { faces, Pools, test, uniqueName } from './faces'
 
 interface Database {
   authors: { id: Generated<number>; name: string }
@@ -38,7 +38,6 @@ function migrations(schema: string): Record<string, Migration> {
 
 describe.each(faces)('kysely on $name', (face) => {
   const pools = new Pools(face)
-  const test = testOn(face, 'kysely')
   const instances: Kysely<Database>[] = []
   afterAll(async () => {
     // Kysely's destroy() ends the pool it was given.

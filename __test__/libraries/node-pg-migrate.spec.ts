@@ -9,7 +9,7 @@ import path from 'node:path'
 import { runner } from 'node-pg-migrate'
 import { afterAll, describe, expect } from 'vitest'
 
-import { faces, Pools, testOn, uniqueName } from './faces'
+import { faces, Pools, test, uniqueName } from './faces'
 
 function migrationsDir(schema: string): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pgtide-npm-'))
@@ -37,7 +37,6 @@ ALTER TABLE "${schema}".accounts DROP COLUMN active;
 
 describe.each(faces)('node-pg-migrate on $name', (face) => {
   const pools = new Pools(face)
-  const test = testOn(face, 'node-pg-migrate')
   afterAll(() => pools.endAll(), 10_000)
 
   test('runner({ dbClient }) applies multi-statement .sql migrations up, then down', async () => {

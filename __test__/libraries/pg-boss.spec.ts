@@ -6,11 +6,10 @@ import PgBoss from 'pg-boss'
 import { afterAll, describe, expect } from 'vitest'
 
 import { eventually } from '../helpers'
-import { faces, Pools, testOn, uniqueName } from './faces'
+import { faces, Pools, test, uniqueName } from './faces'
 
 describe.each(faces)('pg-boss on $name', (face) => {
   const pools = new Pools(face)
-  const test = testOn(face, 'pg-boss')
   afterAll(() => pools.endAll(), 10_000)
 
   test('start with the db adapter, send, work, complete', async () => {

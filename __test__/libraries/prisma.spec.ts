@@ -18,7 +18,7 @@ import path from 'node:path'
 import { afterAll, describe, expect } from 'vitest'
 
 import { databaseUrl } from '../helpers'
-import { faces, testOn, uniqueName, type Face } from './faces'
+import { faces, test, uniqueName, type Face } from './faces'
 
 const fixture = path.resolve('__test__/fixtures/pg-alias') // vitest runs from the repository root
 const require = createRequire(path.join(fixture, 'package.json'))
@@ -51,7 +51,6 @@ async function runScenario(face: Face, table: string, dirs: string[]): Promise<R
 }
 
 describe.each(faces)('@prisma/adapter-pg on $name', (face) => {
-  const test = testOn(face, 'prisma')
   const dirs: string[] = []
   afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })))
 
