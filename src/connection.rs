@@ -7,7 +7,7 @@ use napi::bindgen_prelude::{BufferSlice, PromiseRaw};
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi::{Env, Status};
 use napi_derive::napi;
-use pgtide_core::{params, AbortHandle, ConnInfo, ConnectOptions, Connection, ResultFormats, RowSink};
+use pgtide_core::{params, AbortHandle, ConnInfo, ConnectOptions, Connection, ResultFormats, RowSink, TlsMaterial};
 
 use crate::blocking::block_on;
 use crate::cursor::{open_cursor, NativeCursor};
@@ -55,6 +55,28 @@ impl Drop for NativeConnection {
 pub struct NativeConnectOptions {
     pub autocommit: bool,
     pub statement_cache_size: u32,
+    pub tls: Option<NativeTls>,
+}
+
+/// TLS material as PEM text (`connectionOptions.tls`, pg's `ssl`), in place of the conninfo's
+/// certificate files. Several CA certificates come concatenated in `ca`.
+#[napi(object)]
+pub struct NativeTls {
+    pub ca: Option<String>,
+    pub cert: Option<String>,
+    pub key: Option<String>,
+    pub servername: Option<String>,
+}
+
+impl From<&NativeTls> for TlsMaterial {
+    fn from(tls: &NativeTls) -> TlsMaterial {
+        TlsMaterial {
+            ca: tls.ca.clone(),
+            cert: tls.cert.clone(),
+            key: tls.key.clone(),
+            servername: tls.servername.clone(),
+        }
+    }
 }
 
 async fn open(conninfo: String, options: NativeConnectOptions) -> napi::Result<NativeConnection> {
@@ -62,6 +84,7 @@ async fn open(conninfo: String, options: NativeConnectOptions) -> napi::Result<N
     let options = ConnectOptions {
         autocommit: options.autocommit,
         statement_cache_size: options.statement_cache_size as usize,
+        tls: options.tls.as_ref().map(TlsMaterial::from),
     };
     let inner = Connection::connect(&info, options).await.into_napi()?;
     Ok(NativeConnection::standalone(inner))
@@ -150,7 +173,7 @@ impl NativeConnection {
         eager_promise(env, query)
     }
 
-    #[napi(catch_unwind)]
+    #[napi(catch_unwind, ts_return_type = "unknown[]")]
     pub fn query_sync(
         &self,
         sql: String,

@@ -12,10 +12,10 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
 use pgtide_core::pool::{self, Callbacks, Level, Outcome, PoolConfig, PoolKind, PoolOptions};
-use pgtide_core::{params, ConnInfo, ConnectOptions, Connection, Error, Pool, ResultFormats, RowSink};
+use pgtide_core::{params, ConnInfo, ConnectOptions, Connection, Error, Pool, ResultFormats, RowSink, TlsMaterial};
 
 use crate::blocking::block_on;
-use crate::connection::{result_formats, NativeConnection};
+use crate::connection::{result_formats, NativeConnection, NativeTls};
 use crate::eager::{eager_promise, in_scope};
 use crate::errors::IntoNapi;
 use crate::result::NativeResult;
@@ -55,6 +55,7 @@ pub struct NativeConnectParams {
     pub conninfo: String,
     pub autocommit: bool,
     pub statement_cache_size: u32,
+    pub tls: Option<NativeTls>,
 }
 
 #[napi(object)]
@@ -103,6 +104,7 @@ fn connect_options(params: &NativeConnectParams) -> ConnectOptions {
     ConnectOptions {
         autocommit: params.autocommit,
         statement_cache_size: params.statement_cache_size as usize,
+        tls: params.tls.as_ref().map(TlsMaterial::from),
     }
 }
 

@@ -16,7 +16,7 @@ use crate::conninfo::{ConnInfo, SslMode, Target, TargetSessionAttrs};
 use crate::error::{Error, Result};
 use crate::session_attrs;
 use crate::stream::Stream;
-use crate::tls::Tls;
+use crate::tls::{Tls, TlsMaterial};
 use crate::wire::{Socket, Wire};
 
 /// A freshly authenticated session, idle and ready for queries.
@@ -30,9 +30,10 @@ pub struct Opened {
 }
 
 /// Tries each target in turn, as libpq does, until one gives a session that fits
-/// `target_session_attrs`; reports every failure if none does.
-pub async fn connect(info: &ConnInfo) -> Result<Opened> {
-    let tls = Tls::for_conninfo(info)?;
+/// `target_session_attrs`; reports every failure if none does. `tls_material` (PEM in memory)
+/// takes the place of the conninfo's certificate files.
+pub async fn connect(info: &ConnInfo, tls_material: Option<&TlsMaterial>) -> Result<Opened> {
+    let tls = Tls::new(info, tls_material)?;
     let mut failures = Vec::new();
     for &wanted in passes(info.target_session_attrs) {
         for target in &info.targets {

@@ -30,6 +30,7 @@ use crate::notifications::{Handlers, IdleReading, NoticeHandler, NotificationLis
 use crate::params::Param;
 use crate::result::{QueryResult, ResultFormats, RowSink};
 use crate::statement_cache::StatementCache;
+use crate::tls::TlsMaterial;
 use crate::transaction::TransactionBlocks;
 use crate::wire::Wire;
 
@@ -80,6 +81,8 @@ pub struct ConnectOptions {
     pub autocommit: bool,
     /// How many prepared statements the connection keeps (0: none, never a named statement).
     pub statement_cache_size: usize,
+    /// TLS certificates and key as PEM text, in place of the conninfo's files (`tls.rs`).
+    pub tls: Option<TlsMaterial>,
 }
 
 impl Default for ConnectOptions {
@@ -87,6 +90,7 @@ impl Default for ConnectOptions {
         ConnectOptions {
             autocommit: false,
             statement_cache_size: 100,
+            tls: None,
         }
     }
 }
@@ -122,7 +126,7 @@ pub struct Connection {
 
 impl Connection {
     pub async fn connect(info: &ConnInfo, options: ConnectOptions) -> Result<Arc<Connection>> {
-        let opened = connect(info).await?;
+        let opened = connect(info, options.tls.as_ref()).await?;
         Ok(Arc::new(Connection {
             target: opened.target,
             backend_pid: opened.backend_pid,

@@ -30,3 +30,4 @@ pub use notifications::{Notice, NoticeHandler, Notification, NotificationListene
 pub use params::{Param, ParamBuffer};
 pub use pool::{Lease, Pool, PoolConfig, PoolKind};
 pub use result::{Field, QueryResult, ResultFormats, RowSink};
+pub use tls::TlsMaterial;

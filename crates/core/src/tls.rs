@@ -1,6 +1,8 @@
 //! TLS on rustls, with libpq's rules: which root certificates to trust (`sslrootcert`), how
 //! much of the server's certificate to check (`sslmode`), the client's own certificate
-//! (`sslcert`, `sslkey`), and the certificate hash that SCRAM channel binding signs.
+//! (`sslcert`, `sslkey`), and the certificate hash that SCRAM channel binding signs. The same
+//! material may come as PEM text in memory instead of files (`TlsMaterial`, node-postgres's
+//! `ssl.ca`, `ssl.cert`, `ssl.key` and `ssl.servername`).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -22,11 +24,41 @@ use crate::stream::Stream;
 /// The ALPN name PostgreSQL 17 registered; older servers ignore it.
 const ALPN_POSTGRESQL: &[u8] = b"postgresql";
 
+/// TLS material given as PEM text rather than as files. Each field given takes the place of
+/// its conninfo file (`ca`: `sslrootcert`, `cert` and `key`: `sslcert` and `sslkey`); a field
+/// left out falls back to the conninfo's file when it names one, but never to libpq's files in
+/// `~/.postgresql`: whoever passes material in memory has said what to use. `Debug` leaves the
+/// key out.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct TlsMaterial {
+    /// The certificate authorities to trust: one or more PEM certificates.
+    pub ca: Option<String>,
+    /// The client's certificate chain, PEM, its own certificate first.
+    pub cert: Option<String>,
+    /// The client certificate's private key, PEM: PKCS#8, PKCS#1 (RSA) or SEC1 (EC).
+    pub key: Option<String>,
+    /// The name to send in SNI and to check the server's certificate against, in place of the host.
+    pub servername: Option<String>,
+}
+
+impl std::fmt::Debug for TlsMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsMaterial")
+            .field("ca", &self.ca.as_ref().map(|_| "<PEM>"))
+            .field("cert", &self.cert.as_ref().map(|_| "<PEM>"))
+            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
+            .field("servername", &self.servername)
+            .finish()
+    }
+}
+
 /// The client side of TLS for one `connect`: files read once, used for every host.
 pub struct Tls {
     connector: TlsConnector,
     /// Where the trusted roots came from, for error messages.
     trusted: String,
+    /// `TlsMaterial::servername`: checked and sent in place of each host's name.
+    servername: Option<ServerName<'static>>,
 }
 
 /// How much of the server's certificate is checked.
@@ -44,16 +76,26 @@ enum Check {
 enum Roots {
     File(PathBuf),
     System,
+    /// `TlsMaterial::ca`, parsed.
+    Given(Vec<CertificateDer<'static>>),
 }
 
 impl Tls {
-    /// The TLS set-up `info` asks for; `None` under `sslmode=disable`. Unreadable files are
-    /// reported here, naming them, before any host is tried.
-    pub fn for_conninfo(info: &ConnInfo) -> Result<Option<Tls>> {
+    /// The TLS set-up `info` (and `material`, when given) asks for; `None` under
+    /// `sslmode=disable`. Unreadable files and malformed PEM are reported here, naming them,
+    /// before any host is tried.
+    pub fn new(info: &ConnInfo, material: Option<&TlsMaterial>) -> Result<Option<Tls>> {
         if info.sslmode == SslMode::Disable {
             return Ok(None);
         }
-        let roots = roots_for(info);
+        let servername = material
+            .and_then(|m| m.servername.as_deref())
+            .map(|name| {
+                ServerName::try_from(name.to_string())
+                    .map_err(|_| Error::config(format!("TLS servername \"{name}\" is not a host name or IP address")))
+            })
+            .transpose()?;
+        let roots = roots_for(info, material)?;
         let check = match (info.sslmode, &roots) {
             (SslMode::VerifyFull, _) => Check::ChainAndHost,
             (SslMode::VerifyCa, _) | (SslMode::Require, Some(_)) => Check::Chain,
@@ -80,7 +122,7 @@ impl Tls {
             .map_err(|e| Error::operational(format!("TLS set-up failed: {e}")))?
             .dangerous()
             .with_custom_certificate_verifier(verifier);
-        let mut config = match client_identity(info)? {
+        let mut config = match client_identity(info, material)? {
             Some((chain, key)) => builder
                 .with_client_auth_cert(chain, key)
                 .map_err(|e| Error::operational(format!("cannot use the client certificate: {e}")))?,
@@ -91,17 +133,23 @@ impl Tls {
         Ok(Some(Tls {
             connector: TlsConnector::from(Arc::new(config)),
             trusted,
+            servername,
         }))
     }
 
-    /// The TLS handshake on a socket whose server has agreed to TLS (answered 'S').
+    /// The TLS handshake on a socket whose server has agreed to TLS (answered 'S'), checking
+    /// the certificate against `host` or, when given, the servername.
     pub async fn handshake(&self, tcp: Stream, host: &str) -> Result<TlsStream<Stream>> {
-        let name = ServerName::try_from(host.to_string())
-            .map_err(|_| Error::operational(format!("\"{host}\" is not a host name TLS can check")))?;
+        let name = match &self.servername {
+            Some(name) => name.clone(),
+            None => ServerName::try_from(host.to_string())
+                .map_err(|_| Error::operational(format!("\"{host}\" is not a host name TLS can check")))?,
+        };
+        let checked = name.to_str().into_owned();
         self.connector
             .connect(name, tcp)
             .await
-            .map_err(|e| self.explain(e, host))
+            .map_err(|e| self.explain(e, &checked))
     }
 
     /// Says what went wrong in the handshake in terms of the connection's settings.
@@ -124,21 +172,73 @@ impl Tls {
 
 /// libpq's order: `sslrootcert` if given, else `~/.postgresql/root.crt` if it exists. For the
 /// verify modes without either, pgtide trusts the system's store where libpq would fail.
-fn roots_for(info: &ConnInfo) -> Option<Roots> {
-    match info.ssl_files.rootcert.as_deref() {
+/// `TlsMaterial::ca` comes before them all, and material given in memory skips the home file.
+fn roots_for(info: &ConnInfo, material: Option<&TlsMaterial>) -> Result<Option<Roots>> {
+    if let Some(pem) = material.and_then(|m| m.ca.as_deref()) {
+        return Ok(Some(Roots::Given(parse_certificates("ca", pem)?)));
+    }
+    let home = || home_file("root.crt").filter(|path| path.exists() && material.is_none());
+    Ok(match info.ssl_files.rootcert.as_deref() {
         Some("system") => Some(Roots::System),
         Some(path) => Some(Roots::File(PathBuf::from(path))),
-        None => match home_file("root.crt").filter(|path| path.exists()) {
+        None => match home() {
             Some(path) => Some(Roots::File(path)),
             None if matches!(info.sslmode, SslMode::VerifyCa | SslMode::VerifyFull) => Some(Roots::System),
             None => None,
         },
+    })
+}
+
+/// What is wrong with a PEM text, in terms that never quote it (it may be a private key).
+fn pem_problem(error: &rustls_pki_types::pem::Error) -> &'static str {
+    use rustls_pki_types::pem::Error as Pem;
+    match error {
+        Pem::MissingSectionEnd { .. } => "a PEM section has no END line",
+        Pem::IllegalSectionStart { .. } => "a PEM BEGIN line is malformed",
+        Pem::Base64Decode(_) => "a PEM section is not valid base64",
+        Pem::NoItemsFound => "no PEM section of the expected kind",
+        Pem::SectionTooLarge => "a PEM section is too large",
+        _ => "it cannot be read as PEM",
     }
+}
+
+/// The certificates of the PEM text given as `setting` (`ca` or `cert`); at least one.
+fn parse_certificates(setting: &str, pem: &str) -> Result<Vec<CertificateDer<'static>>> {
+    let invalid = |problem: &str| Error::config(format!("invalid TLS {setting}: {problem}"));
+    let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| invalid(pem_problem(&e)))?;
+    if certs.is_empty() {
+        return Err(invalid("no PEM certificate (-----BEGIN CERTIFICATE-----) found"));
+    }
+    Ok(certs)
+}
+
+/// The private key of the PEM text given as `key`.
+fn parse_private_key(pem: &str) -> Result<PrivateKeyDer<'static>> {
+    PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|e| {
+        let problem = match e {
+            rustls_pki_types::pem::Error::NoItemsFound => {
+                "no PEM private key found (PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY; encrypted keys are not supported)"
+            }
+            e => pem_problem(&e),
+        };
+        Error::config(format!("invalid TLS key: {problem}"))
+    })
 }
 
 fn load_roots(roots: &Roots) -> Result<(Arc<RootCertStore>, String)> {
     match roots {
         Roots::System => Ok((system_roots(), "the system's root certificates".to_string())),
+        Roots::Given(certs) => {
+            let mut store = RootCertStore::empty();
+            for cert in certs {
+                store
+                    .add(cert.clone())
+                    .map_err(|e| Error::config(format!("invalid TLS ca: a certificate cannot be used: {e}")))?;
+            }
+            Ok((Arc::new(store), "the given ca".to_string()))
+        }
         Roots::File(path) => {
             let unreadable = |e: rustls_pki_types::pem::Error| {
                 Error::operational(format!(
@@ -181,12 +281,19 @@ fn system_roots() -> Arc<RootCertStore> {
 
 type Identity = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
 
-/// The client certificate and key: `sslcert`/`sslkey`, else libpq's `~/.postgresql/postgresql.crt`
-/// and `.key` when the certificate file exists.
-fn client_identity(info: &ConnInfo) -> Result<Option<Identity>> {
+/// The client certificate and key: `TlsMaterial::cert` and `key` (both or neither), else
+/// `sslcert`/`sslkey`, else libpq's `~/.postgresql/postgresql.crt` and `.key` when the
+/// certificate file exists (not when material is given in memory).
+fn client_identity(info: &ConnInfo, material: Option<&TlsMaterial>) -> Result<Option<Identity>> {
+    match material.map(|m| (m.cert.as_deref(), m.key.as_deref())) {
+        Some((Some(cert), Some(key))) => return Ok(Some((parse_certificates("cert", cert)?, parse_private_key(key)?))),
+        Some((Some(_), None)) => return Err(Error::config("TLS cert is given without its key")),
+        Some((None, Some(_))) => return Err(Error::config("TLS key is given without its cert")),
+        Some((None, None)) | None => {}
+    }
     let cert_path = match &info.ssl_files.cert {
         Some(path) => PathBuf::from(path),
-        None => match home_file("postgresql.crt").filter(|path| path.exists()) {
+        None => match home_file("postgresql.crt").filter(|path| path.exists() && material.is_none()) {
             Some(path) => path,
             None => return Ok(None),
         },
@@ -397,5 +504,135 @@ mod tests {
         assert_eq!(with_oid(OID_ECDSA_SHA1), Some(32));
         assert_eq!(with_oid(&[0x2b, 0x65, 0x70]), None, "Ed25519 has no hash to bind with");
         assert_eq!(server_end_point(&CertificateDer::from(vec![0x30])), None);
+    }
+
+    /// A self-signed CA certificate (its key was thrown away): PEM the parser must accept.
+    const CA_PEM: &str = concat!(
+        "-----BEGIN CERTIFICATE-----\n",
+        "MIIBkzCCATmgAwIBAgIUbMm3yZ4zP3tdB9EAjnwH5japoiwwCgYIKoZIzj0EAwIw\n",
+        "HjEcMBoGA1UEAwwTcGd0aWRlIHVuaXQgdGVzdCBjYTAgFw0yNjEyMDcwMjUwMjRa\n",
+        "GA8yMTI2MTExMzAyNTAyNFowHjEcMBoGA1UEAwwTcGd0aWRlIHVuaXQgdGVzdCBj\n",
+        "YTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABNXVER+IK3oa3Q6qS7aDDjoo7X0R\n",
+        "5MIkOhS0Ir9bsa+EPbFXtIyc/DuMR8CqQ8fIxYz+JOmelsbndPz8IYBfI9qjUzBR\n",
+        "MB0GA1UdDgQWBBRic78Uu3AbJ77Xtw+FhRYG+luu2zAfBgNVHSMEGDAWgBRic78U\n",
+        "u3AbJ77Xtw+FhRYG+luu2zAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gA\n",
+        "MEUCIH21nRepNB7G+J0PqDUoW/d2yBpvmj4531jEToKgz8vZAiEA4xr8JZnukWXs\n",
+        "O0mXOopl7+iWK4zUXB1Y3mWqTWs8GfM=\n",
+        "-----END CERTIFICATE-----\n",
+    );
+
+    /// A PEM section of `label` around arbitrary bytes: the parser checks the armour, not the DER.
+    fn section(label: &str, body: &str) -> String {
+        format!("-----BEGIN {label}-----\n{body}\n-----END {label}-----\n")
+    }
+
+    fn config_message<T: std::fmt::Debug>(outcome: Result<T>) -> String {
+        match outcome {
+            Err(Error::Config(message)) => message,
+            other => panic!("expected a Config error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ca_pem_is_read_one_or_several_and_errors_name_the_setting() {
+        assert_eq!(parse_certificates("ca", CA_PEM).unwrap().len(), 1);
+        let two = format!("{CA_PEM}\n{CA_PEM}\n");
+        assert_eq!(parse_certificates("ca", &two).unwrap().len(), 2);
+        let none = config_message(parse_certificates("ca", "not a certificate"));
+        assert_eq!(
+            none,
+            "invalid TLS ca: no PEM certificate (-----BEGIN CERTIFICATE-----) found"
+        );
+        let truncated = CA_PEM.replace("-----END CERTIFICATE-----", "");
+        assert_eq!(
+            config_message(parse_certificates("ca", &truncated)),
+            "invalid TLS ca: a PEM section has no END line"
+        );
+        let bad = section("CERTIFICATE", "!!!not base64!!!");
+        assert_eq!(
+            config_message(parse_certificates("cert", &bad)),
+            "invalid TLS cert: a PEM section is not valid base64"
+        );
+    }
+
+    #[test]
+    fn private_keys_in_pkcs8_pkcs1_and_sec1() {
+        let body = "AAECAwQFBgcICQ==";
+        assert!(matches!(
+            parse_private_key(&section("PRIVATE KEY", body)),
+            Ok(PrivateKeyDer::Pkcs8(_))
+        ));
+        assert!(matches!(
+            parse_private_key(&section("RSA PRIVATE KEY", body)),
+            Ok(PrivateKeyDer::Pkcs1(_))
+        ));
+        assert!(matches!(
+            parse_private_key(&section("EC PRIVATE KEY", body)),
+            Ok(PrivateKeyDer::Sec1(_))
+        ));
+        let message = config_message(parse_private_key(CA_PEM));
+        assert!(
+            message.starts_with("invalid TLS key: no PEM private key found"),
+            "{message}"
+        );
+        let encrypted = config_message(parse_private_key(&section("ENCRYPTED PRIVATE KEY", body)));
+        assert!(encrypted.contains("encrypted keys are not supported"), "{encrypted}");
+    }
+
+    #[test]
+    fn key_errors_never_quote_the_key() {
+        let secret = "c2VjcmV0LWtleS1tYXRlcmlhbA";
+        for pem in [
+            section("PRIVATE KEY", &format!("{secret}*{secret}")),
+            format!("-----BEGIN PRIVATE KEY-----\n{secret}\n"),
+            format!("-----BEGIN PRIVATE KEY {secret}\n{secret}\n-----END PRIVATE KEY-----\n"),
+        ] {
+            let message = config_message(parse_private_key(&pem));
+            assert!(message.starts_with("invalid TLS key: "), "{message}");
+            assert!(!message.contains(secret) && !message.contains("c2Vj"), "{message}");
+        }
+        let material = TlsMaterial {
+            key: Some(secret.to_string()),
+            ..Default::default()
+        };
+        assert!(!format!("{material:?}").contains(secret));
+    }
+
+    #[test]
+    fn material_replaces_the_files_and_is_checked_before_any_host() {
+        let info = ConnInfo::parse("host=localhost sslmode=verify-full").unwrap();
+        let with = |material: TlsMaterial| Tls::new(&info, Some(&material)).map(|tls| tls.is_some());
+        assert!(with(TlsMaterial::default()).unwrap());
+        let ca = TlsMaterial {
+            ca: Some(CA_PEM.to_string()),
+            servername: Some("db.example.com".to_string()),
+            ..Default::default()
+        };
+        assert!(with(ca).unwrap());
+        let bad_ca = TlsMaterial {
+            ca: Some("junk".to_string()),
+            ..Default::default()
+        };
+        assert!(config_message(with(bad_ca)).starts_with("invalid TLS ca: "));
+        let cert_alone = TlsMaterial {
+            cert: Some(CA_PEM.to_string()),
+            ..Default::default()
+        };
+        assert_eq!(config_message(with(cert_alone)), "TLS cert is given without its key");
+        let key_alone = TlsMaterial {
+            key: Some(section("PRIVATE KEY", "AAEC")),
+            ..Default::default()
+        };
+        assert_eq!(config_message(with(key_alone)), "TLS key is given without its cert");
+        let bad_name = TlsMaterial {
+            servername: Some("not a name".to_string()),
+            ..Default::default()
+        };
+        assert_eq!(
+            config_message(with(bad_name)),
+            "TLS servername \"not a name\" is not a host name or IP address"
+        );
+        let disabled = ConnInfo::parse("host=localhost sslmode=disable").unwrap();
+        assert!(Tls::new(&disabled, Some(&TlsMaterial::default())).unwrap().is_none());
     }
 }

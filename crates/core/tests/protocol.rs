@@ -194,6 +194,7 @@ async fn the_cache_evicts_and_closes_past_its_size() {
     let conn = connect_with(ConnectOptions {
         autocommit: true,
         statement_cache_size: 3,
+        ..Default::default()
     })
     .await;
     for n in 0..6 {
@@ -209,6 +210,7 @@ async fn size_zero_sends_no_named_statement() {
     let conn = connect_with(ConnectOptions {
         autocommit: true,
         statement_cache_size: 0,
+        ..Default::default()
     })
     .await;
     for _ in 0..3 {

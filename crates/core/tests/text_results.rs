@@ -77,6 +77,7 @@ async fn text_results_work_without_the_statement_cache_and_for_copy() {
     let conn = connect_with(ConnectOptions {
         autocommit: true,
         statement_cache_size: 0,
+        ..Default::default()
     })
     .await;
     let result = conn
