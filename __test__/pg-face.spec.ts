@@ -265,3 +265,33 @@ describe('pgtide/pg Cursor and QueryStream', () => {
     client.release()
   })
 })
+
+describe.each(faces)('$name: a pool client’s end()', ({ Pool }) => {
+  it('closes its connection and the pool opens another', async () => {
+    const p = new Pool({ connectionString: databaseUrl(), max: 1 })
+    ends.push(() => p.end())
+    const client = await p.connect()
+    const pid = processID(client)
+    await (client as unknown as { end(): Promise<void> }).end()
+    client.release() // still checked out until released, in pg as here
+    const next = await p.connect()
+    expect(processID(next)).not.toBe(pid)
+    next.release()
+  })
+})
+
+describe('pgtide/pg: a throwing connect listener', () => {
+  it('is reported, and the connection still serves', async () => {
+    const warnings: Error[] = []
+    const onWarning = (warning: Error) => warnings.push(warning)
+    process.on('warning', onWarning)
+    const p = new tide.Pool({ connectionString: databaseUrl(), max: 1 })
+    ends.push(() => p.end())
+    p.on('connect', () => {
+      throw new Error('listener bug')
+    })
+    expect((await p.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }])
+    await expect.poll(() => warnings.map((w) => w.message).join()).toMatch(/'connect' listener .* threw: Error: listener bug/)
+    process.off('warning', onWarning)
+  })
+})

@@ -25,6 +25,7 @@ const PANELS = [
 const COLOURS = {
   pgtide: '#0f766e',
   'pgtide-sync': '#5eada5',
+  'pgtide-pg': '#99d3c8',
   pg: '#9ca3af',
   'pg-native': '#b8ad97',
   postgres: '#8b9bb8',

@@ -13,6 +13,7 @@
 // transaction (psycopg's default would add a COMMIT round trip to each checkout).
 
 const PGTIDE = new URL('../dist/index.mjs', import.meta.url).href
+const PGTIDE_PG = new URL('../dist/pg.mjs', import.meta.url).href
 
 /** The URL with `application_name` set, so W5 can find each pool's backends. */
 export function withAppName(url, appName) {
@@ -96,6 +97,12 @@ async function pgJs(options) {
   return pgPool(pg.Pool, options)
 }
 
+/** pgtide's node-postgres face, driven exactly as pg is. */
+async function pgtidePg(options) {
+  const { Pool } = await import(PGTIDE_PG)
+  return pgPool(Pool, options)
+}
+
 async function pgNative(options) {
   const { default: pg } = await import('pg')
   // pg.native is null when pg-native (an optional dependency) did not install or build.
@@ -142,6 +149,7 @@ async function postgresJs({ url, size, appName }) {
 export const PEERS = [
   { id: 'pgtide', label: 'pgtide', pool: pgtideAsync },
   { id: 'pgtide-sync', label: 'pgtide sync', pool: pgtideSync, session: pgtideSession },
+  { id: 'pgtide-pg', label: 'pgtide/pg', pool: pgtidePg },
   { id: 'pg', label: 'pg', pool: pgJs },
   { id: 'pg-native', label: 'pg-native', pool: pgNative, session: pgNativeSession },
   { id: 'postgres', label: 'postgres.js', pool: postgresJs },
@@ -172,6 +180,7 @@ export async function availablePeers(ids) {
 }
 
 async function probe(id) {
+  if (id === 'pgtide-pg') return import(PGTIDE_PG)
   if (id.startsWith('pgtide')) return import(PGTIDE)
   if (id === 'pg') return import('pg')
   if (id === 'postgres') return import('postgres')

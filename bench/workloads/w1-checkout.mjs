@@ -6,7 +6,7 @@ import { sequential, sequentialSync } from '../measure.mjs'
 export default {
   id: 'W1',
   title: 'sequential checkout + SELECT 1 + return, pool of 10',
-  peers: ['pgtide', 'pgtide-sync', 'pg', 'pg-native', 'postgres'],
+  peers: ['pgtide', 'pgtide-sync', 'pgtide-pg', 'pg', 'pg-native', 'postgres'],
   metrics: [
     { key: 'ops', label: 'W1 checkout + SELECT 1', unit: 'ops/s', better: 'higher', target: { ratio: 1.2 } },
     { key: 'p50', label: 'W1 p50', unit: 'ms', better: 'lower' },

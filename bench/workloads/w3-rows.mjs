@@ -26,7 +26,7 @@ async function rowsPerSecond(pool, sql, timing) {
 export default {
   id: 'W3',
   title: '10,000-row selects, one after the other',
-  peers: ['pgtide', 'pg', 'pg-native', 'postgres'],
+  peers: ['pgtide', 'pgtide-pg', 'pg', 'pg-native', 'postgres'],
   metrics: [
     {
       key: 'md5',

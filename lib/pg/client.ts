@@ -8,7 +8,7 @@ import { AsyncConnection } from '../connection'
 import { fromNative } from '../errors'
 import { deliverNotices, type Notice } from '../notifications'
 import type { NativeConnection } from '../native'
-import { checkClientConfig, conninfoOf, passwordSource, resolvePassword, withSecretsHidden, type ClientConfig, type TypeParserSource } from './config'
+import { checkClientConfig, conninfoOf, passwordSource, resolvePassword, tlsOf, withSecretsHidden, type ClientConfig, type TypeParserSource } from './config'
 import { Cursor, QueryStream } from './cursor'
 import { runForeignSubmittable, type ForeignSubmittable } from './foreign-cursor'
 import { callUser, isSubmittable, normalQuery, settle, type QueryConfig, type QueryResult, type Submittable } from './query'
@@ -212,7 +212,7 @@ export class Client extends ClientBase {
 
   async #open(): Promise<void> {
     const password = await resolvePassword(passwordSource(this.config))
-    this.conn = await AsyncConnection.connect(conninfoOf(this.config, password), { autocommit: true })
+    this.conn = await AsyncConnection.connect(conninfoOf(this.config, password), { autocommit: true, tls: tlsOf(this.config) })
     this.updateEvents()
     this.emit('connect')
   }
@@ -244,8 +244,8 @@ export class Client extends ClientBase {
   }
 }
 
-/** @internal How a pool takes its connection back: with an error (or true), it is closed instead. */
-export type GiveBack = (client: PoolClient, err: Error | boolean | undefined) => void
+/** @internal How a pool takes its connection back: with an error (or true), it is closed and replaced instead. */
+export type GiveBack = (client: PoolClient, err: Error | boolean | undefined) => Promise<void>
 
 /** A pool's connection while checked out, as pg's `PoolClient`: give it back with `release()`. */
 export class PoolClient extends ClientBase {
@@ -279,7 +279,18 @@ export class PoolClient extends ClientBase {
   release(err?: Error | boolean): void {
     const giveBack = this.#giveBack
     if (giveBack === null) throw new Error('Release called on client which has already been released to the pool.')
-    giveBack(this, err)
+    void giveBack(this, err)
+  }
+
+  /**
+   * Closes the connection, as pg's `client.end()` on a pool's client: it stays checked out until
+   * `release()`, which then has the pool replace it.
+   */
+  end(): Promise<void>
+  end(callback: (err?: Error | null) => void): void
+  end(callback?: (err?: Error | null) => void): Promise<void> | void {
+    const conn = this.conn
+    return settle(conn === null ? Promise.resolve() : conn.close(), callback, 'undefined')
   }
 
   protected notQueryable(): Error {

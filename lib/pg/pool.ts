@@ -8,6 +8,7 @@ import type { AsyncConnection } from '../connection'
 import { Client, PoolClient } from './client'
 import { conninfoOf, passwordSource, poolOptionsOf, resolvePassword, withSecretsHidden, type PoolConfig } from './config'
 import { callUser, isSubmittable, normalQuery, settle, type QueryConfig, type QueryResult, type Submittable } from './query'
+import { reportCallbackFailure } from '../user-code'
 import { runQuery } from './runner'
 
 type ConnectCallback = (err: Error | undefined, client: PoolClient | undefined, release: (err?: Error | boolean) => void) => void
@@ -58,7 +59,12 @@ export class Pool extends EventEmitter {
     client.bind(conn, null)
     try {
       // pg's `pool.on('connect', (client) => client.query('SET ...'))`: those queries finish first.
-      this.emit('connect', client)
+      // A listener that throws is reported, and the connection is still used.
+      try {
+        this.emit('connect', client)
+      } catch (error) {
+        reportCallbackFailure("a 'connect' listener of a pgtide/pg Pool", error)
+      }
       await client.settled()
       const { onConnect } = this.options
       if (onConnect !== undefined) await onConnect(client)
@@ -138,11 +144,11 @@ export class Pool extends EventEmitter {
     return client
   }
 
-  #release(client: PoolClient, err: Error | boolean | undefined): void {
+  #release(client: PoolClient, err: Error | boolean | undefined): Promise<void> {
     const conn = client.unbind()
     this.#checkedOut.delete(client)
     if (this.#checkedOut.size === 0) this.#allReleased?.()
-    if (conn === null) return
+    if (conn === null) return Promise.resolve()
     client.uses += 1
     const maxUses = this.options.maxUses
     const remove = Boolean(err) || (maxUses !== undefined && client.uses >= maxUses)
@@ -161,7 +167,7 @@ export class Pool extends EventEmitter {
         if (this.listenerCount('error') > 0) this.emit('error', error, client)
       },
     )
-    this.#track(returned)
+    return this.#track(returned)
   }
 
   /** Runs one statement on a connection of the pool. */
