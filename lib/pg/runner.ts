@@ -1,7 +1,7 @@
 // Running one pg-style query on a pgtide connection or pool, as node-postgres runs it: every
 // column comes back as text and is parsed by the query's, the client's or the global type
-// parsers; a query without parameters goes through the simple protocol, so a script of several
-// statements runs and gives one result per statement.
+// parsers; a script without parameters goes through the simple protocol, so its statements run
+// and give one result each.
 
 import type { AsyncConnectionPool } from '../async-pool'
 import type { AsyncConnection } from '../connection'
@@ -60,8 +60,14 @@ function shapedAll(results: NativeResult[], query: NormalQuery, defaults: TypePa
   return all.length === 1 ? all[0]! : all
 }
 
+/**
+ * Text without parameters that may hold several statements (any `;`), or none, goes through the
+ * simple protocol, as pg sends it. One statement goes through the statement cache like the
+ * others: a repeated `SELECT 1` or `BEGIN` then costs the server no parse and plan each time.
+ */
 function isSimple(query: NormalQuery): boolean {
-  return query.values === undefined || query.values.length === 0
+  if (query.values !== undefined && query.values.length > 0) return false
+  return query.text.includes(';') || query.text.trim() === ''
 }
 
 /** Runs `query` on `target`; past `timeoutMillis` it is cancelled and rejects with pg's message. */
