@@ -10,6 +10,8 @@ import { TypeOverrides, types } from './pg/types'
 
 export { Client, Cursor, DatabaseError, escapeIdentifier, escapeLiteral, Pool, PoolClient, QueryStream, TypeOverrides, types }
 export type { ClientConfig, PoolConfig, SslConfig, TypeParserSource } from './pg/config'
+export type { ClientBaseEvents, ClientEvents, PgNotice, PgNotification } from './pg/client'
+export type { PoolEvents } from './pg/pool'
 export type { CursorConfig, CursorResult, QueryStreamConfig } from './pg/cursor'
 export type { QueryArrayConfig, QueryArrayResult, QueryCallback, QueryConfig, QueryResult, Submittable } from './pg/query'
 export type { CustomTypesConfig, TypeFormat, TypeParser } from './pg/types'

@@ -11,7 +11,7 @@ import type { NativeConnection } from '../native'
 import { checkClientConfig, conninfoOf, passwordSource, resolvePassword, tlsOf, withSecretsHidden, type ClientConfig, type TypeParserSource } from './config'
 import { Cursor, QueryStream } from './cursor'
 import { runForeignSubmittable, type ForeignSubmittable } from './foreign-cursor'
-import { callUser, isSubmittable, normalQuery, settle, type QueryConfig, type QueryResult, type Submittable } from './query'
+import { callUser, isSubmittable, normalQuery, settle, type QueryArrayConfig, type QueryArrayResult, type QueryConfig, type QueryResult, type Submittable } from './query'
 import { runQuery } from './runner'
 
 type Callback<T> = (err: Error | null, value?: T) => void
@@ -43,8 +43,9 @@ export abstract class ClientBase extends EventEmitter {
     super()
     this.config = config
     // Listeners added before or after the connection: events start when someone listens.
-    this.on('newListener', (event: string) => queueMicrotask(() => this.updateEvents(event)))
-    this.on('removeListener', (event: string) => queueMicrotask(() => this.updateEvents(event)))
+    // (EventEmitter's own events: untyped `on`, as the typed one below knows only pg's events.)
+    super.on('newListener', (event: string) => queueMicrotask(() => this.updateEvents(event)))
+    super.on('removeListener', (event: string) => queueMicrotask(() => this.updateEvents(event)))
   }
 
   /** The server process serving this client, as pg's `processID`. */
@@ -67,6 +68,8 @@ export abstract class ClientBase extends EventEmitter {
   }
 
   query<T extends Submittable>(submittable: T): T
+  query<R extends unknown[] = unknown[]>(config: QueryArrayConfig, values?: readonly unknown[]): Promise<QueryArrayResult<R>>
+  query<R extends unknown[] = unknown[]>(config: QueryArrayConfig, callback: Callback<QueryArrayResult<R>>): void
   query<R = Record<string, unknown>>(textOrConfig: string | QueryConfig, values?: readonly unknown[]): Promise<QueryResult<R>>
   query<R = Record<string, unknown>>(textOrConfig: string | QueryConfig, callback: Callback<QueryResult<R>>): void
   query<R = Record<string, unknown>>(
@@ -158,8 +161,35 @@ export abstract class ClientBase extends EventEmitter {
   }
 }
 
+/** A `NOTIFY`, as pg's 'notification' event hands it over. */
+export interface PgNotification {
+  name: 'notification'
+  /** The backend that sent it. */
+  processId: number
+  channel: string
+  payload: string
+}
+
+/** A server notice, as pg's 'notice' event hands it over: an Error with the server's fields. */
+export type PgNotice = Error & Notice & { name: 'notice' }
+
+/** The events every client emits, with their listeners (as @types/pg types them). */
+export interface ClientBaseEvents {
+  /** A `NOTIFY` on a channel this connection `LISTEN`s to. */
+  notification: (message: PgNotification) => void
+  notice: (notice: PgNotice) => void
+  /** The connection was lost while idle (listening). */
+  error: (err: Error) => void
+}
+
+/** A standalone Client's events: those of every client, and its connection opening and ending. */
+export interface ClientEvents extends ClientBaseEvents {
+  connect: () => void
+  end: () => void
+}
+
 /** pg's notice: the server's fields, with the SQLSTATE also as `code`. */
-function pgNotice(notice: Notice): Notice & { name: 'notice'; code?: string } {
+function pgNotice(notice: Notice): PgNotice {
   return Object.assign(new Error(notice.message) as Error & Notice, notice, { name: 'notice' as const, code: notice.sqlstate })
 }
 
@@ -296,4 +326,37 @@ export class PoolClient extends ClientBase {
   protected notQueryable(): Error {
     return new Error('Client was released to the pool and is not queryable')
   }
+}
+
+// pg's events, typed: the listener methods take pg's event names and type their listeners.
+export interface ClientBase {
+  on<E extends keyof ClientBaseEvents>(event: E, listener: ClientBaseEvents[E]): this
+  once<E extends keyof ClientBaseEvents>(event: E, listener: ClientBaseEvents[E]): this
+  addListener<E extends keyof ClientBaseEvents>(event: E, listener: ClientBaseEvents[E]): this
+  prependListener<E extends keyof ClientBaseEvents>(event: E, listener: ClientBaseEvents[E]): this
+  prependOnceListener<E extends keyof ClientBaseEvents>(event: E, listener: ClientBaseEvents[E]): this
+  off<E extends keyof ClientBaseEvents>(event: E, listener: ClientBaseEvents[E]): this
+  removeListener<E extends keyof ClientBaseEvents>(event: E, listener: ClientBaseEvents[E]): this
+}
+
+// pg's events, typed: the listener methods take pg's event names and type their listeners.
+export interface Client {
+  on<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): this
+  once<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): this
+  addListener<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): this
+  prependListener<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): this
+  prependOnceListener<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): this
+  off<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): this
+  removeListener<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): this
+}
+
+// pg's events, typed: the listener methods take pg's event names and type their listeners.
+export interface PoolClient {
+  on<E extends keyof ClientBaseEvents>(event: E, listener: ClientBaseEvents[E]): this
+  once<E extends keyof ClientBaseEvents>(event: E, listener: ClientBaseEvents[E]): this
+  addListener<E extends keyof ClientBaseEvents>(event: E, listener: ClientBaseEvents[E]): this
+  prependListener<E extends keyof ClientBaseEvents>(event: E, listener: ClientBaseEvents[E]): this
+  prependOnceListener<E extends keyof ClientBaseEvents>(event: E, listener: ClientBaseEvents[E]): this
+  off<E extends keyof ClientBaseEvents>(event: E, listener: ClientBaseEvents[E]): this
+  removeListener<E extends keyof ClientBaseEvents>(event: E, listener: ClientBaseEvents[E]): this
 }

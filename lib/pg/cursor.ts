@@ -17,7 +17,7 @@ export interface CursorConfig {
   types?: TypeParserSource
 }
 
-type RowsCallback = (err: Error | null, rows?: unknown[], result?: CursorResult) => void
+type RowsCallback<Row> = (err: Error | null, rows?: Row[], result?: CursorResult) => void
 
 /** What a cursor knows of its query once read: pg's Result, rows aside. */
 export interface CursorResult {
@@ -31,7 +31,8 @@ interface CursorHost {
   cursorTarget(): { native: NativeConnection; types: TypeParserSource | undefined }
 }
 
-export class Cursor extends EventEmitter {
+/** `Row`: the shape of its rows, as the caller knows it (as pg-cursor's types take it; unchecked). */
+export class Cursor<Row = unknown> extends EventEmitter {
   readonly text: string
   readonly values: readonly unknown[] | undefined
   readonly #config: CursorConfig
@@ -60,10 +61,10 @@ export class Cursor extends EventEmitter {
   }
 
   /** The next `rowCount` rows (fewer at the end; none once done). */
-  read(rowCount: number): Promise<unknown[]>
-  read(rowCount: number, callback: RowsCallback): void
-  read(rowCount: number, callback?: RowsCallback): Promise<unknown[]> | void {
-    const rows = this.#enqueue(() => this.#read(rowCount))
+  read(rowCount: number): Promise<Row[]>
+  read(rowCount: number, callback: RowsCallback<Row>): void
+  read(rowCount: number, callback?: RowsCallback<Row>): Promise<Row[]> | void {
+    const rows = this.#enqueue(() => this.#read(rowCount) as Promise<Row[]>)
     if (callback === undefined) return rows
     rows.then(
       (got) => callback(null, got, this.#result),

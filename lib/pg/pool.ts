@@ -7,7 +7,7 @@ import { AsyncConnectionPool } from '../async-pool'
 import type { AsyncConnection } from '../connection'
 import { Client, PoolClient } from './client'
 import { conninfoOf, passwordSource, poolOptionsOf, resolvePassword, withSecretsHidden, type PoolConfig } from './config'
-import { callUser, isSubmittable, normalQuery, settle, type QueryConfig, type QueryResult, type Submittable } from './query'
+import { callUser, isSubmittable, normalQuery, settle, type QueryArrayConfig, type QueryArrayResult, type QueryConfig, type QueryResult, type Submittable } from './query'
 import { reportCallbackFailure } from '../user-code'
 import { runQuery } from './runner'
 
@@ -172,6 +172,8 @@ export class Pool extends EventEmitter {
 
   /** Runs one statement on a connection of the pool. */
   query<T extends Submittable>(submittable: T): never
+  query<R extends unknown[] = unknown[]>(config: QueryArrayConfig, values?: readonly unknown[]): Promise<QueryArrayResult<R>>
+  query<R extends unknown[] = unknown[]>(config: QueryArrayConfig, callback: (err: Error | null, result: QueryArrayResult<R>) => void): void
   query<R = Record<string, unknown>>(textOrConfig: string | QueryConfig, values?: readonly unknown[]): Promise<QueryResult<R>>
   query<R = Record<string, unknown>>(
     textOrConfig: string | QueryConfig,
@@ -238,6 +240,33 @@ export class Pool extends EventEmitter {
     work.then(untrack, untrack)
     return work
   }
+}
+
+/** A Pool's events, with their listeners (as @types/pg types them; 'end' is pg-pool's too). */
+export interface PoolEvents {
+  /** A new connection, before its first use: its queries run first. */
+  connect: (client: PoolClient) => void
+  /** A client checked out. */
+  acquire: (client: PoolClient) => void
+  /** A client given back: `err` is the error `release()` was given, if any. */
+  release: (err: Error | undefined, client: PoolClient) => void
+  /** A client's connection closed and dropped from the pool. */
+  remove: (client: PoolClient) => void
+  /** A connection failed while the pool held it. */
+  error: (err: Error, client: PoolClient) => void
+  /** The pool has ended. */
+  end: () => void
+}
+
+// pg's events, typed: the listener methods take pg's event names and type their listeners.
+export interface Pool {
+  on<E extends keyof PoolEvents>(event: E, listener: PoolEvents[E]): this
+  once<E extends keyof PoolEvents>(event: E, listener: PoolEvents[E]): this
+  addListener<E extends keyof PoolEvents>(event: E, listener: PoolEvents[E]): this
+  prependListener<E extends keyof PoolEvents>(event: E, listener: PoolEvents[E]): this
+  prependOnceListener<E extends keyof PoolEvents>(event: E, listener: PoolEvents[E]): this
+  off<E extends keyof PoolEvents>(event: E, listener: PoolEvents[E]): this
+  removeListener<E extends keyof PoolEvents>(event: E, listener: PoolEvents[E]): this
 }
 
 /** An error that means the connection itself is gone (not a statement's failure). */

@@ -8,7 +8,7 @@
 // which Drizzle and Prisma pass on every query) costs a closure, not a compilation.
 
 import { propertyKey } from '../decode'
-import { int32 } from '../types/decoder'
+import { int32, type SlicingBuffer } from '../types/decoder'
 import { noParse, type TypeParser } from './types'
 
 /** The part of a result column these rows need (pg's FieldDef has both). */
@@ -135,7 +135,7 @@ function genericFactory(names: string[], parsed: boolean[], mode: RowMode): Rows
           at += 4
           let value: unknown = null
           if (size >= 0) {
-            const text = buf.utf8Slice(at, at + size)
+            const text = (buf as SlicingBuffer).utf8Slice(at, at + size)
             const parser = parsers[c]
             value = parser ? parser(text) : text
             at += size

@@ -1,7 +1,7 @@
 // Decoders of PostgreSQL's binary forms, for the types the engine asks for in binary
 // (crates/core/src/result.rs): exact, and no text to parse.
 
-import { int32, uint32, utf8, type Decoder } from './decoder'
+import { int32, uint32, utf8, type Decoder, type SlicingBuffer } from './decoder'
 
 export const bool: Decoder = (buf, start) => buf[start] !== 0
 
@@ -37,10 +37,10 @@ export const bytea: Decoder = (buf, start, end) => {
 
 export const text: Decoder = utf8
 
-export const json: Decoder = (buf, start, end) => JSON.parse(buf.utf8Slice(start, end))
+export const json: Decoder = (buf, start, end) => JSON.parse((buf as SlicingBuffer).utf8Slice(start, end))
 
 /** jsonb's binary form is a version byte (1) and then the JSON text. */
-export const jsonb: Decoder = (buf, start, end) => JSON.parse(buf.utf8Slice(start + 1, end))
+export const jsonb: Decoder = (buf, start, end) => JSON.parse((buf as SlicingBuffer).utf8Slice(start + 1, end))
 
 const PG_EPOCH_MS = 946_684_800_000 // 2000-01-01, PostgreSQL's epoch
 const PG_EPOCH_DAYS = 10_957
