@@ -68,7 +68,7 @@ export function checkSql(sql: unknown): string {
 
 /** The options the engine needs (the callbacks stay on this side). */
 function nativeOptionsFrom(options: NormalisedConnectionOptions): NativeConnectOptions {
-  return { autocommit: options.autocommit, statementCacheSize: options.statementCacheSize }
+  return { autocommit: options.autocommit, statementCacheSize: options.statementCacheSize, tls: options.tls }
 }
 
 function checkConninfo(conninfo: unknown): string {

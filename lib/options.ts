@@ -18,6 +18,31 @@ export interface ConnectionOptions {
   onNotification?: (notification: Notification) => unknown
   /** How values of some types are decoded (docs/types.md). */
   types?: TypeOptions
+  /** TLS certificates and key as PEM text, in place of the conninfo's sslrootcert/sslcert/sslkey files. */
+  tls?: TlsOptions
+}
+
+/** PEM text (a string or a Buffer holding it), as Node's `tls.connect` takes it. */
+export type Pem = string | Buffer
+
+/** TLS material given in memory (docs/api.md, `tls`); how much is checked stays `sslmode`'s. */
+export interface TlsOptions {
+  /** The certificate authorities to trust, in place of `sslrootcert`. */
+  ca?: Pem | Pem[]
+  /** The client certificate (chain), in place of `sslcert`; needs `key`. */
+  cert?: Pem
+  /** Its private key (PKCS#8, PKCS#1 or SEC1, not encrypted), in place of `sslkey`. */
+  key?: Pem
+  /** The name to send in SNI and to check the certificate against, in place of the host. */
+  servername?: string
+}
+
+/** `TlsOptions` as the engine takes them: text only, the CAs concatenated; `key` not enumerable. */
+export interface NormalisedTls {
+  ca?: string
+  cert?: string
+  key?: string
+  servername?: string
 }
 
 /** Choices of decoding, by type; more keys may come. */
@@ -32,9 +57,10 @@ export interface NormalisedConnectionOptions {
   onNotice?: (notice: Notice) => unknown
   onNotification?: (notification: Notification) => unknown
   types: TypeSettings
+  tls?: NormalisedTls
 }
 
-const CONNECTION_OPTION_NAMES = new Set(['autocommit', 'statementCacheSize', 'onNotice', 'onNotification', 'types'])
+const CONNECTION_OPTION_NAMES = new Set(['autocommit', 'statementCacheSize', 'onNotice', 'onNotification', 'types', 'tls'])
 
 /** The most prepared statements a connection may keep: far past any sane setting. */
 const MAX_STATEMENT_CACHE_SIZE = 1_000_000
@@ -57,7 +83,43 @@ export function connectionOptionsFrom(options: ConnectionOptions | undefined): N
     onNotice: callbackFrom('onNotice', options.onNotice),
     onNotification: callbackFrom('onNotification', options.onNotification),
     types: typeSettingsFrom(options.types),
+    tls: tlsFrom(options.tls),
   }
+}
+
+const TLS_OPTION_NAMES = ['ca', 'cert', 'key', 'servername']
+
+/**
+ * The TLS material, checked for shape (the engine reads the PEM and names what is malformed).
+ * The key is kept off enumeration, so it stays out of `util.inspect`, `JSON.stringify` and spreads.
+ * `name` is the setting's name in errors (pgtide/pg passes `ssl`, as its users call it).
+ */
+export function tlsFrom(tls: TlsOptions | undefined, name = 'tls', what = 'connection option'): NormalisedTls | undefined {
+  if (tls === undefined || tls === null) return undefined
+  if (typeof tls !== 'object') throw new TypeError(`${what} '${name}' must be an object, not ${typeof tls}`)
+  for (const key of Object.keys(tls)) {
+    if (!TLS_OPTION_NAMES.includes(key)) throw new TypeError(`unknown ${what} '${name}.${key}'`)
+  }
+  const pemFrom = (key: string, value: unknown): string | undefined => {
+    if (value === undefined || value === null) return undefined
+    if (typeof value === 'string') return value
+    if (Buffer.isBuffer(value)) return value.toString('utf8')
+    throw new TypeError(`${what} '${name}.${key}' must be PEM text (a string or a Buffer), not ${typeof value}`)
+  }
+  const cas = Array.isArray(tls.ca) ? tls.ca : tls.ca === undefined || tls.ca === null ? [] : [tls.ca]
+  const ca = cas.map((one) => pemFrom('ca', one)).filter((one) => one !== undefined)
+  const servername = tls.servername ?? undefined
+  if (servername !== undefined && typeof servername !== 'string') {
+    throw new TypeError(`${what} '${name}.servername' must be a string, not ${typeof servername}`)
+  }
+  const normalised: NormalisedTls = {}
+  if (tls.ca !== undefined && tls.ca !== null) normalised.ca = ca.join('\n')
+  const cert = pemFrom('cert', tls.cert)
+  if (cert !== undefined) normalised.cert = cert
+  const key = pemFrom('key', tls.key)
+  if (key !== undefined) Object.defineProperty(normalised, 'key', { value: key, enumerable: false })
+  if (servername !== undefined && servername !== '') normalised.servername = servername
+  return Object.freeze(normalised)
 }
 
 function statementCacheSizeFrom(size: unknown): number {

@@ -3,7 +3,7 @@
 
 import type { AsyncConnection, Connection } from './connection'
 import { binding, type NativeConnection } from './native'
-import { connectionOptionsFrom } from './options'
+import { connectionOptionsFrom, type NormalisedTls } from './options'
 import { callSafely, isThenable, settleQuietly } from './user-code'
 import type { LogLevel, NormalisedPoolOptions } from './pool-options'
 
@@ -13,6 +13,7 @@ interface NativeConnectParams {
   conninfo: string
   autocommit: boolean
   statementCacheSize: number
+  tls?: NormalisedTls
 }
 
 const LOG_METHOD = { debug: 'debug', info: 'info', warning: 'warn' } as const
@@ -62,8 +63,8 @@ function paramsFrom(conninfo: unknown, connectionOptions: unknown): NativeConnec
   if (typeof conninfo !== 'string') {
     throw new TypeError(`the conninfo function must return a string, not ${typeof conninfo}`)
   }
-  const { autocommit, statementCacheSize } = connectionOptionsFrom(connectionOptions as object)
-  return { conninfo, autocommit, statementCacheSize }
+  const { autocommit, statementCacheSize, tls } = connectionOptionsFrom(connectionOptions as object)
+  return { conninfo, autocommit, statementCacheSize, tls }
 }
 
 export function createAsyncNativePool<P>(

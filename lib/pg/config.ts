@@ -1,8 +1,10 @@
 // node-postgres's configuration keys, each either honoured (turned into libpq conninfo keys or
 // pgtide pool options) or refused with a TypeError naming it: none is silently ignored.
 
+import { isIP } from 'node:net'
+
 import type { AsyncConnectionPool } from '../async-pool'
-import type { ConnectionOptions } from '../options'
+import { tlsFrom, type ConnectionOptions, type NormalisedTls } from '../options'
 import type { AsyncPoolOptions } from '../pool-options'
 import type { PoolClient } from './client'
 
@@ -169,7 +171,7 @@ function serverSettings(config: ClientConfig): string | undefined {
   return settings.length > 0 ? settings.join(' ') : undefined
 }
 
-/** pg's `ssl` as libpq's `sslmode` (and PEM material for the engine, when given). */
+/** pg's `ssl` as libpq's `sslmode`: verify-full unless `rejectUnauthorized: false` (or 'no-verify'). */
 function sslMode(ssl: ClientConfig['ssl']): string | undefined {
   if (ssl === undefined || ssl === null || ssl === false) return undefined
   if (ssl === true) return 'verify-full'
@@ -184,12 +186,45 @@ function sslMode(ssl: ClientConfig['ssl']): string | undefined {
       throw new TypeError(`pgtide/pg does not support the ssl option '${key}'`)
     }
   }
-  if (ssl.ca !== undefined || ssl.cert !== undefined || ssl.key !== undefined || ssl.servername !== undefined) {
-    throw new TypeError(
-      "pgtide/pg does not support ssl.ca, ssl.cert, ssl.key or ssl.servername yet: give sslrootcert, sslcert and sslkey (file paths) in the connection string",
-    )
-  }
   return ssl.rejectUnauthorized === false ? 'require' : 'verify-full'
+}
+
+/**
+ * pg's `ssl` as the TLS material the engine takes in memory (`connectionOptions.tls`), as Node's
+ * `tls.connect` reads it: PEM text, never the `~/.postgresql` files libpq would look for. With
+ * `rejectUnauthorized: false` nothing is verified, so a `ca` given is not used (as in Node).
+ */
+export function tlsOf(config: ClientConfig): NormalisedTls | undefined {
+  const { ssl } = config
+  if (ssl === true || ssl === 'no-verify') return {}
+  if (typeof ssl !== 'object' || ssl === null) return undefined
+  sslMode(ssl)
+  const verify = ssl.rejectUnauthorized !== false
+  if (ssl.servername !== undefined && ssl.servername !== null && typeof ssl.servername !== 'string') {
+    throw new TypeError(`option 'ssl.servername' must be a string, not ${typeof ssl.servername}`)
+  }
+  // pg sets `servername` to the host when the host is a name: `ssl.servername` counts for IP addresses only.
+  const servername = isIP(hostOf(config)) === 0 ? undefined : ssl.servername
+  // `key` is read by name: withSecretsHidden makes it non-enumerable.
+  const material = { ca: verify ? ssl.ca : undefined, cert: ssl.cert, key: ssl.key, servername }
+  return tlsFrom(material, 'ssl', 'option')
+}
+
+/** The host pg connects to: `host`, else the connection string's, else PGHOST, else localhost. */
+function hostOf(config: ClientConfig): string {
+  if (typeof config.host === 'string' && config.host !== '') return config.host
+  const base = config.connectionString ?? ''
+  let host: string | undefined
+  if (/^postgres(ql)?:\/\//i.test(base)) {
+    try {
+      host = decodeURIComponent(new URL(base).hostname).replace(/^\[(.*)\]$/, '$1')
+    } catch {
+      host = undefined
+    }
+  } else {
+    host = /(?:^|\s)host\s*=\s*'?([^\s']+)/.exec(base)?.[1]
+  }
+  return host || process.env.PGHOST || 'localhost'
 }
 
 /** The conninfo for `config`: its connection string, then its fields, which win as in pg. */
@@ -282,16 +317,20 @@ export function poolOptionsOf(config: PoolConfig): AsyncPoolOptions<AsyncConnect
     maxIdle: secondsOrNever(idle),
     maxLifetime: lifetime === 0 ? Infinity : lifetime,
     ...pgtide,
-    connectionOptions: autocommitOn(pgtide.connectionOptions),
+    connectionOptions: autocommitOn(pgtide.connectionOptions, tlsOf(config)),
   }
 }
 
-/** pg clients commit each statement by itself: the pool's connections are in autocommit. */
-function autocommitOn(options: AsyncPoolOptions<AsyncConnectionPool>['connectionOptions']) {
+/**
+ * pg clients commit each statement by itself: the pool's connections are in autocommit. The TLS
+ * material of `ssl`, when set, goes with them.
+ */
+function autocommitOn(options: AsyncPoolOptions<AsyncConnectionPool>['connectionOptions'], tls: NormalisedTls | undefined) {
+  const ours = tls === undefined ? { autocommit: true } : { autocommit: true, tls }
   if (typeof options === 'function') {
-    return async (): Promise<ConnectionOptions> => ({ ...(await options()), autocommit: true })
+    return async (): Promise<ConnectionOptions> => ({ ...(await options()), ...ours })
   }
-  return { ...options, autocommit: true }
+  return { ...options, ...ours }
 }
 
 /**
