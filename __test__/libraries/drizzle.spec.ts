@@ -36,13 +36,16 @@ function migrationsFolder(schemaName: string): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pgtide-drizzle-'))
   mkdirSync(path.join(dir, 'meta'))
   const entries = [{ idx: 0, version: '7', when: 1_700_000_000_000, tag: '0000_init', breakpoints: true }]
-  writeFileSync(path.join(dir, 'meta', '_journal.json'), JSON.stringify({ version: '7', dialect: 'postgresql', entries }))
+  const journal = { version: '7', dialect: 'postgresql', entries }
+  writeFileSync(path.join(dir, 'meta', '_journal.json'), JSON.stringify(journal))
   writeFileSync(
     path.join(dir, '0000_init.sql'),
     [
       `CREATE SCHEMA IF NOT EXISTS "${schemaName}";`,
       `CREATE TABLE "${schemaName}"."authors" ("id" serial PRIMARY KEY, "name" text NOT NULL);`,
-      `CREATE TABLE "${schemaName}"."books" ("id" serial PRIMARY KEY, "author_id" integer NOT NULL REFERENCES "${schemaName}"."authors"("id"), "title" text NOT NULL, "published_at" timestamp with time zone);`,
+      `CREATE TABLE "${schemaName}"."books" ("id" serial PRIMARY KEY, ` +
+        `"author_id" integer NOT NULL REFERENCES "${schemaName}"."authors"("id"), ` +
+        `"title" text NOT NULL, "published_at" timestamp with time zone);`,
     ].join('\n--> statement-breakpoint\n'),
   )
   return dir

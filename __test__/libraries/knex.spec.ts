@@ -18,7 +18,7 @@ import { databaseUrl } from '../helpers'
 import { faces, Pools, test, uniqueName, type Face } from './faces'
 
 const require = createRequire(path.resolve('package.json')) // vitest runs from the repository root
-const ClientPG: new (config: Knex.Config) => Knex.Client = require('knex/lib/dialects/postgres')
+const ClientPG: typeof Knex.Client = require('knex/lib/dialects/postgres')
 
 /** Knex's pg dialect with this face as its driver. */
 function clientFor(face: Face) {

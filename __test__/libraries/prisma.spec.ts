@@ -28,11 +28,8 @@ const { prismaScenario } = require(path.join(fixture, 'scenario.cjs'))
 function installAliasFixture(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pgtide-pg-alias-'))
   cpSync(fixture, dir, { recursive: true })
-  const npm = spawnSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'], {
-    cwd: dir,
-    encoding: 'utf8',
-    timeout: 60_000,
-  })
+  const args = ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error']
+  const npm = spawnSync('npm', args, { cwd: dir, encoding: 'utf8', timeout: 60_000 })
   if (npm.status !== 0) throw new Error(`npm install in the pg-alias fixture failed: ${npm.error ?? npm.stderr}`)
   symlinkSync(path.resolve('.'), path.join(dir, 'node_modules', 'pgtide'), 'dir')
   return dir
@@ -45,7 +42,11 @@ async function runScenario(face: Face, table: string, dirs: string[]): Promise<R
   }
   const dir = installAliasFixture()
   dirs.push(dir)
-  const run = spawnSync(process.execPath, ['scenario.cjs', databaseUrl(), table], { cwd: dir, encoding: 'utf8', timeout: 20_000 })
+  const run = spawnSync(process.execPath, ['scenario.cjs', databaseUrl(), table], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 20_000,
+  })
   if (run.status !== 0) throw new Error(`the scenario failed under the pg alias:\n${run.error ?? run.stderr}`)
   return JSON.parse(run.stdout.trim().split('\n').pop()!)
 }
