@@ -585,17 +585,20 @@ describe('maintenance', () => {
     expect(pool.getStats().poolSize).toBe(2)
   })
 
-  it('replaces connections older than maxLifetime when they come back', async () => {
-    const pool = makePool({ minSize: 1, maxLifetime: 0.2 })
+  it('never hands out a connection older than maxLifetime, idle or coming back', async () => {
+    const pool = makePool({ minSize: 1, maxLifetime: 0.5 })
     await pool.wait()
-    await sleep(0.1)
-    const pids: number[] = []
-    for (let i = 0; i < 5; i++) {
-      pids.push(await pidOf(pool))
-      await sleep(0.2)
-    }
-    expect(pids[0]).toBe(pids[1])
-    expect(pids[4]).not.toBe(pids[0])
+    const first = await pidOf(pool)
+    expect(await pidOf(pool)).toBe(first) // young: reused
+    await sleep(0.6)
+    // Expired while idle: replaced at hand-out (psycopg would hand it out once more).
+    const second = await pidOf(pool)
+    expect(second).not.toBe(first)
+    // Expired while checked out: replaced when it comes back.
+    const conn = await pool.getconn()
+    await sleep(0.6)
+    await pool.putconn(conn)
+    expect(await pidOf(pool)).not.toBe(conn.backendPid)
   })
 
   it('check() replaces broken and expired idle connections', async () => {

@@ -374,6 +374,13 @@ impl Connection {
     }
 
     /// Ends the session politely; the server rolls back any open transaction.
+    /// Closes the connection on the runtime it was opened on, from any thread, without waiting
+    /// (a caller on the JS thread is outside every runtime).
+    pub fn close_in_background(self: Arc<Self>) {
+        let runtime = self.runtime.clone();
+        runtime.spawn(async move { self.close().await });
+    }
+
     pub async fn close(&self) {
         let mut hold = self.take_session().await;
         if !self.closed.swap(true, Ordering::AcqRel) {

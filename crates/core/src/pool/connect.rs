@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::stats::millis;
-use super::{close_in_background, jitter, next_lease_id, Lease, Shared, Slot, DEFAULT_CONNECT_TIMEOUT};
+use super::{jitter, next_lease_id, Lease, Shared, Slot, DEFAULT_CONNECT_TIMEOUT};
 use crate::connection::{Connection, TransactionStatus};
 use crate::error::{Error, Result};
 
@@ -49,7 +49,7 @@ impl Shared {
         configure(conn.clone()).await?;
         let status = conn.transaction_status();
         if status != TransactionStatus::Idle {
-            close_in_background(conn.clone());
+            conn.clone().close_in_background();
             return Err(Error::Programming(format!(
                 "connection left in status {} by configure function: discarded",
                 status.as_str().to_uppercase()

@@ -165,8 +165,18 @@ impl Shared {
         let mut state = self.state();
         match self.kind {
             PoolKind::Regular => {
-                if let Some(slot) = state.idle.pop_front() {
+                let now = Instant::now();
+                while let Some(slot) = state.idle.pop_front() {
                     state.nconns_min = state.nconns_min.min(state.idle.len());
+                    // An idle connection past its lifetime, or known lost, is replaced, never handed out.
+                    let conn = &slot.lease.conn;
+                    if slot.expire_at <= now || conn.broken() || conn.closed() {
+                        self.log(Level::Info, || {
+                            format!("replacing expired or lost idle connection {}", describe(conn))
+                        });
+                        self.replace(&mut state, slot.lease.conn);
+                        continue;
+                    }
                     return Ok(Ready::Lease(hand_out(&mut state, slot)));
                 }
             }

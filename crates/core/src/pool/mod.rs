@@ -384,10 +384,6 @@ fn hand_out(state: &mut State, mut slot: Slot) -> Lease {
 }
 
 /// Closes a connection the pool is done with, without waiting for it.
-fn close_in_background(conn: Arc<Connection>) {
-    tokio::spawn(async move { conn.close().await });
-}
-
 impl Shared {
     fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the state half-updated in a way that

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::stats::millis;
-use super::{close_in_background, describe, next_lease_id, Lease, Level, Outcome, PoolKind, Shared, Slot, State, Task};
+use super::{describe, next_lease_id, Lease, Level, Outcome, PoolKind, Shared, Slot, State, Task};
 use crate::connection::{Connection, TransactionStatus};
 use crate::error::{Error, Result};
 
@@ -143,7 +143,7 @@ impl Shared {
 
     /// Discards a connection and starts its replacement.
     pub(super) fn replace(&self, state: &mut State, conn: Arc<Connection>) {
-        close_in_background(conn);
+        conn.close_in_background();
         // The slot stays counted: its new connection goes to a waiter, or (null pool) is closed.
         self.run_task(
             state,
@@ -201,7 +201,7 @@ impl Shared {
     /// Hands a connection to the first live waiter, or puts it in the idle deque.
     pub(super) fn add_to_pool(&self, state: &mut State, mut slot: Slot) {
         if state.closed {
-            close_in_background(slot.lease.conn.clone());
+            slot.lease.conn.clone().close_in_background();
             return;
         }
         while let Some(waiter) = state.waiting.pop_front() {
@@ -228,7 +228,7 @@ impl Shared {
             }
             PoolKind::Null => {
                 // No waiter: a null pool keeps nothing, and the slot is free again.
-                close_in_background(slot.lease.conn.clone());
+                slot.lease.conn.clone().close_in_background();
                 state.nconns = state.nconns.saturating_sub(1);
             }
         }

@@ -164,7 +164,7 @@ impl Shared {
                         max_idle.as_secs_f64()
                     )
                 });
-                super::close_in_background(slot.lease.conn);
+                slot.lease.conn.close_in_background();
             }
         }
     }
