@@ -1,7 +1,9 @@
 // Typical use of pgtide as an ES module consumer sees it: every line must type-check, and every
-// `@ts-expect-error` must stay an error. Checked by types.spec.ts under moduleResolution node16
-// and bundler, through the package's own `exports` (a self-reference to 'pgtide'); never run.
+// `@ts-expect-error` must stay an error. Checked by types.spec.ts, strict and without
+// skipLibCheck, under module nodenext, bundler, and commonjs (node10 resolution, which reads
+// no `exports`), through the installed package (node_modules/pgtide); never run.
 
+import { knex } from 'knex'
 import { Kysely, PostgresDialect, type Generated } from 'kysely'
 import pgtide, {
   AsyncConnection,
@@ -20,7 +22,16 @@ import pgtide, {
   type QueryResult,
 } from 'pgtide'
 import { prometheusMetrics } from 'pgtide/metrics'
-import { Pool, type PoolClient } from 'pgtide/pg'
+import pgFace, {
+  Client,
+  Cursor,
+  Pool,
+  QueryStream,
+  types,
+  type PoolClient,
+  type QueryArrayResult,
+  type QueryResult as PgQueryResult,
+} from 'pgtide/pg'
 
 const url = 'postgres://app@127.0.0.1/shop'
 
@@ -143,6 +154,66 @@ export async function pgCompat(): Promise<unknown[][]> {
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
     await db.destroy()
   }
+}
+
+export async function pgStyle(): Promise<string> {
+  const pool = new pgFace.Pool({ connectionString: url, max: 4 })
+  pool.on('connect', (client) => {
+    void client.query('SET search_path TO app')
+    // @ts-expect-error the listener's client is a PoolClient, not any
+    client.noSuchMethod()
+  })
+  pool.on('error', (err, client) => {
+    console.error(err.message, client.processID)
+    // @ts-expect-error the listener's error is an Error, not any
+    err.noSuchField.length
+  })
+  pool.once('acquire', (client) => client.escapeIdentifier('x'))
+  pool.on('release', (err: Error | undefined, client: PoolClient) => console.log(err?.message, client.processID))
+  pool.on('remove', (client) => client.processID)
+  pool.on('end', () => {})
+  // @ts-expect-error 'connect' hands the listener a client, not an error first
+  pool.on('connect', (err: Error, client: PoolClient) => console.log(err, client))
+
+  const typed: PgQueryResult<Customer> = await pool.query<Customer>('SELECT id, name FROM customers WHERE id = $1', [1])
+  typed.rows[0]?.name.toUpperCase()
+  const arrays: QueryArrayResult<[number, string]> = await pool.query<[number, string]>({
+    text: 'SELECT id, name FROM customers',
+    rowMode: 'array',
+  })
+  arrays.rows[0]?.[1].toUpperCase()
+
+  const client = new Client({ connectionString: url })
+  await client.connect()
+  client.on('notification', (msg) => console.log(msg.channel.toUpperCase(), msg.payload?.length, msg.processId))
+  client.on('notice', (notice) => console.log(notice.message))
+  client.on('error', (err) => console.log(err.message))
+  client.on('end', () => {})
+  // @ts-expect-error a notification's channel is a string
+  client.on('notification', (msg) => msg.channel.toFixed())
+  await client.query('LISTEN jobs')
+
+  types.setTypeParser(types.builtins.INT8, (value) => BigInt(value))
+  const checkedOut = await pool.connect()
+  try {
+    const cursor = checkedOut.query(new Cursor<Customer>('SELECT id, name FROM customers', []))
+    const batch: Customer[] = await cursor.read(100)
+    await cursor.close()
+    const stream = checkedOut.query(new QueryStream('SELECT id FROM customers', [], { batchSize: 50 }))
+    for await (const row of stream) console.log(row)
+    console.log(batch.length)
+  } finally {
+    checkedOut.release()
+  }
+
+  // The libraries' own types, where they describe the pool they need (Drizzle: drizzle.mts).
+  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool, cursor: Cursor }) })
+  await kysely.destroy()
+  const viaKnex = knex({ client: 'pg', connectionPool: pool })
+  await viaKnex.destroy()
+  await client.end()
+  await pool.end()
+  return String(pool.totalCount)
 }
 
 export function metrics(pools: AsyncConnectionPool[]): string {
