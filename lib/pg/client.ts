@@ -229,15 +229,16 @@ export class Client extends ClientBase {
   }
 
   /** Opens the connection; once only, as in pg. */
-  connect(): Promise<void>
+  connect(): Promise<this>
   connect(callback: (err: Error | null) => void): void
-  connect(callback?: (err: Error | null) => void): Promise<void> | void {
+  connect(callback?: (err: Error | null) => void): Promise<this> | void {
     if (this.#connecting !== null) {
       const error = new Error('Client has already been connected. You cannot reuse a client.')
       return settle(Promise.reject(error), callback, 'undefined')
     }
     this.#connecting = this.#open()
-    return settle(this.#connecting, callback, 'undefined')
+    // pg resolves with the client itself.
+    return settle(this.#connecting.then(() => this), callback, 'undefined')
   }
 
   async #open(): Promise<void> {
