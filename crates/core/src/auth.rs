@@ -8,7 +8,7 @@ use postgres_protocol::message::backend::{AuthenticationSaslBody, ErrorResponseB
 use postgres_protocol::message::frontend;
 
 use crate::conninfo::{ChannelBinding, ConnInfo};
-use crate::error::{Error, Result};
+use crate::error::{ConnectFailure, Error, Result};
 use crate::server_message::db_error;
 use crate::tls;
 use crate::wire::{Socket, Wire};
@@ -170,10 +170,12 @@ fn choose_mechanism(
     Ok((sasl::SCRAM_SHA_256, binding, false))
 }
 
-/// The server refused the session (bad database, role, password, too many clients...).
+/// The server refused the session (bad database, role, password, too many clients...), with
+/// its SQLSTATE as the failure's code.
 pub fn server_refusal(body: ErrorResponseBody) -> Error {
     let db = db_error(&body);
-    Error::operational(format!("{}:  {}", db.severity, db.message))
+    let message = format!("{}:  {}", db.severity, db.message);
+    Error::connect(ConnectFailure::refused_by_server(message, db.sqlstate))
 }
 
 fn scram_failed(e: std::io::Error) -> Error {

@@ -13,7 +13,7 @@ use tokio::net::{TcpStream, UnixStream};
 
 use crate::auth::{authenticate, protocol_error, server_refusal, AuthError};
 use crate::conninfo::{ConnInfo, SslMode, Target, TargetSessionAttrs};
-use crate::error::{Error, Result};
+use crate::error::{ConnectFailure, Error, Result};
 use crate::session_attrs;
 use crate::stream::Stream;
 use crate::tls::{Tls, TlsMaterial};
@@ -41,11 +41,34 @@ pub async fn connect(info: &ConnInfo, tls_material: Option<&TlsMaterial>) -> Res
             match within(info.connect_timeout, attempt).await {
                 Ok(session) => return Ok(session),
                 Err(Error::Config(message)) => return Err(Error::Config(message)),
-                Err(e) => failures.push(format!("connection to server at {} failed: {e}", target.describe())),
+                Err(e) => failures.push((target, e)),
             }
         }
     }
-    Err(Error::Operational(failures.join("\n")))
+    Err(all_failed(failures))
+}
+
+/// Every target's failure in one error. Its code is the last target's (libpq reports the
+/// hosts in order, so that is the one read last); no retry fixes it only if none fixes any.
+fn all_failed(failures: Vec<(&Target, Error)>) -> Error {
+    let message = failures
+        .iter()
+        .map(|(target, e)| format!("connection to server at {} failed: {e}", target.describe()))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let permanent = !failures.is_empty() && failures.iter().all(|(_, e)| e.retry_cannot_fix());
+    let code = failures.last().and_then(|(_, e)| match e {
+        Error::Connect(failure) => failure.code.clone(),
+        _ => None,
+    });
+    if code.is_none() && !permanent {
+        return Error::Operational(message);
+    }
+    Error::connect(ConnectFailure {
+        message,
+        code,
+        permanent,
+    })
 }
 
 /// `prefer-standby` goes through the hosts twice: for a standby, then for any server.
@@ -64,10 +87,10 @@ fn passes(attrs: TargetSessionAttrs) -> &'static [TargetSessionAttrs] {
 async fn within(limit: Option<Duration>, attempt: impl std::future::Future<Output = Result<Opened>>) -> Result<Opened> {
     match limit {
         Some(limit) => tokio::time::timeout(limit, attempt).await.unwrap_or_else(|_| {
-            Err(Error::operational(format!(
+            Err(Error::connect(ConnectFailure::timed_out(format!(
                 "timeout expired after {}s",
                 limit.as_secs()
-            )))
+            ))))
         }),
         None => attempt.await,
     }
@@ -148,7 +171,7 @@ async fn request_tls(target: &Target) -> Result<Negotiated> {
     let mut tcp = tcp_connect(target).await?;
     let mut request = BytesMut::new();
     frontend::ssl_request(&mut request);
-    let lost = |e: std::io::Error| Error::operational(format!("could not request TLS: {e}"));
+    let lost = |e: std::io::Error| Error::connect(ConnectFailure::socket(format!("could not request TLS: {e}"), &e));
     tcp.write_all(&request).await.map_err(lost)?;
     // Exactly one byte: anything after 'S' belongs to the TLS handshake, never to the plain stream.
     let mut answer = [0u8];
@@ -190,7 +213,7 @@ fn refused(target: &Target) -> impl Fn(std::io::Error) -> Error + '_ {
         } else {
             "Is the server running on that host and accepting TCP/IP connections?"
         };
-        Error::operational(format!("{e}\n\t{hint}"))
+        Error::connect(ConnectFailure::socket(format!("{e}\n\t{hint}"), &e))
     }
 }
 

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+pub use crate::connect_failure::{ConnectCode, ConnectFailure};
+
 /// A server-side error report (ErrorResponse), every field the server sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DbError {
@@ -31,6 +33,9 @@ pub enum Error {
     Database(Box<DbError>),
     /// The connection could not be made, or was lost: the database is unreachable or gone.
     Operational(String),
+    /// A connection attempt failed for a reason with a name (a SQLSTATE, a socket error, a
+    /// rejected certificate): an OperationalError with that `code`.
+    Connect(Box<ConnectFailure>),
     /// The client used the API wrongly (a closed connection, an unsupported server request).
     Interface(String),
     /// A programming error psycopg reports as such (e.g. autocommit changed inside a transaction).
@@ -56,6 +61,9 @@ pub enum Error {
     TooManyRequests(String),
     /// The request was aborted (JavaScript's AbortSignal) before or while it ran.
     Aborted(String),
+    /// `error`, with what caused it: a pool time-out with the pool's last connection failure.
+    /// It is `error` in every respect; JavaScript gets `cause` as the error's `cause`.
+    Caused { error: Box<Error>, cause: Box<Error> },
 }
 
 impl Error {
@@ -71,11 +79,49 @@ impl Error {
         Error::Config(message.into())
     }
 
+    pub fn connect(failure: ConnectFailure) -> Self {
+        Error::Connect(Box::new(failure))
+    }
+
+    /// `self`, caused by `cause`.
+    pub fn caused_by(self, cause: Error) -> Self {
+        Error::Caused {
+            error: Box::new(self),
+            cause: Box::new(cause),
+        }
+    }
+
+    /// The error itself, without the cause a `Caused` adds.
+    pub fn itself(&self) -> &Error {
+        match self {
+            Error::Caused { error, .. } => error.itself(),
+            other => other,
+        }
+    }
+
+    /// Whether connecting again with the same parameters cannot succeed: a malformed
+    /// conninfo, or a refusal that someone must fix first (see `connect_failure.rs`).
+    pub fn retry_cannot_fix(&self) -> bool {
+        match self.itself() {
+            Error::Config(_) => true,
+            Error::Connect(failure) => failure.permanent,
+            _ => false,
+        }
+    }
+
+    /// The code a connection failure carries: a SQLSTATE, or a socket error's name.
+    pub fn connect_code(&self) -> Option<&str> {
+        match self.itself() {
+            Error::Connect(failure) => failure.code.as_ref().map(ConnectCode::as_str),
+            _ => None,
+        }
+    }
+
     /// The JavaScript class this error becomes, for log lines that name it.
     pub fn class_name(&self) -> &'static str {
         match self {
             Error::Database(db) => class_for_sqlstate(&db.sqlstate),
-            Error::Operational(_) => "OperationalError",
+            Error::Operational(_) | Error::Connect(_) => "OperationalError",
             Error::Interface(_) => "InterfaceError",
             Error::Programming(_) | Error::Config(_) => "ProgrammingError",
             Error::ParamType { .. } => "TypeError",
@@ -85,6 +131,7 @@ impl Error {
             Error::PoolClosed(_) => "PoolClosed",
             Error::TooManyRequests(_) => "TooManyRequests",
             Error::Aborted(_) => "AbortError",
+            Error::Caused { error, .. } => error.class_name(),
         }
     }
 
@@ -96,6 +143,7 @@ impl Error {
     pub fn sqlstate(&self) -> Option<&str> {
         match self {
             Error::Database(db) => Some(&db.sqlstate),
+            Error::Caused { error, .. } => error.sqlstate(),
             _ => None,
         }
     }
@@ -161,11 +209,20 @@ impl fmt::Display for Error {
             | Error::TooManyRequests(m)
             | Error::Aborted(m) => f.write_str(m),
             Error::ParamType { message, .. } => f.write_str(message),
+            Error::Connect(failure) => f.write_str(&failure.message),
+            Error::Caused { error, .. } => error.fmt(f),
         }
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Caused { cause, .. } => Some(cause.as_ref()),
+            _ => None,
+        }
+    }
+}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

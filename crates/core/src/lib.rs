@@ -3,6 +3,7 @@
 
 pub mod blocking;
 pub mod cancel;
+pub mod connect_failure;
 pub mod connection;
 pub mod conninfo;
 pub mod error;
@@ -25,7 +26,7 @@ mod wire;
 pub use cancel::AbortHandle;
 pub use connection::{ConnectOptions, Connection, Cursor, TransactionStatus};
 pub use conninfo::ConnInfo;
-pub use error::{DbError, Error, Result};
+pub use error::{ConnectCode, ConnectFailure, DbError, Error, Result};
 pub use notifications::{Notice, NoticeHandler, Notification, NotificationListener};
 pub use params::{Param, ParamBuffer};
 pub use pool::{Lease, Pool, PoolConfig, PoolKind};

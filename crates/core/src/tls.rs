@@ -18,7 +18,7 @@ use tokio_rustls::rustls::{CertificateError, ClientConfig, DigitallySignedStruct
 use tokio_rustls::{rustls, TlsConnector};
 
 use crate::conninfo::{ConnInfo, SslMode};
-use crate::error::{Error, Result};
+use crate::error::{ConnectFailure, Error, Result};
 use crate::stream::Stream;
 
 /// The ALPN name PostgreSQL 17 registered; older servers ignore it.
@@ -152,21 +152,40 @@ impl Tls {
             .map_err(|e| self.explain(e, &checked))
     }
 
-    /// Says what went wrong in the handshake in terms of the connection's settings.
+    /// Says what went wrong in the handshake in terms of the connection's settings. A rejected
+    /// certificate is named with Node's TLS code for it, and no retry fixes it.
     fn explain(&self, error: std::io::Error, host: &str) -> Error {
         let rustls_error = error.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>());
-        let message = match rustls_error {
-            Some(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)) => format!(
-                "TLS: the server's certificate is not signed by a trusted certificate authority (trusted: {})",
-                self.trusted
+        let (message, code) = match rustls_error {
+            Some(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)) => (
+                format!(
+                    "TLS: the server's certificate is not signed by a trusted certificate authority (trusted: {})",
+                    self.trusted
+                ),
+                "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
             ),
             Some(rustls::Error::InvalidCertificate(
                 e @ (CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. }),
-            )) => format!("TLS: the server's certificate does not match the host name \"{host}\" ({e})"),
-            Some(e) => format!("TLS handshake failed: {e}"),
-            None => format!("TLS handshake failed: {error}"),
+            )) => (
+                format!("TLS: the server's certificate does not match the host name \"{host}\" ({e})"),
+                "ERR_TLS_CERT_ALTNAME_INVALID",
+            ),
+            Some(rustls::Error::InvalidCertificate(e)) => (format!("TLS handshake failed: {e}"), certificate_code(e)),
+            Some(e) => return Error::operational(format!("TLS handshake failed: {e}")),
+            None => return Error::operational(format!("TLS handshake failed: {error}")),
         };
-        Error::operational(message)
+        Error::connect(ConnectFailure::certificate(message, code))
+    }
+}
+
+/// Node's TLS code (OpenSSL's verify error name) for a certificate rustls rejected.
+fn certificate_code(error: &CertificateError) -> &'static str {
+    match error {
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => "CERT_HAS_EXPIRED",
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => "CERT_NOT_YET_VALID",
+        CertificateError::Revoked => "CERT_REVOKED",
+        CertificateError::BadSignature => "CERT_SIGNATURE_FAILURE",
+        _ => "CERT_REJECTED",
     }
 }
 

@@ -81,7 +81,8 @@ async fn refused_connection_names_host_and_port_not_password() {
         Ok(_) => panic!("connected to port 1"),
     };
     let message = err.to_string();
-    assert!(matches!(err, Error::Operational(_)));
+    assert!(matches!(err, Error::Connect(_)));
+    assert_eq!(err.connect_code(), Some("ECONNREFUSED"));
     assert!(message.contains("127.0.0.1:1"), "{message}");
     assert!(!message.contains("sekrit"), "{message}");
 }

@@ -10,8 +10,8 @@ use crate::error::{Error, Result};
 
 impl Shared {
     /// Opens a connection with the pool's parameters, and runs `configure` on it unless that
-    /// is deferred to its first hand-out (spec §4.8).
-    pub(super) async fn connect(&self, configure_now: bool) -> Result<Slot> {
+    /// is deferred to its first hand-out (spec §4.8). Called through `connect` (failfast.rs).
+    pub(super) async fn try_connect(&self, configure_now: bool) -> Result<Slot> {
         self.state().counters.connections_num += 1;
         let (mut info, options) = (self.callbacks.connect_params)().await?;
         // libpq would wait forever on a server that accepts and says nothing; a pool worker

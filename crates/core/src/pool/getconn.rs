@@ -22,8 +22,9 @@ impl Shared {
             let mut state = self.state();
             state.counters.requests_num += 1;
             self.check_open(&state)?;
+            self.refuse_if_unconnectable(&mut state)?;
         }
-        let first = self.take_or_queue(deadline).map_err(|e| timeout_message(e, timeout))?;
+        let first = self.take_or_queue(deadline).map_err(|e| self.timed_out(e, timeout))?;
         Ok(Request {
             first,
             deadline,
@@ -67,7 +68,7 @@ impl Shared {
         } = request;
         self.getconn_checked(first, deadline)
             .await
-            .map_err(|e| timeout_message(e, timeout))
+            .map_err(|e| self.timed_out(e, timeout))
     }
 
     /// Serves a connection that passed the user's `check`, retrying with backoff (spec §4.12).
@@ -279,17 +280,6 @@ pub(super) struct Request {
     first: Ready,
     deadline: Instant,
     timeout: Duration,
-}
-
-/// psycopg reports every getconn time-out with the caller's timeout.
-fn timeout_message(error: Error, timeout: Duration) -> Error {
-    match error {
-        Error::PoolTimeout(_) => Error::PoolTimeout(format!(
-            "couldn't get a connection after {:.2} sec",
-            timeout.as_secs_f64()
-        )),
-        other => other,
-    }
 }
 
 /// A client in the queue. Dropped before it is served (its future was dropped), it leaves

@@ -87,11 +87,13 @@ impl Shared {
         };
         self.state().filled = None;
         if !ready {
-            self.close(Duration::from_secs(5)).await;
-            return Err(Error::PoolTimeout(format!(
+            // The state before closing empties it.
+            let timed_out = self.pool_timeout(format!(
                 "pool initialization incomplete after {:?} sec",
                 timeout.as_secs_f64()
-            )));
+            ));
+            self.close(Duration::from_secs(5)).await;
+            return Err(timed_out);
         }
         self.log(Level::Info, || format!("pool {} is ready to use", self.quoted_name()));
         Ok(())

@@ -9,6 +9,7 @@ mod callbacks;
 mod check;
 mod config;
 mod connect;
+mod failfast;
 mod getconn;
 mod lifecycle;
 mod returns;
@@ -114,6 +115,8 @@ struct State {
     growing: bool,
     drained_at: Option<Instant>,
     counters: Counters,
+    /// Why the last connection attempt failed, until one succeeds (failfast.rs).
+    last_connect_error: Option<crate::error::Error>,
     /// Set while `wait()` waits for the pool to fill.
     filled: Option<Arc<Notify>>,
     tasks: Option<mpsc::UnboundedSender<Task>>,
@@ -142,6 +145,7 @@ impl Pool {
             growing: false,
             drained_at: None,
             counters: Counters::default(),
+            last_connect_error: None,
             filled: None,
             tasks: None,
             workers: Vec::new(),
