@@ -159,6 +159,13 @@ interface NativeErrorRecord {
   fields?: Record<string, string>
   position?: number
   pgType?: string
+  /**
+   * For a failed connection attempt: the server's SQLSTATE (28P01, 3D000...), the socket's error
+   * (ECONNREFUSED, ENOTFOUND, ETIMEDOUT...) or the rejected certificate's (as Node's TLS names it).
+   */
+  code?: string
+  /** What caused this error (a pool time-out's last connection failure), as a record of its own. */
+  cause?: NativeErrorRecord
 }
 
 const NATIVE_PREFIX = 'pgtide:'
@@ -180,6 +187,21 @@ export function fromNative(error: unknown): unknown {
   } catch {
     return error
   }
+  return fromRecord(record) ?? error
+}
+
+/** The error a record describes, with its cause; undefined for a kind this version doesn't know. */
+function fromRecord(record: NativeErrorRecord): Error | undefined {
+  const made = ofKind(record)
+  if (made === undefined) return undefined
+  if (record.code !== undefined) Object.assign(made, { code: record.code })
+  const cause = record.cause === undefined ? undefined : fromRecord(record.cause)
+  // As `new Error(message, { cause })` has it: an own property that is not enumerable.
+  if (cause !== undefined) Object.defineProperty(made, 'cause', { value: cause, writable: true, configurable: true })
+  return made
+}
+
+function ofKind(record: NativeErrorRecord): Error | undefined {
   switch (record.kind) {
     case 'database': {
       const fields: ServerErrorFields = { ...record.fields, sqlstate: record.sqlstate, severity: record.severity }
@@ -187,7 +209,8 @@ export function fromNative(error: unknown): unknown {
       return new Class(record.message, fields)
     }
     case 'operational':
-      return new OperationalError(record.message)
+      // A connection refused by the server has its SQLSTATE as sqlstate and code, as pg's.
+      return new OperationalError(record.message, record.sqlstate === undefined ? {} : { sqlstate: record.sqlstate })
     case 'interface':
       return new InterfaceError(record.message)
     case 'programming':
@@ -208,7 +231,7 @@ export function fromNative(error: unknown): unknown {
     case 'aborted':
       return new AbortError(record.message)
   }
-  return error
+  return undefined
 }
 
 /** Runs a native call and rethrows its error as pgtide's class. */

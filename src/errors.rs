@@ -1,19 +1,34 @@
 //! Engine errors cross into JavaScript as an Error whose message is a small JSON record;
 //! `lib/errors.ts` turns it into the matching class (DatabaseError, OperationalError, ...).
 
-use pgtide_core::{DbError, Error};
+use pgtide_core::{ConnectCode, DbError, Error};
 use serde_json::{json, Map, Value};
 
 /// Marks a native error message as a JSON record for `lib/errors.ts`.
 const PREFIX: &str = "pgtide:";
 
 pub fn to_napi(error: Error) -> napi::Error {
-    let record = match &error {
+    napi::Error::from_reason(format!("{PREFIX}{}", record(&error)))
+}
+
+/// The JSON record of `error`; a cause comes as a record of its own under `cause`.
+fn record(error: &Error) -> Value {
+    match error {
         Error::Database(db) => {
             // The class by SQLSTATE is the engine's (its one table): JavaScript makes that class.
             json!({ "kind": "database", "class": error.class_name(), "message": db.message, "sqlstate": db.sqlstate, "severity": db.severity, "fields": optional_fields(db) })
         }
         Error::Operational(message) => json!({ "kind": "operational", "message": message }),
+        Error::Connect(failure) => {
+            let mut record = json!({ "kind": "operational", "message": failure.message });
+            if let Some(code) = &failure.code {
+                record["code"] = json!(code.as_str());
+                if let ConnectCode::Sqlstate(sqlstate) = code {
+                    record["sqlstate"] = json!(sqlstate);
+                }
+            }
+            record
+        }
         Error::Interface(message) => json!({ "kind": "interface", "message": message }),
         Error::Programming(message) => json!({ "kind": "programming", "message": message }),
         Error::Config(message) => json!({ "kind": "config", "message": message }),
@@ -30,8 +45,12 @@ pub fn to_napi(error: Error) -> napi::Error {
         } => {
             json!({ "kind": "param", "message": message, "position": position, "pgType": pg_type })
         }
-    };
-    napi::Error::from_reason(format!("{PREFIX}{record}"))
+        Error::Caused { error, cause } => {
+            let mut outer = record(error);
+            outer["cause"] = record(cause);
+            outer
+        }
+    }
 }
 
 /// The optional fields of a server report (error or notice) the server sent, by their
