@@ -13,10 +13,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
 /// One request's abort switch. Aborting before the request starts means it never starts;
-/// between its round trips, that it stops; while the server runs it, that it is cancelled.
+/// between its round trips, that it stops; while the server runs it, that it is cancelled
+/// (and, if the server does not answer the cancel in time, that the request gives up on the
+/// connection: `connection/abort_grace.rs`).
 #[derive(Debug, Default)]
 pub struct AbortHandle {
     aborted: AtomicBool,
+    /// Wakes the request, which starts counting its grace period.
+    raised: Notify,
 }
 
 impl AbortHandle {
@@ -30,6 +34,20 @@ impl AbortHandle {
 
     pub(crate) fn set_aborted(&self) {
         self.aborted.store(true, Ordering::Release);
+        self.raised.notify_waiters();
+    }
+
+    /// Resolves once the handle is aborted (at once if it already is).
+    pub(crate) async fn until_aborted(&self) {
+        loop {
+            let raised = self.raised.notified();
+            tokio::pin!(raised);
+            raised.as_mut().enable();
+            if self.aborted() {
+                return;
+            }
+            raised.await;
+        }
     }
 }
 

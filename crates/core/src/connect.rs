@@ -12,12 +12,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
 
 use crate::auth::{authenticate, protocol_error, server_refusal, AuthError};
-use crate::conninfo::{ConnInfo, SslMode, Target, TargetSessionAttrs};
+use crate::conninfo::{ConnInfo, SslMode, Target, TargetSessionAttrs, TcpSettings};
 use crate::error::{ConnectFailure, Error, Result};
 use crate::session_attrs;
 use crate::stream::Stream;
 use crate::tls::{Tls, TlsMaterial};
 use crate::wire::{Socket, Wire};
+
+mod socket_options;
 
 /// A freshly authenticated session, idle and ready for queries.
 pub struct Opened {
@@ -122,11 +124,11 @@ async fn open_session(info: &ConnInfo, tls: Option<&Tls>, target: &Target) -> Re
     };
     match info.sslmode {
         SslMode::Disable => plain(info, target).await,
-        SslMode::Allow => match startup(info, target, open_socket(target).await?).await {
+        SslMode::Allow => match startup(info, target, open_socket(target, Some(&info.tcp)).await?).await {
             Err(AuthError::Refused(_)) => encrypted(info, tls, target).await,
             outcome => Ok(outcome?),
         },
-        SslMode::Prefer => match request_tls(target).await? {
+        SslMode::Prefer => match request_tls(info, target).await? {
             Negotiated::Declined(tcp) => Ok(startup(info, target, plain_socket(tcp, target)?).await?),
             Negotiated::Accepted(tcp) => {
                 // A TLS session that fails to come up, or that the server refuses, is tried
@@ -145,11 +147,11 @@ async fn open_session(info: &ConnInfo, tls: Option<&Tls>, target: &Target) -> Re
 }
 
 async fn plain(info: &ConnInfo, target: &Target) -> Result<Opened> {
-    Ok(startup(info, target, open_socket(target).await?).await?)
+    Ok(startup(info, target, open_socket(target, Some(&info.tcp)).await?).await?)
 }
 
 async fn encrypted(info: &ConnInfo, tls: &Tls, target: &Target) -> Result<Opened> {
-    match request_tls(target).await? {
+    match request_tls(info, target).await? {
         Negotiated::Accepted(tcp) => {
             let stream = tls.handshake(stream_of(tcp, target)?, &target.host).await?;
             Ok(startup(info, target, Socket::Tls(Box::new(stream))).await?)
@@ -167,8 +169,8 @@ enum Negotiated {
     Declined(TcpStream),
 }
 
-async fn request_tls(target: &Target) -> Result<Negotiated> {
-    let mut tcp = tcp_connect(target).await?;
+async fn request_tls(info: &ConnInfo, target: &Target) -> Result<Negotiated> {
+    let mut tcp = tcp_connect(target, Some(&info.tcp)).await?;
     let mut request = BytesMut::new();
     frontend::ssl_request(&mut request);
     let lost = |e: std::io::Error| Error::connect(ConnectFailure::socket(format!("could not request TLS: {e}"), &e));
@@ -217,22 +219,27 @@ fn refused(target: &Target) -> impl Fn(std::io::Error) -> Error + '_ {
     }
 }
 
-async fn tcp_connect(target: &Target) -> Result<TcpStream> {
+/// `keepalive`: the session's keepalive settings (none for a short-lived cancel socket).
+async fn tcp_connect(target: &Target, keepalive: Option<&TcpSettings>) -> Result<TcpStream> {
     let stream = TcpStream::connect((target.host.as_str(), target.port))
         .await
         .map_err(refused(target))?;
     // Queries are small request/response exchanges: never wait to coalesce packets.
     stream.set_nodelay(true).map_err(refused(target))?;
+    if let Some(settings) = keepalive {
+        socket_options::apply(std::os::fd::AsRawFd::as_raw_fd(&stream), settings)
+            .map_err(|e| Error::operational(format!("could not set up the socket to {}: {e}", target.describe())))?;
+    }
     Ok(stream)
 }
 
-async fn open_socket(target: &Target) -> Result<Socket> {
+async fn open_socket(target: &Target, keepalive: Option<&TcpSettings>) -> Result<Socket> {
     if target.is_unix_socket() {
         let path = format!("{}/.s.PGSQL.{}", target.host, target.port);
         let unix = UnixStream::connect(path).await.map_err(refused(target))?;
         Ok(Socket::Plain(Stream::unix(unix).map_err(refused(target))?))
     } else {
-        plain_socket(tcp_connect(target).await?, target)
+        plain_socket(tcp_connect(target, keepalive).await?, target)
     }
 }
 
@@ -275,7 +282,7 @@ async fn read_greeting(mut wire: Wire, target: Target) -> Result<Opened> {
 /// Sends a CancelRequest for the backend `pid` on a connection of its own. Like libpq before
 /// version 17, without TLS: the request carries only the pid and a one-time key.
 pub async fn send_cancel(target: &Target, pid: i32, secret_key: i32) -> Result<()> {
-    let mut wire = Wire::new(open_socket(target).await?);
+    let mut wire = Wire::new(open_socket(target, None).await?);
     frontend::cancel_request(pid, secret_key, &mut wire.out);
     wire.flush().await?;
     // The server answers by closing the socket; wait for that so the request has landed.

@@ -9,11 +9,13 @@
 //! reads to ReadyForQuery and lets go. While someone listens for notifications, an idle reader
 //! holds it between requests (`idle.rs`); requests never wait on it.
 
+mod abort_grace;
 mod cursor;
 mod exchange;
 mod idle;
 mod query;
 mod simple_query;
+mod socket_watch;
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
@@ -35,10 +37,22 @@ use crate::transaction::TransactionBlocks;
 use crate::wire::Wire;
 
 pub use cursor::Cursor;
+pub use socket_watch::IdleSocket;
+
+use abort_grace::within_abort_grace;
+use socket_watch::SocketWatch;
 
 /// A CancelRequest that takes longer than this is given up, so the next request is not held
 /// back by an unreachable server.
 const CANCEL_DELIVERY_LIMIT: Duration = Duration::from_secs(10);
+
+/// How long `close` waits for a request holding the session before cutting the socket off
+/// under it (a request stuck on a silent server would hold it forever).
+const CLOSE_WAIT_FOR_REQUEST: Duration = Duration::from_secs(2);
+
+/// How long the Terminate message and the TLS close may take: the kernel takes them at once
+/// unless the server stopped reading, and then waiting longer helps nobody.
+const CLOSE_GOODBYE_LIMIT: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransactionStatus {
@@ -122,12 +136,16 @@ pub struct Connection {
     idle_reading: IdleReading,
     /// Where the idle reader runs: the runtime the connection was opened on.
     runtime: tokio::runtime::Handle,
+    /// The socket, seen without the session lock.
+    socket: SocketWatch,
 }
 
 impl Connection {
     pub async fn connect(info: &ConnInfo, options: ConnectOptions) -> Result<Arc<Connection>> {
         let opened = connect(info, options.tls.as_ref()).await?;
+        let (fd, plain) = opened.wire.socket().raw_fd().unzip();
         Ok(Arc::new(Connection {
+            socket: SocketWatch::new(fd, plain.unwrap_or(false)),
             target: opened.target,
             backend_pid: opened.backend_pid,
             secret_key: opened.secret_key,
@@ -165,6 +183,12 @@ impl Connection {
     /// The connection was lost (not closed on purpose).
     pub fn broken(&self) -> bool {
         self.broken.load(Ordering::Acquire)
+    }
+
+    /// What the server sent on this socket while nobody asked: one poll(2), nothing read away
+    /// (see `IdleSocket`). For an idle connection; a running request's answer looks `Pending`.
+    pub fn idle_socket(&self) -> IdleSocket {
+        self.socket.idle_state()
     }
 
     pub fn autocommit(&self) -> bool {
@@ -263,8 +287,13 @@ impl Connection {
         let mut hold = self.acquire(abort).await?;
         let session = hold.exchange();
         session.rows = rows;
-        let outcome = self.run_query(session, sql, params, abort, formats).await;
-        session.rows = None;
+        let outcome = within_abort_grace(abort, self.run_query(session, sql, params, abort, formats)).await;
+        hold.exchange().rows = None;
+        let Some(outcome) = outcome else {
+            // `hold` drops mid-exchange, which marks the connection broken too.
+            self.abandon_after_abort();
+            return Err(Error::aborted());
+        };
         hold.done();
         self.settle(outcome)
     }
@@ -381,15 +410,36 @@ impl Connection {
         runtime.spawn(async move { self.close().await });
     }
 
+    /// Never waits long on a silent server: a request still holding the session after
+    /// `CLOSE_WAIT_FOR_REQUEST` has the socket cut off under it (it then fails, as a lost
+    /// connection), and the goodbye is bounded by `CLOSE_GOODBYE_LIMIT`.
     pub async fn close(&self) {
-        let mut hold = self.take_session().await;
+        // The session future is never dropped half-way (it counts itself as a waiting request).
+        let take = self.take_session();
+        tokio::pin!(take);
+        let mut hold = tokio::select! {
+            biased;
+            hold = &mut take => hold,
+            () = tokio::time::sleep(CLOSE_WAIT_FOR_REQUEST) => {
+                self.socket.sever();
+                take.await
+            }
+        };
         if !self.closed.swap(true, Ordering::AcqRel) {
             let session = hold.exchange();
-            if !self.broken() {
-                frontend::terminate(&mut session.wire.out);
-                let _ = session.wire.flush().await;
+            let goodbye = async {
+                if !self.broken() {
+                    frontend::terminate(&mut session.wire.out);
+                    let _ = session.wire.flush().await;
+                }
+                self.socket.forget();
+                session.wire.shutdown().await;
+            };
+            if tokio::time::timeout(CLOSE_GOODBYE_LIMIT, goodbye).await.is_err() {
+                self.socket.sever();
+                self.socket.forget();
+                session.wire.drop_socket();
             }
-            session.wire.shutdown().await;
         }
         hold.done();
         self.handlers.end();

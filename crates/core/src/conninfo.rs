@@ -111,6 +111,48 @@ pub struct ConnInfo {
     pub sslsni: bool,
     pub channel_binding: ChannelBinding,
     pub target_session_attrs: TargetSessionAttrs,
+    /// libpq's `keepalives*` and `tcp_user_timeout`: how a TCP socket finds out its peer went silent.
+    pub tcp: TcpSettings,
+}
+
+/// How a TCP socket finds out its peer went silent, as libpq's keys say: `None` leaves the
+/// system's setting (libpq's "0 or unset"). Unix sockets ignore them, as in libpq.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpSettings {
+    /// `keepalives`: probe an idle connection at all (libpq: on unless `keepalives=0`).
+    pub keepalives: bool,
+    /// `keepalives_idle`: idle time before the first probe.
+    pub keepalives_idle: Option<Duration>,
+    /// `keepalives_interval`: time between unanswered probes.
+    pub keepalives_interval: Option<Duration>,
+    /// `keepalives_count`: unanswered probes before the connection is dropped.
+    pub keepalives_count: Option<u32>,
+    /// `tcp_user_timeout` (Linux only, as in libpq): how long sent data may stay unacknowledged.
+    pub user_timeout: Option<Duration>,
+}
+
+impl Default for TcpSettings {
+    fn default() -> Self {
+        TcpSettings {
+            keepalives: true,
+            keepalives_idle: None,
+            keepalives_interval: None,
+            keepalives_count: None,
+            user_timeout: None,
+        }
+    }
+}
+
+impl TcpSettings {
+    /// What a pool uses where the conninfo says nothing (docs/connecting.md says why): a peer
+    /// gone silent is found within about a minute, idle (30 s + 3 × 10 s of unanswered probes)
+    /// or with data unacknowledged (60 s), where the system's defaults take hours or minutes.
+    pub fn fill_pool_defaults(&mut self) {
+        self.keepalives_idle.get_or_insert(Duration::from_secs(30));
+        self.keepalives_interval.get_or_insert(Duration::from_secs(10));
+        self.keepalives_count.get_or_insert(3);
+        self.user_timeout.get_or_insert(Duration::from_secs(60));
+    }
 }
 
 impl std::fmt::Debug for ConnInfo {
@@ -128,6 +170,7 @@ impl std::fmt::Debug for ConnInfo {
             .field("sslsni", &self.sslsni)
             .field("channel_binding", &self.channel_binding)
             .field("target_session_attrs", &self.target_session_attrs)
+            .field("tcp", &self.tcp)
             .finish()
     }
 }
@@ -316,6 +359,11 @@ struct RawParams {
     sslsni: Option<String>,
     channel_binding: Option<String>,
     target_session_attrs: Option<String>,
+    keepalives: Option<String>,
+    keepalives_idle: Option<String>,
+    keepalives_interval: Option<String>,
+    keepalives_count: Option<String>,
+    tcp_user_timeout: Option<String>,
 }
 
 impl RawParams {
@@ -338,8 +386,13 @@ impl RawParams {
             "sslsni" => &mut self.sslsni,
             "channel_binding" => &mut self.channel_binding,
             "target_session_attrs" => &mut self.target_session_attrs,
+            "keepalives" => &mut self.keepalives,
+            "keepalives_idle" => &mut self.keepalives_idle,
+            "keepalives_interval" => &mut self.keepalives_interval,
+            "keepalives_count" => &mut self.keepalives_count,
+            "tcp_user_timeout" => &mut self.tcp_user_timeout,
             // Accepted for compatibility; they change nothing here.
-            "client_encoding" | "keepalives" | "keepalives_idle" | "gssencmode" => return Ok(()),
+            "client_encoding" | "gssencmode" => return Ok(()),
             _ => {
                 return Err(Error::config(match quotable_key(key) {
                     Some(quoted) => format!("invalid connection option {quoted}"),
@@ -394,6 +447,7 @@ impl RawParams {
                 )));
             }
         }
+        let tcp = self.tcp_settings()?;
         let ports = match self.port.as_deref().filter(|p| !p.is_empty()) {
             None => vec![DEFAULT_PORT],
             Some(list) => list.split(',').map(parse_port).collect::<Result<Vec<_>>>()?,
@@ -487,7 +541,45 @@ impl RawParams {
             sslsni,
             channel_binding,
             target_session_attrs,
+            tcp,
         })
+    }
+
+    /// The keepalive keys as libpq reads them: whole numbers, seconds (`tcp_user_timeout`:
+    /// milliseconds); zero or unset leaves the system's value; `keepalives=0` turns probes off.
+    fn tcp_settings(&self) -> Result<TcpSettings> {
+        // Checked as a number; `whole_number` reads 0 as unset, and 0 is what turns probes off.
+        whole_number("keepalives", self.keepalives.as_deref())?;
+        let keepalives = self
+            .keepalives
+            .as_deref()
+            .and_then(|text| text.trim().parse::<i64>().ok())
+            .is_none_or(|on| on != 0);
+        let seconds = |key, value| Ok::<_, Error>(whole_number(key, value)?.map(Duration::from_secs));
+        Ok(TcpSettings {
+            keepalives,
+            keepalives_idle: seconds("keepalives_idle", self.keepalives_idle.as_deref())?,
+            keepalives_interval: seconds("keepalives_interval", self.keepalives_interval.as_deref())?,
+            keepalives_count: whole_number("keepalives_count", self.keepalives_count.as_deref())?
+                .map(|count| count.min(u64::from(u32::MAX)) as u32),
+            user_timeout: whole_number("tcp_user_timeout", self.tcp_user_timeout.as_deref())?
+                .map(Duration::from_millis),
+        })
+    }
+}
+
+/// A non-negative integer setting; `None` for unset, empty or zero (libpq's "system default").
+fn whole_number(key: &str, value: Option<&str>) -> Result<Option<u64>> {
+    let Some(text) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    match text.parse::<i64>() {
+        Ok(n) => Ok((n > 0).then_some(n as u64)),
+        Err(_) => Err(Error::config(if quotable_value(text) {
+            format!("invalid integer value \"{text}\" for connection option \"{key}\"")
+        } else {
+            format!("invalid integer value for connection option \"{key}\"")
+        })),
     }
 }
 
@@ -1043,5 +1135,40 @@ mod tests {
                 assert!(!shown.contains(piece), "{text}: {shown}");
             }
         }
+    }
+
+    #[test]
+    fn keepalive_keys_are_read_as_libpq_reads_them() {
+        let info = parse(
+            "host=h keepalives=1 keepalives_idle=7 keepalives_interval=2 keepalives_count=4 tcp_user_timeout=1500",
+        )
+        .unwrap();
+        assert_eq!(
+            info.tcp,
+            TcpSettings {
+                keepalives: true,
+                keepalives_idle: Some(Duration::from_secs(7)),
+                keepalives_interval: Some(Duration::from_secs(2)),
+                keepalives_count: Some(4),
+                user_timeout: Some(Duration::from_millis(1500)),
+            }
+        );
+        assert_eq!(parse("postgres://h/db").unwrap().tcp, TcpSettings::default());
+        assert!(!parse("postgres://h/db?keepalives=0").unwrap().tcp.keepalives);
+        // Zero means the system's value, as in libpq.
+        let zero = parse("postgres://h/db?keepalives_idle=0&tcp_user_timeout=0").unwrap().tcp;
+        assert_eq!((zero.keepalives_idle, zero.user_timeout), (None, None));
+        let err = parse("host=h keepalives_count=many").unwrap_err().to_string();
+        assert!(err.contains("\"many\"") && err.contains("keepalives_count"), "{err}");
+    }
+
+    #[test]
+    fn pool_defaults_fill_only_what_the_conninfo_leaves_out() {
+        let mut tcp = parse("host=h keepalives_idle=5").unwrap().tcp;
+        tcp.fill_pool_defaults();
+        assert_eq!(tcp.keepalives_idle, Some(Duration::from_secs(5)));
+        assert_eq!(tcp.keepalives_interval, Some(Duration::from_secs(10)));
+        assert_eq!(tcp.keepalives_count, Some(3));
+        assert_eq!(tcp.user_timeout, Some(Duration::from_secs(60)));
     }
 }

@@ -98,6 +98,14 @@ impl Stream {
         }
     }
 
+    /// The socket's descriptor (the connection watches it from outside the session lock).
+    pub fn raw_fd(&self) -> RawFd {
+        match &self.registered {
+            Some(registered) => registered.get_ref().as_raw_fd(),
+            None => self.socket.as_ref().expect("a stream holds its socket").as_raw_fd(),
+        }
+    }
+
     fn plain(&mut self) -> &mut Plain {
         match &mut self.registered {
             Some(registered) => registered.get_mut(),

@@ -24,6 +24,15 @@ pub enum Socket {
 }
 
 impl Socket {
+    /// The descriptor under it, and whether the bytes there are the protocol's own (not TLS).
+    pub fn raw_fd(&self) -> Option<(std::os::fd::RawFd, bool)> {
+        match self {
+            Socket::Plain(stream) => Some((stream.raw_fd(), true)),
+            Socket::Tls(tls) => Some((tls.get_ref().0.raw_fd(), false)),
+            Socket::Closed => None,
+        }
+    }
+
     /// The server's own certificate, on a TLS socket (for SCRAM channel binding).
     pub fn server_certificate(&self) -> Option<&rustls_pki_types::CertificateDer<'static>> {
         match self {
@@ -115,6 +124,11 @@ impl Wire {
                 Err(e) => return Err(Error::operational(format!("connection to server lost: {e}"))),
             }
         }
+    }
+
+    /// Releases the descriptor without a goodbye (the server stopped listening).
+    pub fn drop_socket(&mut self) {
+        self.socket = Socket::Closed;
     }
 
     /// Ends the stream and releases its descriptor.

@@ -31,7 +31,11 @@ impl Connection {
     pub async fn simple_query(&self, sql: &str, abort: Option<&Arc<AbortHandle>>) -> Result<Vec<QueryResult>> {
         super::query::check_sql(sql)?;
         let mut hold = self.acquire(abort).await?;
-        let outcome = self.run_simple_query(hold.exchange(), sql).await;
+        let outcome = super::within_abort_grace(abort, self.run_simple_query(hold.exchange(), sql)).await;
+        let Some(outcome) = outcome else {
+            self.abandon_after_abort();
+            return Err(crate::error::Error::aborted());
+        };
         hold.done();
         self.settle(outcome)
     }

@@ -17,6 +17,8 @@ impl Shared {
         // libpq would wait forever on a server that accepts and says nothing; a pool worker
         // (and with it the pool's growth) must not.
         info.connect_timeout.get_or_insert(DEFAULT_CONNECT_TIMEOUT);
+        // Nor on a server gone silent: keepalive and user timeout find one within about a minute.
+        info.tcp.fill_pool_defaults();
         let started = Instant::now();
         let conn = match Connection::connect(&info, options).await {
             Ok(conn) => conn,

@@ -169,9 +169,15 @@ impl Shared {
                 let now = Instant::now();
                 while let Some(slot) = state.idle.pop_front() {
                     state.nconns_min = state.nconns_min.min(state.idle.len());
-                    // An idle connection past its lifetime, or known lost, is replaced, never handed out.
+                    // An idle connection past its lifetime, or known lost, is replaced, never
+                    // handed out; so is one whose server ended the session while it sat idle
+                    // (a FATAL or the end of the stream waiting on its socket: one poll(2)).
                     let conn = &slot.lease.conn;
-                    if slot.expire_at <= now || conn.broken() || conn.closed() {
+                    let lost = conn.broken()
+                        || conn.closed()
+                        || conn.idle_socket() == crate::connection::IdleSocket::Ended;
+                    if lost || slot.expire_at <= now {
+                        state.counters.connections_lost += u64::from(lost);
                         self.log(Level::Info, || {
                             format!("replacing expired or lost idle connection {}", describe(conn))
                         });
