@@ -7,6 +7,7 @@ use napi::bindgen_prelude::{BufferSlice, PromiseRaw};
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi::{Env, Status};
 use napi_derive::napi;
+use pgtide_core::statement_timeout::{set_statement_timeout, statement_timeout_ms};
 use pgtide_core::{params, AbortHandle, ConnInfo, ConnectOptions, Connection, ResultFormats, RowSink, TlsMaterial};
 
 use crate::blocking::block_on;
@@ -56,6 +57,8 @@ pub struct NativeConnectOptions {
     pub autocommit: bool,
     pub statement_cache_size: u32,
     pub tls: Option<NativeTls>,
+    /// Seconds, unchecked (`statement_timeout.rs`).
+    pub statement_timeout: Option<f64>,
 }
 
 /// TLS material as PEM text (`connectionOptions.tls`, pg's `ssl`), in place of the conninfo's
@@ -80,7 +83,10 @@ impl From<&NativeTls> for TlsMaterial {
 }
 
 async fn open(conninfo: String, options: NativeConnectOptions) -> napi::Result<NativeConnection> {
-    let info = ConnInfo::parse(&conninfo).into_napi()?;
+    let mut info = ConnInfo::parse(&conninfo).into_napi()?;
+    if let Some(timeout) = options.statement_timeout {
+        set_statement_timeout(&mut info, statement_timeout_ms(timeout).into_napi()?);
+    }
     let options = ConnectOptions {
         autocommit: options.autocommit,
         statement_cache_size: options.statement_cache_size as usize,

@@ -1,6 +1,7 @@
 //! The N-API binding: converts arguments and results, exposes the engine's types as classes,
 //! and carries errors across typed. No pool policy lives here.
 
+mod abort;
 mod blocking;
 mod connection;
 mod cursor;
@@ -8,6 +9,7 @@ mod eager;
 mod errors;
 mod event_loop;
 mod notifications;
+mod observability;
 mod pool;
 mod result;
 mod rows;

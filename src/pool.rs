@@ -12,6 +12,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
 use pgtide_core::pool::{self, Callbacks, Level, Outcome, PoolConfig, PoolKind, PoolOptions};
+use pgtide_core::statement_timeout::{set_statement_timeout, statement_timeout_ms};
 use pgtide_core::{params, ConnInfo, ConnectOptions, Connection, Error, Pool, ResultFormats, RowSink, TlsMaterial};
 
 use crate::blocking::block_on;
@@ -45,6 +46,7 @@ pub struct NativePoolOptions {
     pub max_lifetime: Option<f64>,
     pub max_idle: Option<f64>,
     pub reconnect_timeout: Option<f64>,
+    pub leak_detection_threshold: Option<f64>,
     /// The least severe log record to send to `log`: "debug", "info" or "warning".
     pub log_level: String,
 }
@@ -56,6 +58,8 @@ pub struct NativeConnectParams {
     pub autocommit: bool,
     pub statement_cache_size: u32,
     pub tls: Option<NativeTls>,
+    /// `connectionOptions.statementTimeout` in seconds, unchecked (`statement_timeout.rs`).
+    pub statement_timeout: Option<f64>,
 }
 
 #[napi(object)]
@@ -75,6 +79,7 @@ pub struct NativeStats {
     pub connections_ms: f64,
     pub connections_errors: f64,
     pub connections_lost: f64,
+    pub connections_leaked: f64,
 }
 
 type HookFn = ThreadsafeFunction<NativeConnection, Promise<()>, NativeConnection, Status, false, true>;
@@ -84,7 +89,7 @@ type LogFn = ThreadsafeFunction<FnArgs<(String, String)>, (), FnArgs<(String, St
 
 #[napi]
 pub struct NativePool {
-    pool: Pool,
+    pub(crate) pool: Pool,
     /// Its hooks or conninfo function are functions of the thread that made it (sync pools),
     /// so it cannot be shared with other threads.
     thread_bound: bool,
@@ -96,7 +101,7 @@ fn seconds(what: &str, value: f64) -> napi::Result<Duration> {
 }
 
 /// An optional duration argument: `None` takes the pool's setting.
-fn optional_seconds(what: &str, value: Option<f64>) -> napi::Result<Option<Duration>> {
+pub(crate) fn optional_seconds(what: &str, value: Option<f64>) -> napi::Result<Option<Duration>> {
     value.map(|v| seconds(what, v)).transpose()
 }
 
@@ -218,7 +223,11 @@ fn async_hook(function: Option<Function<NativeConnection, Promise<()>>>) -> napi
 }
 
 fn parse_params(params: &NativeConnectParams) -> pgtide_core::Result<(ConnInfo, ConnectOptions)> {
-    Ok((ConnInfo::parse(&params.conninfo)?, connect_options(params)))
+    let mut info = ConnInfo::parse(&params.conninfo)?;
+    if let Some(timeout) = params.statement_timeout {
+        set_statement_timeout(&mut info, statement_timeout_ms(timeout)?);
+    }
+    Ok((info, connect_options(params)))
 }
 
 fn fixed_params(params: &NativeConnectParams) -> napi::Result<pool::ConnectParams> {
@@ -308,6 +317,7 @@ impl NativePool {
             max_lifetime: options.max_lifetime,
             max_idle: options.max_idle,
             reconnect_timeout: options.reconnect_timeout,
+            leak_detection_threshold: options.leak_detection_threshold,
         };
         let config = PoolConfig::from_options(kind, options.name, options.close_returns, &numbers).into_napi()?;
         Ok(NativePool {
@@ -619,7 +629,7 @@ impl NativePool {
 }
 
 /// A connection handed out by `pool`, carrying its lease.
-fn pooled(pool: Pool, lease: pgtide_core::Lease) -> NativeConnection {
+pub(crate) fn pooled(pool: Pool, lease: pgtide_core::Lease) -> NativeConnection {
     NativeConnection {
         inner: lease.conn,
         lease: Some(PoolLease { pool, id: lease.id }),
@@ -639,7 +649,7 @@ fn promise_of<'env>(
 
 impl NativePool {
     /// The lease id of a connection this pool handed out, or psycopg's error naming the culprit.
-    fn own_lease(&self, conn: &NativeConnection) -> napi::Result<u64> {
+    pub(crate) fn own_lease(&self, conn: &NativeConnection) -> napi::Result<u64> {
         let name = self.pool.name();
         match &conn.lease {
             Some(lease) if lease.pool.same_pool(&self.pool) => Ok(lease.id),
@@ -673,6 +683,7 @@ fn native_stats(stats: pool::Stats) -> NativeStats {
         connections_ms: c.connections_ms as f64,
         connections_errors: c.connections_errors as f64,
         connections_lost: c.connections_lost as f64,
+        connections_leaked: c.connections_leaked as f64,
     }
 }
 

@@ -13,6 +13,7 @@ pub mod pool;
 pub mod result;
 pub mod spin;
 pub mod statement_cache;
+pub mod statement_timeout;
 pub mod stream;
 pub mod transaction;
 

@@ -32,6 +32,9 @@ pub struct Settings {
     pub max_lifetime: Duration,
     pub max_idle: Duration,
     pub reconnect_timeout: Duration,
+    /// A checkout held longer is reported as a possible leak (HikariCP's
+    /// `leakDetectionThreshold`); zero: never.
+    pub leak_detection_threshold: Duration,
 }
 
 impl Default for Settings {
@@ -42,6 +45,7 @@ impl Default for Settings {
             max_lifetime: Duration::from_secs(3600),
             max_idle: Duration::from_secs(600),
             reconnect_timeout: Duration::from_secs(300),
+            leak_detection_threshold: Duration::ZERO,
         }
     }
 }
@@ -67,6 +71,7 @@ pub struct PoolOptions {
     pub max_lifetime: Option<f64>,
     pub max_idle: Option<f64>,
     pub reconnect_timeout: Option<f64>,
+    pub leak_detection_threshold: Option<f64>,
 }
 
 impl PoolConfig {
@@ -115,6 +120,11 @@ impl PoolConfig {
                     "reconnectTimeout",
                     options.reconnect_timeout,
                     defaults.reconnect_timeout,
+                )?,
+                leak_detection_threshold: seconds_or(
+                    "leakDetectionThreshold",
+                    options.leak_detection_threshold,
+                    defaults.leak_detection_threshold,
                 )?,
             },
         })

@@ -27,7 +27,12 @@ impl Shared {
                 return Err(e);
             }
         };
-        self.state().counters.connections_ms += millis(started.elapsed());
+        let connecting = started.elapsed();
+        {
+            let mut state = self.state();
+            state.counters.connections_ms += millis(connecting);
+            state.counters.durations.connections.record(connecting);
+        }
         if configure_now {
             self.configure(&conn).await?;
         }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::stats::millis;
+use super::unclaimed::{CountedConnect, Unclaimed};
 use super::waiter::Waiter;
 use super::{deadline_after, describe, hand_out, Attempt, Lease, Level, PoolKind, Shared, State, Task};
 use crate::error::{Error, Result};
@@ -83,6 +84,7 @@ impl Shared {
                 None => self.take_or_queue(deadline)?,
             };
             let lease = self.lease_for(ready, deadline).await?;
+            let unclaimed = Unclaimed::new(self, lease.id);
             // A hook stuck on a silent connection must not outlive the client's deadline.
             let prepared = tokio::time::timeout_at(deadline.into(), self.prepare_for_client(&lease)).await;
             let Ok(prepared) = prepared else {
@@ -100,6 +102,7 @@ impl Shared {
             match prepared {
                 Ok(()) => {
                     self.log(Level::Info, || format!("connection given by {}", self.quoted_name()));
+                    unclaimed.claim();
                     return Ok(lease);
                 }
                 Err(Unfit::Unconfigured(e)) => {
@@ -234,10 +237,12 @@ impl Shared {
     /// each other, unlike psycopg's).
     async fn connect_for_client(self: &Arc<Self>, deadline: Instant) -> Result<Lease> {
         let remaining = deadline.saturating_duration_since(Instant::now());
+        let counted = CountedConnect::new(self);
         let outcome = match tokio::time::timeout(remaining, self.connect(true)).await {
             Ok(outcome) => outcome,
             Err(_) => Err(Error::PoolTimeout(String::new())),
         };
+        counted.settle();
         let mut state = self.state();
         match outcome {
             Ok(slot) => Ok(hand_out(&mut state, slot)),
@@ -302,7 +307,9 @@ impl QueuedClient {
         let outcome = self.waiter.wait(deadline).await;
         self.done = true;
         let mut state = self.pool.state();
-        state.counters.requests_wait_ms += millis(self.started.elapsed());
+        let waited = self.started.elapsed();
+        state.counters.requests_wait_ms += millis(waited);
+        state.counters.durations.requests_wait.record(waited);
         match outcome {
             Some(Ok(lease)) => Ok(lease),
             Some(Err(e)) => {

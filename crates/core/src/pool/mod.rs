@@ -4,6 +4,7 @@
 //! One `std::sync::Mutex` guards the pool's state and is never held across an await: every
 //! wait (for a connection, a connect, a rollback, a hook) happens outside it.
 
+mod abort;
 mod backoff;
 mod callbacks;
 mod check;
@@ -11,10 +12,13 @@ mod config;
 mod connect;
 mod failfast;
 mod getconn;
+mod histogram;
+mod leaks;
 mod lifecycle;
 mod returns;
 mod stats;
 mod tasks;
+mod unclaimed;
 mod waiter;
 
 use std::collections::{HashMap, VecDeque};
@@ -24,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch, Notify};
 
+pub use abort::Abort;
 pub use backoff::{jitter, Attempt, DELAY_BACKOFF, DELAY_JITTER, INITIAL_DELAY};
 pub use callbacks::{BoxFuture, Callbacks, ConnectParams, ConnectionHook, Level, Logger, ReconnectFailed};
 pub use check::check_connection;
@@ -31,7 +36,8 @@ pub use config::{
     check_sizes, deadline_after, pool_size, seconds, whole_number, PoolConfig, PoolKind, PoolOptions, Settings,
     MAX_POOL_SIZE, MAX_WORKERS, NO_LIMIT,
 };
-pub use stats::{Counters, Stats};
+pub use histogram::{Histogram, BUCKET_BOUNDS_MS};
+pub use stats::{Counters, Durations, Stats};
 
 use crate::connection::{Connection, TransactionStatus};
 use crate::error::Result;

@@ -34,7 +34,10 @@ impl Shared {
 
     fn count_usage(&self, used_since: Option<Instant>) {
         if let Some(since) = used_since {
-            self.state().counters.usage_ms += millis(since.elapsed());
+            let used = since.elapsed();
+            let mut state = self.state();
+            state.counters.usage_ms += millis(used);
+            state.counters.durations.usage.record(used);
         }
     }
 

@@ -1,7 +1,9 @@
 //! The pool's counters (psycopg's `Counter`, reset by `pop_stats`) and its instantaneous
-//! measures. All 15 keys are always reported.
+//! measures. psycopg's 15 keys are always reported, and pgtide's own beside them.
 
 use std::time::Duration;
+
+use super::histogram::Histogram;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counters {
@@ -15,6 +17,18 @@ pub struct Counters {
     pub connections_ms: u64,
     pub connections_errors: u64,
     pub connections_lost: u64,
+    /// Checkouts held past `leakDetectionThreshold` (HikariCP's leak detection; not psycopg's).
+    pub connections_leaked: u64,
+    /// The durations behind `requests_wait_ms` (queued requests only), `usage_ms` and
+    /// `connections_ms`, by bucket.
+    pub durations: Durations,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Durations {
+    pub requests_wait: Histogram,
+    pub usage: Histogram,
+    pub connections: Histogram,
 }
 
 /// Whole milliseconds of `elapsed`, truncated as psycopg does.
