@@ -3,6 +3,8 @@
 
 import { Writable } from 'node:stream'
 
+// @ts-expect-error: the parser ships no type declarations
+import parsePrometheusTextFormat from 'parse-prometheus-text-format'
 import pino from 'pino'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 
@@ -44,18 +46,21 @@ function parseExposition(text: string): Map<string, Family> {
       families.set(name!, family)
       if (kind === 'HELP') family.help = rest!
       else {
-        expect(['counter', 'gauge']).toContain(rest)
+        expect(['counter', 'gauge', 'histogram']).toContain(rest)
         expect(family.samples.size).toBe(0) // TYPE comes before the samples
         family.type = rest!
       }
       continue
     }
-    const sample = /^(\S+?)\{pool="((?:[^"\\]|\\["\\n])*)"\} (\S+)$/.exec(line)
+    const sample = /^(\S+?)\{pool="((?:[^"\\]|\\["\\n])*)"(?:,le="([^"]+)")?\} (\S+)$/.exec(line)
     expect(sample, `not a sample line: ${line}`).not.toBeNull()
-    const [, name, rawPool, value] = sample!
+    const [, sampleName, rawPool, le, value] = sample!
+    // A histogram's samples (_bucket, _sum, _count) belong to its family.
+    const name = families.has(sampleName!) ? sampleName : sampleName!.replace(/_(bucket|sum|count)$/, '')
     const family = families.get(name!)
     expect(family, `sample before its TYPE: ${line}`).toBeDefined()
-    const pool = rawPool!.replace(/\\(["\\n])/g, (_, c: string) => (c === 'n' ? '\n' : c))
+    const unescaped = rawPool!.replace(/\\(["\\n])/g, (_, c: string) => (c === 'n' ? '\n' : c))
+    const pool = family!.type === 'histogram' ? `${unescaped} ${sampleName} ${le ?? ''}` : unescaped
     expect(family!.samples.has(pool)).toBe(false)
     expect(Number.isFinite(Number(value))).toBe(true)
     family!.samples.set(pool, Number(value))
@@ -73,9 +78,10 @@ describe('prometheusMetrics', () => {
 
     const text = prometheusMetrics([orders, odd])
     const families = parseExposition(text)
-    expect(families.size).toBe(15) // one per stat
+    expect(families.size).toBe(16 + 3) // one per stat, and the three histograms
     for (const [name, family] of families) {
       expect(name.startsWith('pgtide_pool_')).toBe(true)
+      if (family.type === 'histogram') continue
       expect(family.help.length).toBeGreaterThan(0)
       expect(name.endsWith('_total')).toBe(family.type === 'counter')
       expect([...family.samples.keys()].sort()).toEqual(['orders', 'quote " back\\slash\nnewline'])
@@ -113,6 +119,55 @@ describe('prometheusMetrics', () => {
     }
     expect(parseExposition(prometheusMetrics(both(), { prefix: 'app_db_' })).has('app_db_requests_total')).toBe(true)
     expect(() => prometheusMetrics([a, b])).toThrow(/two pools are named 'same'/)
+  })
+})
+
+describe('Prometheus histograms', () => {
+  interface ParsedFamily {
+    name: string
+    type: string
+    metrics: Array<{ labels?: Record<string, string>; value?: string; buckets?: Record<string, string>; sum?: string; count?: string }>
+  }
+
+  it('wait, usage and connect times are histograms a Prometheus parser accepts', async () => {
+    const pool = makePool({ name: 'timed', minSize: 1, maxSize: 1 })
+    await pool.wait()
+    const held = await pool.getconn()
+    const queued = pool.connection((conn) => conn.query('SELECT 1'))
+    await eventually(() => pool.getStats().requestsWaiting === 1)
+    await pool.putconn(held)
+    await queued
+    for (let i = 0; i < 5; i++) await pool.query('SELECT 1')
+
+    // The parser accepts every line (it throws on one the format does not allow) and types the
+    // families; it keeps a labelled histogram's buckets but not its _sum and _count, read below.
+    expect(() => parsePrometheusTextFormat(prometheusMetrics([pool, makePool({ name: 'idle', open: false })]))).not.toThrow()
+    const text = prometheusMetrics([pool])
+    const parsed = parsePrometheusTextFormat(text) as ParsedFamily[]
+    const family = (name: string) => parsed.find((f) => f.name === `pgtide_pool_${name}`)!
+    const sample = (name: string) => Number(new RegExp(`^pgtide_pool_${name}\\{pool="timed"\\} (\\S+)$`, 'm').exec(text)![1])
+    expect(family('connections_leaked_total').type).toBe('COUNTER')
+    const stats = pool.getStats()
+    const histograms = pool.getHistograms()
+    for (const [name, counted, histogram] of [
+      ['wait_seconds', stats.requestsQueued, histograms.requestsWait],
+      ['usage_seconds', stats.requestsNum - 1, histograms.usage], // as usageMs: connection() and query(), not getconn()
+      ['connect_seconds', stats.connectionsNum - stats.connectionsErrors, histograms.connections],
+    ] as const) {
+      expect(family(name).type).toBe('HISTOGRAM')
+      expect(sample(`${name}_count`)).toBe(counted)
+      expect(sample(`${name}_count`)).toBe(histogram.count)
+      expect(sample(`${name}_sum`)).toBeCloseTo(histogram.sum, 6)
+      // Sorted by bound: an object lists integer-like keys ('1', '10') first.
+      const buckets = Object.entries(family(name).metrics[0]!.buckets!)
+        .map(([le, n]) => [le, Number(n)] as const)
+        .sort(([a], [b]) => Number(a.replace('+Inf', 'Infinity')) - Number(b.replace('+Inf', 'Infinity')))
+      expect(buckets.map(([le]) => le)).toEqual([...histograms.bounds.map(String), '+Inf'])
+      for (let i = 1; i < buckets.length; i++) expect(buckets[i]![1]).toBeGreaterThanOrEqual(buckets[i - 1]![1])
+      expect(buckets.at(-1)![1]).toBe(counted)
+    }
+    expect(histograms.usage.sum * 1000).toBeGreaterThanOrEqual(stats.usageMs)
+    expect(text).toMatch(/^pgtide_pool_wait_seconds_bucket\{pool="timed",le="\+Inf"\} 1$/m)
   })
 })
 

@@ -4,10 +4,23 @@
 import { AsyncConnection, checkSql, streamedQuery, type QueryResult, type Row } from './connection'
 import type { ResultDecoder } from './decode'
 import { fromNative, nativeAsync, native } from './errors'
+import { leakOrigin, watchForLeak } from './leaks'
+import type { NativeConnection } from './native'
 import { BasePool, connectionOptionsOf } from './pool-base'
 import { createAsyncNativePool, type NativePool } from './pool-native'
 import { encodeParams } from './params'
-import { numberArgument, poolOptionsFrom, timeoutOption, type AsyncPoolOptions, type Conninfo } from './pool-options'
+import {
+  callOptions,
+  numberArgument,
+  poolOptionsFrom,
+  type AsyncPoolOptions,
+  type CallOptions,
+  type Conninfo,
+} from './pool-options'
+import { withSignal } from './signal'
+import { checkoutChannel, queryChannel } from './tracing'
+
+const ABORTED_WAITING = 'the request for a connection was aborted'
 
 /** A pool of `AsyncConnection`s with psycopg_pool's behaviour. */
 export class AsyncConnectionPool extends BasePool {
@@ -21,6 +34,7 @@ export class AsyncConnectionPool extends BasePool {
     super(
       native(() => createAsyncNativePool(normalised, (c) => new AsyncConnection(c, connectionOptions), () => this)),
       connectionOptions,
+      normalised.conninfo,
     )
     if (normalised.open) native(() => this.native.open())
   }
@@ -46,9 +60,10 @@ export class AsyncConnectionPool extends BasePool {
    * Runs `fn` with a connection: commits if it returns, rolls back if it throws, and always
    * returns the connection to the pool.
    */
-  async connection<T>(fn: (conn: AsyncConnection) => Promise<T> | T, options?: { timeout?: number }): Promise<T> {
+  async connection<T>(fn: (conn: AsyncConnection) => Promise<T> | T, options?: CallOptions): Promise<T> {
     if (typeof fn !== 'function') throw new TypeError(`connection() needs a function, not ${typeof fn}`)
-    const taken = this.take(timeoutOption(options, 'connection()'))
+    const origin = this.detectsLeaks ? leakOrigin(this.connection) : undefined
+    const taken = this.checkout(callOptions(options, 'connection()'), origin)
     const conn = taken instanceof Promise ? await taken : taken
     let succeeded = false
     try {
@@ -82,22 +97,39 @@ export class AsyncConnectionPool extends BasePool {
   /**
    * Runs one statement on a connection of the pool: `connection((conn) => conn.query(sql,
    * params))` in one call, the connection taken, committed (or rolled back) and returned by the
-   * engine. `timeout` in seconds, for the wait for a connection (default: the pool's).
+   * engine. `timeout` in seconds, for the wait for a connection (default: the pool's); `signal`
+   * aborts the wait, or cancels the statement on the server.
    */
-  query<R = Row>(sql: string, params?: readonly unknown[], options?: { timeout?: number }): Promise<QueryResult<R>> {
+  query<R = Row>(sql: string, params?: readonly unknown[], options?: CallOptions): Promise<QueryResult<R>> {
     let decoder: ResultDecoder | undefined
     let encoded: Buffer
-    let timeout: number | undefined
+    let call: CallOptions
     try {
-      timeout = timeoutOption(options, 'query()')
+      call = callOptions(options, 'query()')
       decoder = this.directQueries()
-      if (decoder === undefined) return this.connection((conn) => conn.query<R>(sql, params), options)
+      if (decoder === undefined) {
+        const signal = call.signal
+        return this.connection((conn) => conn.query<R>(sql, params, signal && { signal }), options)
+      }
       encoded = encodeParams(params)
       checkSql(sql)
     } catch (error) {
       return Promise.reject(fromNative(error))
     }
-    return streamedQuery<R>(decoder, (streamId) => this.native.query(sql, encoded, timeout, streamId))
+    if (!queryChannel.hasSubscribers) return this.directQuery<R>(decoder, sql, encoded, call)
+    const message = { sql, params, pool: this.name, server: this.tracedServer() }
+    return queryChannel.tracePromise(() => this.directQuery<R>(decoder, sql, encoded, call), message)
+  }
+
+  private directQuery<R>(decoder: ResultDecoder, sql: string, encoded: Buffer, { timeout, signal }: CallOptions) {
+    if (signal === undefined) {
+      return streamedQuery<R>(decoder, (streamId) => this.native.query(sql, encoded, timeout, streamId))
+    }
+    return withSignal(signal, 'the query was aborted', (abort) =>
+      streamedQuery<R>(decoder, (streamId) =>
+        this.native.queryAbortable(sql, encoded, timeout, streamId, undefined, abort),
+      ),
+    )
   }
 
   /** @internal The engine's pool, for `pgtide/pg`'s queries in pg's terms (text results, simple protocol). */
@@ -105,16 +137,39 @@ export class AsyncConnectionPool extends BasePool {
     return this.native
   }
 
-  /** Takes a connection; give it back with `putconn()`. `timeout` in seconds (default: the pool's). */
-  async getconn(timeout?: number): Promise<AsyncConnection> {
-    return this.take(numberArgument(timeout, 'getconn() timeout', true))
+  /**
+   * Takes a connection; give it back with `putconn()`. `timeout` in seconds (default: the
+   * pool's), given alone or as `{ timeout, signal }`.
+   */
+  async getconn(options?: number | CallOptions): Promise<AsyncConnection> {
+    const origin = this.detectsLeaks ? leakOrigin(this.getconn) : undefined
+    const call =
+      typeof options === 'object' ? callOptions(options, 'getconn()') : { timeout: numberArgument(options, 'getconn() timeout', true) }
+    return this.checkout(call, origin)
+  }
+
+  /** A checkout, traced while `pgtide:checkout` has a subscriber. */
+  private checkout(call: CallOptions, origin: string | undefined): AsyncConnection | Promise<AsyncConnection> {
+    if (!checkoutChannel.hasSubscribers) return this.take(call, origin)
+    const message = { pool: this.name, timeout: call.timeout }
+    return checkoutChannel.tracePromise(async () => this.take(call, origin), message)
   }
 
   /** A ready connection comes back directly, with no trip through the runtime. */
-  private take(timeout: number | undefined): AsyncConnection | Promise<AsyncConnection> {
+  private take({ timeout, signal }: CallOptions, origin: string | undefined): AsyncConnection | Promise<AsyncConnection> {
+    if (signal !== undefined) {
+      return withSignal(signal, ABORTED_WAITING, (abort) => nativeAsync(this.native.getconnAbortable(timeout, abort))).then(
+        (conn) => this.handedOut(conn, origin),
+      )
+    }
     const ready = native(() => this.native.getconn(timeout))
-    if (!(ready instanceof Promise)) return new AsyncConnection(ready, this.connectionOptions)
-    return nativeAsync(ready).then((conn) => new AsyncConnection(conn, this.connectionOptions))
+    if (!(ready instanceof Promise)) return this.handedOut(ready, origin)
+    return nativeAsync(ready).then((conn) => this.handedOut(conn, origin))
+  }
+
+  private handedOut(conn: NativeConnection, origin: string | undefined): AsyncConnection {
+    if (origin !== undefined) watchForLeak(this.native, conn, origin)
+    return new AsyncConnection(conn, this.connectionOptions)
   }
 
   /** Gives a connection back: it is rolled back if needed and reused, or replaced. */

@@ -8,6 +8,7 @@ import { deliverNotices, NotificationFanOut, type Notification } from './notific
 import { encodeParams } from './params'
 import { dropRows, joinRows, streamRows } from './row-stream'
 import { connectionOptionsFrom, type ConnectionOptions, type NormalisedConnectionOptions } from './options'
+import { connectChannel, queryChannel, serverOf, serverOfConnection, type QueryMessage } from './tracing'
 
 export type Row = Record<string, unknown>
 
@@ -68,7 +69,12 @@ export function checkSql(sql: unknown): string {
 
 /** The options the engine needs (the callbacks stay on this side). */
 function nativeOptionsFrom(options: NormalisedConnectionOptions): NativeConnectOptions {
-  return { autocommit: options.autocommit, statementCacheSize: options.statementCacheSize, tls: options.tls }
+  return {
+    autocommit: options.autocommit,
+    statementCacheSize: options.statementCacheSize,
+    tls: options.tls,
+    statementTimeout: options.statementTimeout,
+  }
 }
 
 function checkConninfo(conninfo: unknown): string {
@@ -160,6 +166,11 @@ abstract class BaseConnection {
   protected closedNotifications(): void {
     this.fanOut.closed()
   }
+
+  /** @internal The `pgtide:query` message of a statement on this connection. */
+  protected queryMessage(sql: string, params: readonly unknown[] | undefined): QueryMessage {
+    return { sql, params, server: serverOfConnection(this.native) }
+  }
 }
 
 /** A connection whose operations return Promises. */
@@ -167,8 +178,12 @@ export class AsyncConnection extends BaseConnection {
   /** Opens a connection; `conninfo` is a libpq URL or `key=value` string (default: libpq's environment). */
   static async connect(conninfo: string = '', options: ConnectionOptions = {}): Promise<AsyncConnection> {
     const checked = connectionOptionsFrom(options)
-    const nativeConnection = await nativeAsync(binding.connect(checkConninfo(conninfo), nativeOptionsFrom(checked)))
-    return new AsyncConnection(nativeConnection, checked)
+    const open = async () => {
+      const nativeConnection = await nativeAsync(binding.connect(checkConninfo(conninfo), nativeOptionsFrom(checked)))
+      return new AsyncConnection(nativeConnection, checked)
+    }
+    if (!connectChannel.hasSubscribers) return open()
+    return connectChannel.tracePromise(open, serverOf(conninfo))
   }
 
   /** Runs one statement with `$1..$n` placeholders; `signal` aborts it. */
@@ -182,8 +197,12 @@ export class AsyncConnection extends BaseConnection {
     } catch (error) {
       return Promise.reject(fromNative(error))
     }
-    if (signal !== undefined) return this.abortableQuery<R>(sql, encoded, signal)
-    return streamedQuery<R>(this.decoder, (streamId) => this.native.query(sql, encoded, streamId))
+    const run = () =>
+      signal !== undefined
+        ? this.abortableQuery<R>(sql, encoded, signal)
+        : streamedQuery<R>(this.decoder, (streamId) => this.native.query(sql, encoded, streamId))
+    if (!queryChannel.hasSubscribers) return run()
+    return queryChannel.tracePromise(run, this.queryMessage(sql, params))
   }
 
   private async abortableQuery<R>(sql: string, encoded: Buffer, signal: AbortSignal): Promise<QueryResult<R>> {
@@ -257,8 +276,12 @@ export class Connection extends BaseConnection {
   /** Opens a connection; `conninfo` is a libpq URL or `key=value` string (default: libpq's environment). */
   static connect(conninfo: string = '', options: ConnectionOptions = {}): Connection {
     const checked = connectionOptionsFrom(options)
-    const nativeConnection = native(() => binding.connectSync(checkConninfo(conninfo), nativeOptionsFrom(checked)))
-    return new Connection(nativeConnection, checked)
+    const open = () => {
+      const nativeConnection = native(() => binding.connectSync(checkConninfo(conninfo), nativeOptionsFrom(checked)))
+      return new Connection(nativeConnection, checked)
+    }
+    if (!connectChannel.hasSubscribers) return open()
+    return connectChannel.traceSync(open, serverOf(conninfo))
   }
 
   /**
@@ -270,7 +293,9 @@ export class Connection extends BaseConnection {
     checkSql(sql)
     const signal = signalFrom(options)
     if (signal?.aborted) throw abortError(signal)
-    return toQueryResult<R>(native(() => this.native.querySync(sql, encoded)), this.decoder)
+    const run = () => toQueryResult<R>(native(() => this.native.querySync(sql, encoded)), this.decoder)
+    if (!queryChannel.hasSubscribers) return run()
+    return queryChannel.traceSync(run, this.queryMessage(sql, params))
   }
 
   /** Runs a script of one or more statements, with no parameters and no rows. */

@@ -1,12 +1,15 @@
 // `pgtide/metrics`: pool stats in Prometheus's text exposition format (version 0.0.4), for a
-// `/metrics` endpoint. Reads `getStats()`, never `popStats()`: counters only ever grow.
+// `/metrics` endpoint. Reads `getStats()` and `getHistograms()`, never `popStats()`: counters
+// only ever grow.
 
-import type { PoolStats } from './pool-base'
+import type { DurationHistogram, PoolHistograms, PoolStats } from './pool-base'
 
 /** Anything with a name and stats: every pgtide pool (and `pgtide/pg`'s `pool.pgtide`). */
 export interface StatsSource {
   readonly name: string
   getStats(): PoolStats
+  /** The duration histograms, rendered when present. */
+  getHistograms?(): PoolHistograms
 }
 
 export interface PrometheusOptions {
@@ -49,7 +52,35 @@ const METRICS: readonly Metric[] = [
   counter('connectionsMs', 'connection_attempts_seconds_total', 'Time spent opening connections.', true),
   counter('connectionsErrors', 'connection_errors_total', 'Failed connection attempts.'),
   counter('connectionsLost', 'connections_lost_total', 'Connections found broken by a check.'),
+  counter('connectionsLeaked', 'connections_leaked_total', 'Checkouts held past leakDetectionThreshold.'),
 ]
+
+interface HistogramMetric {
+  histogram: Exclude<keyof PoolHistograms, 'bounds'>
+  name: string
+  help: string
+}
+
+const HISTOGRAMS: readonly HistogramMetric[] = [
+  { histogram: 'requestsWait', name: 'wait_seconds', help: 'Time requests that queued waited for a connection.' },
+  { histogram: 'usage', name: 'usage_seconds', help: 'Time connections stayed checked out, per checkout.' },
+  { histogram: 'connections', name: 'connect_seconds', help: 'Time successful connection attempts took.' },
+]
+
+/** A bucket bound as Prometheus writes it (`+Inf` for the last). */
+const le = (bound: number) => (bound === Infinity ? '+Inf' : String(bound))
+
+/** One pool's series of a histogram: cumulative `_bucket`s, then `_sum` and `_count`. */
+function histogramLines(name: string, pool: string, bounds: readonly number[], histogram: DurationHistogram): string[] {
+  const lines: string[] = []
+  let cumulative = 0
+  histogram.counts.forEach((count, i) => {
+    cumulative += count
+    lines.push(`${name}_bucket{pool="${pool}",le="${le(bounds[i] ?? Infinity)}"} ${cumulative}`)
+  })
+  lines.push(`${name}_sum{pool="${pool}"} ${histogram.sum}`, `${name}_count{pool="${pool}"} ${histogram.count}`)
+  return lines
+}
 
 /** A label value in the exposition format: backslash, double quote and newline escaped. */
 const labelValue = (value: string) => value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
@@ -66,7 +97,8 @@ export function prometheusMetrics(
   const sampled = [...pools].map((pool) => {
     if (names.has(pool.name)) throw new RangeError(`two pools are named '${pool.name}': give each pool its own name`)
     names.add(pool.name)
-    return { label: `{pool="${labelValue(pool.name)}"}`, stats: pool.getStats() }
+    const label = labelValue(pool.name)
+    return { pool: label, label: `{pool="${label}"}`, stats: pool.getStats(), histograms: pool.getHistograms?.() }
   })
   const lines: string[] = []
   for (const metric of METRICS) {
@@ -75,6 +107,15 @@ export function prometheusMetrics(
     for (const { label, stats } of sampled) {
       const value = stats[metric.stat]
       lines.push(`${name}${label} ${metric.millis ? value / 1000 : value}`)
+    }
+  }
+  for (const metric of HISTOGRAMS) {
+    const withHistograms = sampled.filter((sample) => sample.histograms !== undefined)
+    if (withHistograms.length === 0) continue
+    const name = prefix + metric.name
+    lines.push(`# HELP ${name} ${metric.help}`, `# TYPE ${name} histogram`)
+    for (const { pool, histograms } of withHistograms) {
+      lines.push(...histogramLines(name, pool, histograms!.bounds, histograms![metric.histogram]))
     }
   }
   return `${lines.join('\n')}\n`

@@ -20,6 +20,11 @@ export interface ConnectionOptions {
   types?: TypeOptions
   /** TLS certificates and key as PEM text, in place of the conninfo's sslrootcert/sslcert/sslkey files. */
   tls?: TlsOptions
+  /**
+   * Seconds a statement may run before the server cancels it (PostgreSQL's `statement_timeout`,
+   * set at connection start); 0 or Infinity: no limit. Unset: the server's setting.
+   */
+  statementTimeout?: number
 }
 
 /** PEM text (a string or a Buffer holding it), as Node's `tls.connect` takes it. */
@@ -58,9 +63,19 @@ export interface NormalisedConnectionOptions {
   onNotification?: (notification: Notification) => unknown
   types: TypeSettings
   tls?: NormalisedTls
+  /** As given: the engine checks the value (`crates/core/src/statement_timeout.rs`). */
+  statementTimeout?: number
 }
 
-const CONNECTION_OPTION_NAMES = new Set(['autocommit', 'statementCacheSize', 'onNotice', 'onNotification', 'types', 'tls'])
+const CONNECTION_OPTION_NAMES = new Set([
+  'autocommit',
+  'statementCacheSize',
+  'onNotice',
+  'onNotification',
+  'types',
+  'tls',
+  'statementTimeout',
+])
 
 /** The most prepared statements a connection may keep: far past any sane setting. */
 const MAX_STATEMENT_CACHE_SIZE = 1_000_000
@@ -84,7 +99,16 @@ export function connectionOptionsFrom(options: ConnectionOptions | undefined): N
     onNotification: callbackFrom('onNotification', options.onNotification),
     types: typeSettingsFrom(options.types),
     tls: tlsFrom(options.tls),
+    statementTimeout: statementTimeoutFrom(options.statementTimeout),
   }
+}
+
+function statementTimeoutFrom(timeout: unknown): number | undefined {
+  if (timeout === undefined || timeout === null) return undefined
+  if (typeof timeout !== 'number') {
+    throw new TypeError(`connection option 'statementTimeout' must be a number of seconds, not ${typeof timeout}`)
+  }
+  return timeout
 }
 
 const TLS_OPTION_NAMES = ['ca', 'cert', 'key', 'servername']

@@ -7,9 +7,29 @@ import { binding, type NativeStats } from './native'
 import type { NormalisedConnectionOptions } from './options'
 import type { NativePool } from './pool-native'
 import { numberArgument, type NormalisedPoolOptions } from './pool-options'
+import { serverOf, type TracedServer } from './tracing'
 
-/** All 15 keys, always present (psycopg's names in camelCase). */
+/** psycopg's 15 keys in camelCase, and pgtide's `connectionsLeaked`; always all present. */
 export type PoolStats = NativeStats
+
+/** One duration histogram: observations per bucket (not cumulative; the last is `+Inf`). */
+export interface DurationHistogram {
+  counts: number[]
+  /** Seconds. */
+  sum: number
+  count: number
+}
+
+/** The pool's duration histograms, over the same buckets (`bounds`, upper bounds in seconds). */
+export interface PoolHistograms {
+  bounds: number[]
+  /** Waits of the requests that queued (the time behind `requestsWaitMs`). */
+  requestsWait: DurationHistogram
+  /** Checkouts, from hand-out to return (behind `usageMs`). */
+  usage: DurationHistogram
+  /** Successful connection attempts (behind `connectionsMs`). */
+  connections: DurationHistogram
+}
 
 /**
  * The options (types, onNotice, onNotification) pooled connection wrappers take, when they are a
@@ -24,11 +44,28 @@ export abstract class BasePool {
   protected readonly native: NativePool
   /** @internal Options for the wrappers of the connections this pool hands out. */
   protected readonly connectionOptions: NormalisedConnectionOptions | undefined
+  /** @internal `leakDetectionThreshold` is on: checkouts capture their caller's stack. */
+  protected readonly detectsLeaks: boolean
+  /** @internal The conninfo, for the server a traced `query()` names (looked up when traced). */
+  protected readonly conninfo: unknown
+  private traced?: { server?: TracedServer }
 
   /** @internal */
-  protected constructor(nativePool: NativePool, connectionOptions: NormalisedConnectionOptions | undefined) {
+  protected constructor(
+    nativePool: NativePool,
+    connectionOptions: NormalisedConnectionOptions | undefined,
+    conninfo?: unknown,
+  ) {
     this.native = nativePool
     this.connectionOptions = connectionOptions
+    this.detectsLeaks = nativePool.detectsLeaks
+    this.conninfo = conninfo
+  }
+
+  /** @internal The server the pool's conninfo names, for tracing (none for a conninfo function). */
+  tracedServer(): TracedServer | undefined {
+    this.traced ??= serverOf(this.conninfo)
+    return this.traced.server
   }
 
   /**
@@ -49,7 +86,8 @@ export abstract class BasePool {
   protected static attachTo<P extends BasePool>(prototype: P, handle: number): P {
     if (typeof handle !== 'number') throw new TypeError(`attach() takes the number share() returned, not ${typeof handle}`)
     const pool = Object.create(prototype) as P
-    Object.assign(pool, { native: native(() => binding.NativePool.attach(handle)), connectionOptions: undefined })
+    const nativePool = native(() => binding.NativePool.attach(handle))
+    Object.assign(pool, { native: nativePool, connectionOptions: undefined, detectsLeaks: nativePool.detectsLeaks })
     return pool
   }
 
@@ -92,5 +130,10 @@ export abstract class BasePool {
   /** The stats, then resets the counters. */
   popStats(): PoolStats {
     return this.native.popStats()
+  }
+
+  /** The wait, usage and connect durations by bucket (reset with the counters by `popStats()`). */
+  getHistograms(): PoolHistograms {
+    return this.native.getHistograms()
   }
 }

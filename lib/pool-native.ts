@@ -14,6 +14,7 @@ interface NativeConnectParams {
   autocommit: boolean
   statementCacheSize: number
   tls?: NormalisedTls
+  statementTimeout?: number
 }
 
 const LOG_METHOD = { debug: 'debug', info: 'info', warning: 'warn' } as const
@@ -31,6 +32,7 @@ function nativeOptions(options: NormalisedPoolOptions<never, never>) {
     maxLifetime: options.maxLifetime,
     maxIdle: options.maxIdle,
     reconnectTimeout: options.reconnectTimeout,
+    leakDetectionThreshold: options.leakDetectionThreshold,
     logLevel: options.logLevel,
   }
 }
@@ -63,8 +65,8 @@ function paramsFrom(conninfo: unknown, connectionOptions: unknown): NativeConnec
   if (typeof conninfo !== 'string') {
     throw new TypeError(`the conninfo function must return a string, not ${typeof conninfo}`)
   }
-  const { autocommit, statementCacheSize, tls } = connectionOptionsFrom(connectionOptions as object)
-  return { conninfo, autocommit, statementCacheSize, tls }
+  const { autocommit, statementCacheSize, tls, statementTimeout } = connectionOptionsFrom(connectionOptions as object)
+  return { conninfo, autocommit, statementCacheSize, tls, statementTimeout }
 }
 
 export function createAsyncNativePool<P>(

@@ -4,6 +4,7 @@
 
 import type { AsyncConnection, Connection } from './connection'
 import { connectionOptionsFrom, type ConnectionOptions, type NormalisedConnectionOptions } from './options'
+import { signalOption } from './signal'
 
 /** pino-compatible: `logger.warn(obj, msg)`; any method may be missing. */
 export interface PoolLogger {
@@ -45,6 +46,12 @@ export interface PoolOptions<C, P> {
   maxIdle?: number
   /** Seconds of reconnection attempts before giving up (default 300). */
   reconnectTimeout?: number
+  /**
+   * Seconds a connection may stay checked out (getconn, connection) before a warning with the
+   * stack of the call that took it is logged and `connectionsLeaked` counts it (HikariCP's
+   * option); 0 = off (default).
+   */
+  leakDetectionThreshold?: number
   /** Called when reconnection gives up. */
   reconnectFailed?: (pool: P) => MaybePromise<void>
   /** Background workers that open connections (default 3). */
@@ -76,6 +83,7 @@ const OPTION_NAMES = new Set([
   'maxLifetime',
   'maxIdle',
   'reconnectTimeout',
+  'leakDetectionThreshold',
   'reconnectFailed',
   'numWorkers',
   'connectionOptions',
@@ -100,6 +108,7 @@ export interface NormalisedPoolOptions<C, P> {
   maxLifetime: number | undefined
   maxIdle: number | undefined
   reconnectTimeout: number | undefined
+  leakDetectionThreshold: number | undefined
   configure?: (conn: C) => MaybePromise<void>
   check?: (conn: C) => MaybePromise<void>
   reset?: (conn: C) => MaybePromise<void>
@@ -110,13 +119,30 @@ export interface NormalisedPoolOptions<C, P> {
   logLevel: LogLevel
 }
 
-/** The `timeout` of a method's options object (`connection()`, `query()`), checked. */
-export function timeoutOption(options: unknown, method: string): number | undefined {
-  if (options === undefined) return undefined
+/** What a pool call that takes a connection accepts (`getconn`, `connection`, `query`). */
+export interface CallOptions {
+  /** Seconds to wait for a connection (default: the pool's `timeout`). */
+  timeout?: number
+  /**
+   * Aborting it stops the call with an AbortError: out of the queue while it waits for a
+   * connection (nothing is lost), cancelled on the server while `query()`'s statement runs.
+   */
+  signal?: AbortSignal
+}
+
+const NO_OPTIONS: CallOptions = Object.freeze({})
+
+/** A call's options object (`connection()`, `query()`), checked; `getconn()` also takes a bare timeout. */
+export function callOptions(options: unknown, method: string): CallOptions {
+  if (options === undefined) return NO_OPTIONS
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`${method} options must be an object, not ${describe(options)}`)
   }
-  return numberArgument((options as { timeout?: unknown }).timeout, `${method} option 'timeout'`, true)
+  const { timeout, signal } = options as { timeout?: unknown; signal?: unknown }
+  return {
+    timeout: numberArgument(timeout, `${method} option 'timeout'`, true),
+    signal: signalOption(signal, `${method} option 'signal'`),
+  }
 }
 
 /** A numeric option, or undefined (unset or null) for the engine's default. */
@@ -225,6 +251,7 @@ export function poolOptionsFrom<C, P>(
     maxLifetime: number(options, 'maxLifetime'),
     maxIdle: number(options, 'maxIdle'),
     reconnectTimeout: number(options, 'reconnectTimeout'),
+    leakDetectionThreshold: number(options, 'leakDetectionThreshold'),
     configure: callback(options, 'configure'),
     check: callback(options, 'check'),
     reset: callback(options, 'reset'),

@@ -3,10 +3,28 @@
 
 import { checkSql, Connection, toQueryResult, type QueryResult, type Row } from './connection'
 import { native } from './errors'
+import { leakOrigin, watchForLeak } from './leaks'
 import { BasePool, connectionOptionsOf } from './pool-base'
 import { createSyncNativePool } from './pool-native'
 import { encodeParams } from './params'
-import { numberArgument, poolOptionsFrom, timeoutOption, type Conninfo, type SyncPoolOptions } from './pool-options'
+import {
+  callOptions,
+  numberArgument,
+  poolOptionsFrom,
+  type CallOptions,
+  type Conninfo,
+  type SyncPoolOptions,
+} from './pool-options'
+import { abortError } from './signal'
+import { checkoutChannel, queryChannel } from './tracing'
+
+/**
+ * A sync call blocks its thread, so no event can fire during it: a signal can only stop it if
+ * it is aborted before the call.
+ */
+function refuseAborted({ signal }: CallOptions, message: string): void {
+  if (signal?.aborted) throw abortError(signal, message)
+}
 
 /** A pool of blocking `Connection`s with psycopg_pool's behaviour. */
 export class ConnectionPool extends BasePool {
@@ -20,6 +38,7 @@ export class ConnectionPool extends BasePool {
     super(
       native(() => createSyncNativePool(normalised, (c) => new Connection(c, connectionOptions), () => this)),
       connectionOptions,
+      normalised.conninfo,
     )
     if (normalised.open) native(() => this.native.open())
   }
@@ -44,23 +63,29 @@ export class ConnectionPool extends BasePool {
   /**
    * Runs one statement on a connection of the pool: `connection((conn) => conn.query(sql,
    * params))` in one call, the connection taken, committed (or rolled back) and returned by the
-   * engine. `timeout` in seconds, for the wait for a connection (default: the pool's).
+   * engine. `timeout` in seconds, for the wait for a connection (default: the pool's). The
+   * thread blocks meanwhile, so `signal` only stops a call it was aborted before.
    */
-  query<R = Row>(sql: string, params?: readonly unknown[], options?: { timeout?: number }): QueryResult<R> {
-    const timeout = timeoutOption(options, 'query()')
+  query<R = Row>(sql: string, params?: readonly unknown[], options?: CallOptions): QueryResult<R> {
+    const call = callOptions(options, 'query()')
+    refuseAborted(call, 'the query was aborted')
     const decoder = this.directQueries()
     if (decoder === undefined) return this.connection((conn) => conn.query<R>(sql, params), options)
     const encoded = encodeParams(params)
-    return toQueryResult<R>(native(() => this.native.querySync(checkSql(sql), encoded, timeout)), decoder)
+    checkSql(sql)
+    const run = () => toQueryResult<R>(native(() => this.native.querySync(sql, encoded, call.timeout)), decoder)
+    if (!queryChannel.hasSubscribers) return run()
+    return queryChannel.traceSync(run, { sql, params, pool: this.name, server: this.tracedServer() })
   }
 
   /**
    * Runs `fn` with a connection: commits if it returns, rolls back if it throws, and always
    * returns the connection to the pool.
    */
-  connection<T>(fn: (conn: Connection) => T, options?: { timeout?: number }): T {
+  connection<T>(fn: (conn: Connection) => T, options?: CallOptions): T {
     if (typeof fn !== 'function') throw new TypeError(`connection() needs a function, not ${typeof fn}`)
-    const conn = this.take(timeoutOption(options, 'connection()'))
+    const origin = this.detectsLeaks ? leakOrigin(this.connection) : undefined
+    const conn = this.take(callOptions(options, 'connection()'), origin)
     let succeeded = false
     try {
       const result = fn(conn)
@@ -78,13 +103,26 @@ export class ConnectionPool extends BasePool {
     }
   }
 
-  /** Takes a connection, blocking until one is ready; give it back with `putconn()`. */
-  getconn(timeout?: number): Connection {
-    return this.take(numberArgument(timeout, 'getconn() timeout', true))
+  /**
+   * Takes a connection, blocking until one is ready; give it back with `putconn()`. `timeout`
+   * in seconds, given alone or as `{ timeout, signal }`.
+   */
+  getconn(options?: number | CallOptions): Connection {
+    const origin = this.detectsLeaks ? leakOrigin(this.getconn) : undefined
+    const call =
+      typeof options === 'object' ? callOptions(options, 'getconn()') : { timeout: numberArgument(options, 'getconn() timeout', true) }
+    return this.take(call, origin)
   }
 
-  private take(timeout: number | undefined): Connection {
-    return new Connection(native(() => this.native.getconnSync(timeout)), this.connectionOptions)
+  private take(call: CallOptions, origin: string | undefined): Connection {
+    refuseAborted(call, 'the request for a connection was aborted')
+    const checkout = () => {
+      const conn = native(() => this.native.getconnSync(call.timeout))
+      if (origin !== undefined) watchForLeak(this.native, conn, origin)
+      return new Connection(conn, this.connectionOptions)
+    }
+    if (!checkoutChannel.hasSubscribers) return checkout()
+    return checkoutChannel.traceSync(checkout, { pool: this.name, timeout: call.timeout })
   }
 
   /** Gives a connection back: it is rolled back if needed and reused, or replaced. */

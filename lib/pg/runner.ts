@@ -12,6 +12,7 @@ import type { TypeParserSource } from './config'
 import { oidOf, type NormalQuery, type QueryResult } from './query'
 import { textRowsDecoder } from './text-rows'
 import { getTypeParser } from './types'
+import { queryChannel, serverOfConnection } from '../tracing'
 
 /** pg's message for a query past its `query_timeout`. */
 const READ_TIMEOUT = 'Query read timeout'
@@ -70,13 +71,32 @@ function isSimple(query: NormalQuery): boolean {
   return query.text.includes(';') || query.text.trim() === ''
 }
 
-/** Runs `query` on `target`; past `timeoutMillis` it is cancelled and rejects with pg's message. */
-export async function runQuery(
+type Outcome = Promise<QueryResult<unknown> | QueryResult<unknown>[]>
+
+/**
+ * Runs `query` on `target`; past `timeoutMillis` it is cancelled and rejects with pg's message.
+ * Traced on `pgtide:query` while it has a subscriber, as pgtide's own queries are.
+ */
+export function runQuery(
   target: Target,
   query: NormalQuery,
   defaults: TypeParserSource | undefined,
   timeoutMillis?: number,
-): Promise<QueryResult<unknown> | QueryResult<unknown>[]> {
+): Outcome {
+  if (!queryChannel.hasSubscribers) return runUntraced(target, query, defaults, timeoutMillis)
+  const message =
+    'pool' in target
+      ? { sql: query.text, params: query.values, pool: target.pool.name, server: target.pool.tracedServer() }
+      : { sql: query.text, params: query.values, server: serverOfConnection(target.conn.native) }
+  return queryChannel.tracePromise(() => runUntraced(target, query, defaults, timeoutMillis), message)
+}
+
+async function runUntraced(
+  target: Target,
+  query: NormalQuery,
+  defaults: TypeParserSource | undefined,
+  timeoutMillis?: number,
+): Outcome {
   if ('pool' in target) {
     const engine = target.pool.engine
     const raw = isSimple(query)
