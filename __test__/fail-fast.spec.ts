@@ -4,7 +4,10 @@
 // connection error as its `cause`. Standalone connects carry the same codes. Against a
 // throwaway server of this file's own, with password authentication.
 
+import fs from 'node:fs'
 import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 
@@ -17,6 +20,7 @@ import {
   OperationalError,
   PoolTimeout,
 } from '../dist/index.js'
+import { makeCertificates, type Certificates } from './tls-certs'
 
 interface ThrowawayServer {
   port: number
@@ -24,9 +28,15 @@ interface ThrowawayServer {
   stop(): Promise<void>
 }
 
-async function startServer(setup: { hba?: string }): Promise<ThrowawayServer> {
+interface ServerSetup {
+  settings?: Record<string, string>
+  files?: Record<string, string>
+  hba?: string
+}
+
+async function startServer(setup: ServerSetup): Promise<ThrowawayServer> {
   const helper = (await import('../scripts/pg-server.mjs' as string)) as {
-    startServer(setup: { hba?: string }): Promise<ThrowawayServer>
+    startServer(setup: ServerSetup): Promise<ThrowawayServer>
   }
   return helper.startServer(setup)
 }
@@ -37,9 +47,15 @@ const ROLES = ['async_app', 'sync_app', 'null_app', 'conn_app']
 
 let server: ThrowawayServer
 let deadPort: number
+let workDir: string
+let certs: Certificates
 
 beforeAll(async () => {
+  workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgtide-fail-fast-'))
+  certs = makeCertificates(workDir)
   server = await startServer({
+    settings: { ssl: 'on' },
+    files: { 'server.crt': certs.server.cert, 'server.key': certs.server.key },
     hba: `${ROLES.map((role) => `host all ${role} 127.0.0.1/32 scram-sha-256`).join('\n')}
 host all all 127.0.0.1/32 trust
 local all all trust`,
@@ -54,6 +70,7 @@ local all all trust`,
 
 afterAll(async () => {
   await server?.stop()
+  if (workDir) fs.rmSync(workDir, { recursive: true, force: true })
 })
 
 const closers: (() => unknown)[] = []
@@ -130,7 +147,7 @@ describe('a failure no retry fixes fails waiting clients at once', () => {
     await eventually(() => expect(pool.getStats().connectionsErrors).toBeGreaterThan(errorsBefore), 5)
     await admin(`ALTER ROLE async_app PASSWORD '${WRONG}'`)
     const conn = await eventually(() => pool.getconn(1))
-    expect((await conn.query<{ user: string }>('SELECT current_user AS user')).rows[0].user).toBe('async_app')
+    expect((await conn.query<{ user: string }>('SELECT current_user AS user')).rows).toEqual([{ user: 'async_app' }])
     await pool.putconn(conn)
   }, 30_000)
 
@@ -144,7 +161,7 @@ describe('a failure no retry fixes fails waiting clients at once', () => {
     }
     await admin(`ALTER ROLE sync_app PASSWORD '${WRONG}'`)
     const conn = await eventually(() => pool.getconn(1))
-    expect(conn.query<{ user: string }>('SELECT current_user AS user').rows[0].user).toBe('sync_app')
+    expect(conn.query<{ user: string }>('SELECT current_user AS user').rows).toEqual([{ user: 'sync_app' }])
     pool.putconn(conn)
   }, 30_000)
 
@@ -159,6 +176,17 @@ describe('a failure no retry fixes fails waiting clients at once', () => {
       expectRefusal(error, '3D000')
       expect(error.message).toContain('"pgtide_no_such_db" does not exist')
     }
+  })
+
+  it('a certificate sslmode rejects: the pool rejects getconn at once with its TLS code', async () => {
+    const conninfo = on(`host=localhost sslmode=verify-full sslrootcert=${certs.otherCaFile}`)
+    const pool = new AsyncConnectionPool(conninfo, { minSize: 1 })
+    closers.push(() => pool.close())
+    const { error, ms } = await failure(() => pool.getconn(10))
+    expect(ms).toBeLessThan(1000)
+    expect(error).toBeInstanceOf(OperationalError)
+    expect((error as OperationalError).code).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE')
+    expect(error.message).toContain('not signed by a trusted certificate authority')
   })
 
   it('a null pool, whose clients connect themselves, rejects with the refusal too', async () => {
@@ -182,7 +210,10 @@ describe('a failure a retry may fix waits until the timeout', () => {
     expect(ms).toBeGreaterThanOrEqual(950)
     expect(error).toBeInstanceOf(PoolTimeout)
     expect(error.message).toMatch(
-      /^couldn't get a connection after 1\.00 sec \(pool 'refused': size 1, idle 0, in use 0, waiting 0\); last connection error: connection to server at 127\.0\.0\.1:\d+ failed: Connection refused/s,
+      new RegExp(
+        "^couldn't get a connection after 1\\.00 sec \\(pool 'refused': size 1, idle 0, in use 0, waiting 0\\); " +
+          'last connection error: connection to server at 127\\.0\\.0\\.1:\\d+ failed: Connection refused',
+      ),
     )
     expect(error.cause).toBeInstanceOf(OperationalError)
     expect((error.cause as OperationalError).code).toBe('ECONNREFUSED')
@@ -190,7 +221,8 @@ describe('a failure a retry may fix waits until the timeout', () => {
   })
 
   it('the sync pool times out the same way', () => {
-    const pool = new ConnectionPool(`host=127.0.0.1 port=${deadPort} user=x dbname=x`, { minSize: 1, name: 'refused-sync' })
+    const conninfo = `host=127.0.0.1 port=${deadPort} user=x dbname=x`
+    const pool = new ConnectionPool(conninfo, { minSize: 1, name: 'refused-sync' })
     closers.push(() => pool.close())
     let error: Error | undefined
     try {
@@ -199,16 +231,19 @@ describe('a failure a retry may fix waits until the timeout', () => {
       error = e as Error
     }
     expect(error).toBeInstanceOf(PoolTimeout)
-    expect(error!.message).toMatch(/\(pool 'refused-sync': size 1, idle 0, in use 0, waiting 0\); last connection error: /)
+    expect(error!.message).toContain("(pool 'refused-sync': size 1, idle 0, in use 0, waiting 0); last connection error")
     expect((error!.cause as OperationalError).code).toBe('ECONNREFUSED')
   })
 
   it('wait() times out with the state and the cause', async () => {
-    const pool = new AsyncConnectionPool(`host=127.0.0.1 port=${deadPort} user=x dbname=x`, { minSize: 1, name: 'refused-wait' })
+    const conninfo = `host=127.0.0.1 port=${deadPort} user=x dbname=x`
+    const pool = new AsyncConnectionPool(conninfo, { minSize: 1, name: 'refused-wait' })
     closers.push(() => pool.close())
     const error = (await pool.wait(0.5).catch((e: unknown) => e)) as Error
     expect(error).toBeInstanceOf(PoolTimeout)
-    expect(error.message).toMatch(/^pool initialization incomplete after 0\.5 sec \(pool 'refused-wait': size 1, .*; last connection error: /s)
+    expect(error.message).toMatch(
+      /^pool initialization incomplete after 0\.5 sec \(pool 'refused-wait': size 1, .*; last connection error: /s,
+    )
     expect((error.cause as OperationalError).code).toBe('ECONNREFUSED')
   })
 })
@@ -217,7 +252,21 @@ describe('a standalone connect error carries a code', () => {
   it('the SQLSTATE of a server refusal', async () => {
     expectRefusal((await failure(() => AsyncConnection.connect(as('conn_app', WRONG)))).error, '28P01')
     expectRefusal((await failure(() => Connection.connect(as('conn_app', WRONG)))).error, '28P01')
-    expectRefusal((await failure(() => AsyncConnection.connect(as('conn_app', RIGHT, 'pgtide_no_such_db')))).error, '3D000')
+    const unknownDatabase = await failure(() => AsyncConnection.connect(as('conn_app', RIGHT, 'pgtide_no_such_db')))
+    expectRefusal(unknownDatabase.error, '3D000')
+  })
+
+  it("a rejected certificate's TLS code", async () => {
+    const tlsCode = async (conninfo: string) => {
+      const { error } = await failure(() => AsyncConnection.connect(conninfo))
+      expect(error).toBeInstanceOf(OperationalError)
+      return (error as OperationalError).code
+    }
+    const wrongHost = on(`sslmode=verify-full sslrootcert=${certs.caFile}`)
+    expect(await tlsCode(wrongHost)).toBe('ERR_TLS_CERT_ALTNAME_INVALID')
+    expect(await tlsCode(on(`host=localhost sslmode=verify-ca sslrootcert=${certs.otherCaFile}`))).toBe(
+      'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    )
   })
 
   it("the socket's error name, with no SQLSTATE", async () => {
@@ -241,7 +290,8 @@ describe('a standalone connect error carries a code', () => {
       sockets.forEach((socket) => socket.destroy())
       silent.close()
     }
-    const { error } = await failure(() => Connection.connect(`host=127.0.0.1 port=${deadPort} user=x dbname=x`))
+    const refused = `host=127.0.0.1 port=${deadPort} user=x dbname=x`
+    const { error } = await failure(() => Connection.connect(refused))
     expect((error as OperationalError).code).toBe('ECONNREFUSED')
   })
 })
