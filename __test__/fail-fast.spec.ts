@@ -231,7 +231,8 @@ describe('a failure a retry may fix waits until the timeout', () => {
       error = e as Error
     }
     expect(error).toBeInstanceOf(PoolTimeout)
-    expect(error!.message).toContain("(pool 'refused-sync': size 1, idle 0, in use 0, waiting 0); last connection error")
+    const state = "(pool 'refused-sync': size 1, idle 0, in use 0, waiting 0); last connection error: "
+    expect(error!.message).toContain(state)
     expect((error!.cause as OperationalError).code).toBe('ECONNREFUSED')
   })
 
