@@ -53,7 +53,12 @@ async fn an_unknown_database_fails_getconn_at_once_with_its_sqlstate() {
     // A request queued before the first attempt failed, then one after it.
     for _ in 0..2 {
         let started = Instant::now();
-        let err = pool.getconn(Some(Duration::from_secs(10))).finish().await.err().unwrap();
+        let err = pool
+            .getconn(Some(Duration::from_secs(10)))
+            .finish()
+            .await
+            .err()
+            .unwrap();
         assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
         assert_eq!(err.connect_code(), Some("3D000"), "{err:?}");
         assert!(err.retry_cannot_fix());
@@ -71,7 +76,12 @@ async fn a_refused_port_times_out_with_the_state_and_the_cause() {
     let pool = pool_on(&format!("postgres://nobody@127.0.0.1:{port}/x"), 1, 1);
     pool.open().unwrap();
     let started = Instant::now();
-    let err = pool.getconn(Some(Duration::from_millis(300))).finish().await.err().unwrap();
+    let err = pool
+        .getconn(Some(Duration::from_millis(300)))
+        .finish()
+        .await
+        .err()
+        .unwrap();
     assert!(started.elapsed() >= Duration::from_millis(290));
     let Error::Caused { error, cause } = &err else {
         panic!("a PoolTimeout with its cause expected: {err:?}")
@@ -99,7 +109,11 @@ async fn a_pool_with_a_connection_keeps_its_clients_waiting_for_it() {
     let calls = Arc::new(AtomicUsize::new(0));
     let mut callbacks = Callbacks::fixed(good.clone(), ConnectOptions::default());
     callbacks.connect_params = Arc::new(move || {
-        let info = if calls.fetch_add(1, Ordering::SeqCst) == 0 { good.clone() } else { bad.clone() };
+        let info = if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            good.clone()
+        } else {
+            bad.clone()
+        };
         Box::pin(async move { Ok((info, ConnectOptions::default())) })
     });
     let pool = Pool::new(config("failfast", 1, 2), callbacks);
@@ -115,7 +129,10 @@ async fn a_pool_with_a_connection_keeps_its_clients_waiting_for_it() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert!(!waiting.is_finished(), "the waiting client failed while a connection was in use");
+    assert!(
+        !waiting.is_finished(),
+        "the waiting client failed while a connection was in use"
+    );
     pool.putconn(held.id).finish().await.unwrap();
     let served = waiting.await.unwrap().unwrap();
     pool.putconn(served.id).finish().await.unwrap();
@@ -135,6 +152,8 @@ async fn wait_times_out_with_the_state_and_the_cause() {
     );
     assert!(message.contains("; last connection error: "), "{message}");
     assert_eq!(err.itself().class_name(), "PoolTimeout");
-    let Error::Caused { cause, .. } = &err else { panic!("{err:?}") };
+    let Error::Caused { cause, .. } = &err else {
+        panic!("{err:?}")
+    };
     assert_eq!(cause.connect_code(), Some("ECONNREFUSED"));
 }
