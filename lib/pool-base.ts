@@ -46,8 +46,11 @@ export abstract class BasePool {
   protected readonly connectionOptions: NormalisedConnectionOptions | undefined
   /** @internal `leakDetectionThreshold` is on: checkouts capture their caller's stack. */
   protected readonly detectsLeaks: boolean
-  /** @internal The conninfo, for the server a traced `query()` names (looked up when traced). */
-  protected readonly conninfo: unknown
+  /**
+   * @internal The server a traced `query()` names, looked up the first time one is traced. A
+   * closure, so that the conninfo (and its password) never shows in `util.inspect(pool)`.
+   */
+  private readonly lookUpServer: () => { server?: TracedServer }
   private traced?: { server?: TracedServer }
 
   /** @internal */
@@ -59,12 +62,12 @@ export abstract class BasePool {
     this.native = nativePool
     this.connectionOptions = connectionOptions
     this.detectsLeaks = nativePool.detectsLeaks
-    this.conninfo = conninfo
+    this.lookUpServer = () => serverOf(conninfo)
   }
 
   /** @internal The server the pool's conninfo names, for tracing (none for a conninfo function). */
   tracedServer(): TracedServer | undefined {
-    this.traced ??= serverOf(this.conninfo)
+    this.traced ??= this.lookUpServer?.() ?? {}
     return this.traced.server
   }
 
