@@ -6,14 +6,14 @@ use std::sync::Arc;
 use napi::bindgen_prelude::{BufferSlice, PromiseRaw};
 use napi::Env;
 use napi_derive::napi;
-use pgtide_core::pool::Abort;
 use pgtide_core::params;
+use pgtide_core::pool::Abort;
 
 use crate::connection::result_formats;
+use crate::connection::NativeConnection;
 use crate::eager::eager_promise;
 use crate::errors::IntoNapi;
 use crate::pool::{optional_seconds, pooled, NativePool};
-use crate::connection::NativeConnection;
 use crate::result::NativeResult;
 use crate::rows::row_sink;
 
@@ -83,7 +83,9 @@ impl NativePool {
         let params = params.to_vec();
         eager_promise(env, async move {
             let params = params::decode(&params).into_napi()?;
-            let result = pool.query_abortable(&sql, &params, timeout, sink, formats, &abort).await;
+            let result = pool
+                .query_abortable(&sql, &params, timeout, sink, formats, &abort)
+                .await;
             result.map(NativeResult::from).into_napi()
         })
     }

@@ -46,14 +46,23 @@ mod tests {
         assert_eq!(statement_timeout_ms(0.0001).unwrap(), 1);
         assert_eq!(statement_timeout_ms(0.0).unwrap(), 0);
         assert_eq!(statement_timeout_ms(f64::INFINITY).unwrap(), 0);
-        assert!(statement_timeout_ms(-1.0).unwrap_err().to_string().contains("statementTimeout"));
-        assert!(statement_timeout_ms(3e6).unwrap_err().to_string().contains("statementTimeout"));
+        assert!(statement_timeout_ms(-1.0)
+            .unwrap_err()
+            .to_string()
+            .contains("statementTimeout"));
+        assert!(statement_timeout_ms(3e6)
+            .unwrap_err()
+            .to_string()
+            .contains("statementTimeout"));
     }
 
     #[test]
     fn the_setting_follows_the_conninfo_options() {
         let mut info = ConnInfo::parse("host=localhost options='-c search_path=x'").unwrap();
         set_statement_timeout(&mut info, 250);
-        assert_eq!(info.options.as_deref(), Some("-c search_path=x -c statement_timeout=250"));
+        assert_eq!(
+            info.options.as_deref(),
+            Some("-c search_path=x -c statement_timeout=250")
+        );
     }
 }
