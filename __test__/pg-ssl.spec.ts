@@ -121,15 +121,14 @@ describe.each(faces)('$name', ({ name, Pool, Client }) => {
       () => 'the Client connected',
       (error: Error) => error.message,
     )
-    const logged: string[] = []
-    const log = (_context: unknown, message: string) => logged.push(message)
-    const logger = { debug: () => undefined, info: log, warn: log, error: log }
-    const pgtide = name === 'pgtide/pg' ? { pgtide: { logger } } : {}
+    const pgtide = name === 'pgtide/pg' ? { pgtide: { logger: {} } } : {}
     const pool = new Pool({ ...settings(config), max: 1, connectionTimeoutMillis: 2_000, ...pgtide })
     ends.push(() => pool.end())
+    // A rejected certificate is a failure no retry fixes: pgtide's pool fails the query with it
+    // at once (pg's pool gives the connect error too).
     const viaPool = await pool.query('SELECT 1').then(
       () => 'the Pool connected',
-      (error: Error) => (name === 'pgtide/pg' ? logged.join('\n') : error.message),
+      (error: Error) => error.message,
     )
     for (const message of [viaClient, viaPool]) expect(message).not.toMatch(/connected$/)
     return [viaClient, viaPool]
