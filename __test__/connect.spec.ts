@@ -12,27 +12,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 
 import { AsyncConnection, Connection, OperationalError, ProgrammingError } from '../dist/index.js'
 import { makeCertificates, type Certificates } from './tls-certs'
+import { startServer, type ThrowawayServer } from './throwaway-server'
 
-/** What this file uses of scripts/pg-server.mjs (which has no type declarations). */
-interface ThrowawayServer {
-  port: number
-  socketDir: string
-  user: string
-  stop(): Promise<void>
-}
-
-interface ServerSetup {
-  settings?: Record<string, string>
-  files?: Record<string, string>
-  hba?: string
-}
-
-async function startServer(setup: ServerSetup): Promise<ThrowawayServer> {
-  const helper = (await import('../scripts/pg-server.mjs' as string)) as {
-    startServer(setup: ServerSetup): Promise<ThrowawayServer>
-  }
-  return helper.startServer(setup)
-}
 
 const PASSWORDS = { scram: 'scram-Secret-41', md5: 'md5-Secret-42', cleartext: 'clear-Secret-43' }
 

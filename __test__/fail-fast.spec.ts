@@ -21,25 +21,8 @@ import {
   PoolTimeout,
 } from '../dist/index.js'
 import { makeCertificates, type Certificates } from './tls-certs'
+import { startServer, type ThrowawayServer } from './throwaway-server'
 
-interface ThrowawayServer {
-  port: number
-  user: string
-  stop(): Promise<void>
-}
-
-interface ServerSetup {
-  settings?: Record<string, string>
-  files?: Record<string, string>
-  hba?: string
-}
-
-async function startServer(setup: ServerSetup): Promise<ThrowawayServer> {
-  const helper = (await import('../scripts/pg-server.mjs' as string)) as {
-    startServer(setup: ServerSetup): Promise<ThrowawayServer>
-  }
-  return helper.startServer(setup)
-}
 
 const RIGHT = 'right-Secret-7'
 const WRONG = 'wrong-Secret-8'

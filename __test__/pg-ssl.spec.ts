@@ -15,25 +15,8 @@ import * as pg from 'pg'
 import { AsyncConnection, AsyncConnectionPool, ProgrammingError } from '../dist/index.js'
 import * as tide from '../dist/pg.js'
 import { makeCertificates, type Certificates } from './tls-certs'
+import { startServer, type ThrowawayServer } from './throwaway-server'
 
-interface ThrowawayServer {
-  port: number
-  user: string
-  stop(): Promise<void>
-}
-
-interface ServerSetup {
-  settings?: Record<string, string>
-  files?: Record<string, string>
-  hba?: string
-}
-
-async function startServer(setup: ServerSetup): Promise<ThrowawayServer> {
-  const helper = (await import('../scripts/pg-server.mjs' as string)) as {
-    startServer(setup: ServerSetup): Promise<ThrowawayServer>
-  }
-  return helper.startServer(setup)
-}
 
 let workDir: string
 let certs: Certificates
