@@ -19,7 +19,7 @@ use postgres_protocol::message::frontend;
 use tokio::sync::OwnedMutexGuard;
 
 use super::exchange::{encode_error, is_fatal, protocol, Mode};
-use super::query::{check_query, is_stale_statement};
+use super::query::{check_query, is_stale_statement, queue_bind};
 use super::{Connection, Session};
 use crate::error::{Error, Result};
 use crate::params::{self, Param};
@@ -118,31 +118,10 @@ impl Connection {
         let began = self.queue_implicit_begin(session);
         super::exchange::queue_closes(session);
         let out = &mut session.wire.out;
-        let values = encoded
-            .values
-            .iter()
-            .map(|range| range.clone().map(|r| &encoded.data[r]));
-        let bound = frontend::bind(
-            PORTAL,
-            &statement.name,
-            encoded.formats.iter().copied(),
-            values,
-            |value, buf| match value {
-                Some(bytes) => {
-                    buf.extend_from_slice(bytes);
-                    Ok(postgres_protocol::IsNull::No)
-                }
-                None => Ok(postgres_protocol::IsNull::Yes),
-            },
-            fields.iter().map(|f| f.format),
-            out,
-        );
-        if bound.is_err() {
+        if let Err(e) = queue_bind(out, PORTAL, &statement, &encoded, &fields) {
             out.clear();
             self.sync(session).await?;
-            return Err(Error::Programming(
-                "a parameter value is too large for one message".into(),
-            ));
+            return Err(e);
         }
         frontend::flush(out);
         session.wire.flush().await?;

@@ -10,6 +10,8 @@
 
 use std::sync::Arc;
 
+use bytes::BytesMut;
+
 use fallible_iterator::FallibleIterator;
 use postgres_protocol::message::backend::{self, Message, RowDescriptionBody};
 use postgres_protocol::message::frontend;
@@ -46,6 +48,37 @@ pub(super) fn check_sql(sql: &str) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Queues a Bind of `statement`'s `encoded` parameters to `portal`, its result columns in the
+/// formats `fields` say.
+pub(super) fn queue_bind(
+    out: &mut BytesMut,
+    portal: &str,
+    statement: &Prepared,
+    encoded: &params::Encoded,
+    fields: &[Field],
+) -> Result<()> {
+    let values = encoded
+        .values
+        .iter()
+        .map(|range| range.clone().map(|r| &encoded.data[r]));
+    frontend::bind(
+        portal,
+        &statement.name,
+        encoded.formats.iter().copied(),
+        values,
+        |value, buf| match value {
+            Some(bytes) => {
+                buf.extend_from_slice(bytes);
+                Ok(postgres_protocol::IsNull::No)
+            }
+            None => Ok(postgres_protocol::IsNull::Yes),
+        },
+        fields.iter().map(|f| f.format),
+        out,
+    )
+    .map_err(|_| Error::Programming("a parameter value is too large for one message".into()))
 }
 
 impl Connection {
@@ -140,30 +173,7 @@ impl Connection {
         let began = self.queue_implicit_begin(session);
         queue_closes(session);
         let out = &mut session.wire.out;
-        let values = encoded
-            .values
-            .iter()
-            .map(|range| range.clone().map(|r| &encoded.data[r]));
-        frontend::bind(
-            "",
-            &statement.name,
-            encoded.formats.iter().copied(),
-            values,
-            |value, buf| match value {
-                Some(bytes) => {
-                    buf.extend_from_slice(bytes);
-                    Ok(postgres_protocol::IsNull::No)
-                }
-                None => Ok(postgres_protocol::IsNull::Yes),
-            },
-            fields.iter().map(|f| f.format),
-            out,
-        )
-        .map_err(|_| {
-            Executed::BeforeBind(Error::Programming(
-                "a parameter value is too large for one message".into(),
-            ))
-        })?;
+        queue_bind(out, "", statement, &encoded, fields).map_err(Executed::BeforeBind)?;
         frontend::execute("", 0, out).map_err(|e| Executed::BeforeBind(encode_error(e)))?;
         frontend::sync(out);
         session.wire.flush().await.map_err(Executed::BeforeBind)?;
