@@ -6,9 +6,11 @@
 //
 // What this proxy cannot show: TCP keepalive and tcp_user_timeout. The proxy's kernel acknowledges
 // every byte and every probe, so to the pool's sockets it is a server that stopped answering, not
-// a lost peer; those socket options are checked by cargo tests (connect/socket_options.rs). Where a
-// real partition would be ended by them, resume() stands in: it resets the connections that lost
-// bytes, as a NAT or firewall that forgot the flow does, and as the kernel's verdict would.
+// a lost peer; those socket options are checked by cargo tests (connect/socket_options.rs), and
+// at work against a real black hole by black-hole-kernel.spec.ts (a network namespace whose veth
+// drops every packet). Here, where a real partition would be ended by them, resume() stands in: it
+// resets the connections that lost bytes, as a NAT or firewall that forgot the flow does, and as
+// the kernel's verdict would.
 //
 // Bounds are wide enough for a loaded 2-core machine; every await is bounded.
 

