@@ -18,6 +18,7 @@ import {
   type Conninfo,
 } from './pool-options'
 import { withSignal } from './signal'
+import { asyncLeasedRows, streamRequest, type PoolStreamOptions } from './stream'
 import { checkoutChannel, queryChannel } from './tracing'
 
 const ABORTED_WAITING = 'the request for a connection was aborted'
@@ -129,6 +130,22 @@ export class AsyncConnectionPool extends BasePool {
       streamedQuery<R>(decoder, (streamId) =>
         this.native.queryAbortable(sql, encoded, timeout, streamId, undefined, abort),
       ),
+    )
+  }
+
+  /**
+   * The rows of one statement on a connection of the pool, read `batchSize` at a time as the
+   * loop takes them. The connection is taken at the first row and given back when the
+   * iteration ends, however it ends: committed when read to the end, rolled back when stopped
+   * early (`break`, a throw, `return()`, `signal`) or failed, as `connection()` does.
+   */
+  stream<R = Row>(sql: string, params?: readonly unknown[], options?: PoolStreamOptions): AsyncIterableIterator<R> {
+    const request = streamRequest(sql, params, options, 'stream()')
+    const origin = this.detectsLeaks ? leakOrigin(this.stream) : undefined
+    return asyncLeasedRows(
+      () => this.checkout({ timeout: request.timeout, signal: request.signal }, origin),
+      (conn, completed) => this.finishUse(conn, completed),
+      (conn) => conn.streamRequested<R>(request),
     )
   }
 

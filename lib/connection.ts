@@ -7,6 +7,7 @@ import { binding, type NativeConnection, type NativeConnectOptions, type NativeR
 import { deliverNotices, NotificationFanOut, type Notification } from './notifications'
 import { encodeParams } from './params'
 import { dropRows, joinRows, streamRows } from './row-stream'
+import { asyncRows, streamRequest, syncRows, type StreamOptions, type StreamRequest } from './stream'
 import { connectionOptionsFrom, type ConnectionOptions, type NormalisedConnectionOptions } from './options'
 import { connectChannel, queryChannel, serverOf, serverOfConnection, type QueryMessage } from './tracing'
 
@@ -222,6 +223,21 @@ export class AsyncConnection extends BaseConnection {
     }
   }
 
+  /**
+   * The rows of one statement, read from the server `batchSize` at a time as the loop takes
+   * them, so memory stays bounded whatever the result's size. Ending the loop early (`break`,
+   * a throw, `return()`) or aborting `signal` closes the portal; the connection stays usable.
+   * While the stream is open the connection runs nothing else: other calls on it wait.
+   */
+  stream<R = Row>(sql: string, params?: readonly unknown[], options?: StreamOptions): AsyncIterableIterator<R> {
+    return this.streamRequested<R>(streamRequest(sql, params, options, 'stream()'))
+  }
+
+  /** @internal A stream whose arguments are checked. */
+  streamRequested<R>(request: StreamRequest): AsyncIterableIterator<R> {
+    return asyncRows<R>(this.native, this.decoder, request)
+  }
+
   /** Runs a script of one or more statements, with no parameters and no rows. */
   async exec(sql: string): Promise<void> {
     await nativeAsync(this.native.exec(checkSql(sql)))
@@ -296,6 +312,21 @@ export class Connection extends BaseConnection {
     const run = () => toQueryResult<R>(native(() => this.native.querySync(sql, encoded)), this.decoder)
     if (!queryChannel.hasSubscribers) return run()
     return queryChannel.traceSync(run, this.queryMessage(sql, params))
+  }
+
+  /**
+   * The rows of one statement, read from the server `batchSize` at a time as the loop takes
+   * them (the thread blocks during a read). Ending the loop early (`break`, a throw,
+   * `return()`) closes the portal; `signal` is looked at between rows, as a blocked thread
+   * sees no event. While the stream is open the connection runs nothing else.
+   */
+  stream<R = Row>(sql: string, params?: readonly unknown[], options?: StreamOptions): IterableIterator<R> {
+    return this.streamRequested<R>(streamRequest(sql, params, options, 'stream()'))
+  }
+
+  /** @internal A stream whose arguments are checked. */
+  streamRequested<R>(request: StreamRequest): IterableIterator<R> {
+    return syncRows<R>(this.native, this.decoder, request)
   }
 
   /** Runs a script of one or more statements, with no parameters and no rows. */

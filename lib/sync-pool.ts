@@ -16,6 +16,7 @@ import {
   type SyncPoolOptions,
 } from './pool-options'
 import { abortError } from './signal'
+import { streamRequest, syncLeasedRows, type PoolStreamOptions } from './stream'
 import { checkoutChannel, queryChannel } from './tracing'
 
 /**
@@ -92,15 +93,36 @@ export class ConnectionPool extends BasePool {
       succeeded = true
       return result
     } finally {
-      if (succeeded) native(() => this.native.finishUseSync(conn.native, true))
-      else {
-        try {
-          this.native.finishUseSync(conn.native, false)
-        } catch {
-          // After a throw, the block's own error wins.
-        }
+      this.finishUse(conn, succeeded)
+    }
+  }
+
+  /** Commit or rollback, then return. A failed commit is the block's error; after a throw, the block's own error wins. */
+  private finishUse(conn: Connection, succeeded: boolean): void {
+    if (succeeded) native(() => this.native.finishUseSync(conn.native, true))
+    else {
+      try {
+        this.native.finishUseSync(conn.native, false)
+      } catch {
+        // the block's own error wins
       }
     }
+  }
+
+  /**
+   * The rows of one statement on a connection of the pool, read `batchSize` at a time as the
+   * loop takes them (the thread blocks during a read). The connection is taken at the first
+   * row and given back when the iteration ends, however it ends: committed when read to the
+   * end, rolled back when stopped early (`break`, a throw, `return()`, `signal`) or failed.
+   */
+  stream<R = Row>(sql: string, params?: readonly unknown[], options?: PoolStreamOptions): IterableIterator<R> {
+    const request = streamRequest(sql, params, options, 'stream()')
+    const origin = this.detectsLeaks ? leakOrigin(this.stream) : undefined
+    return syncLeasedRows(
+      () => this.take({ timeout: request.timeout, signal: request.signal }, origin),
+      (conn, completed) => this.finishUse(conn, completed),
+      (conn) => conn.streamRequested<R>(request),
+    )
   }
 
   /**

@@ -143,6 +143,16 @@ pub(crate) fn result_formats(text_results: Option<bool>) -> ResultFormats {
     }
 }
 
+/// A cursor's trailing `textResults` flag: absent keeps text for every column (pg-cursor's
+/// form, what `pgtide/pg` needs); false asks for pgtide's formats.
+fn cursor_formats(text_results: Option<bool>) -> ResultFormats {
+    if text_results == Some(false) {
+        ResultFormats::Preferred
+    } else {
+        ResultFormats::AllText
+    }
+}
+
 #[napi(catch_unwind)]
 pub async fn connect(conninfo: String, options: NativeConnectOptions) -> napi::Result<NativeConnection> {
     open(conninfo, options).await
@@ -209,7 +219,8 @@ impl NativeConnection {
         block_on(run_simple_query(self.conn()?.clone(), sql, None))?
     }
 
-    /// A cursor over `sql`'s rows, all columns text, read with `cursor.read(n)`. It holds the
+    /// A cursor over `sql`'s rows, read with `cursor.read(n)`: all columns text (pg's form), or
+    /// with `textResults` false, in pgtide's formats as `query` gives them. It holds the
     /// connection (other requests on it wait) until read to the end or closed.
     #[napi(catch_unwind, ts_return_type = "Promise<NativeCursor>")]
     pub fn open_cursor<'env>(
@@ -217,13 +228,21 @@ impl NativeConnection {
         env: &'env Env,
         sql: String,
         params: BufferSlice,
+        text_results: Option<bool>,
     ) -> napi::Result<PromiseRaw<'env, NativeCursor>> {
-        eager_promise(env, open_cursor(self.conn()?.clone(), sql, params.to_vec()))
+        let formats = cursor_formats(text_results);
+        eager_promise(env, open_cursor(self.conn()?.clone(), sql, params.to_vec(), formats))
     }
 
     #[napi(catch_unwind)]
-    pub fn open_cursor_sync(&self, sql: String, params: BufferSlice) -> napi::Result<NativeCursor> {
-        block_on(open_cursor(self.conn()?.clone(), sql, params.to_vec()))?
+    pub fn open_cursor_sync(
+        &self,
+        sql: String,
+        params: BufferSlice,
+        text_results: Option<bool>,
+    ) -> napi::Result<NativeCursor> {
+        let formats = cursor_formats(text_results);
+        block_on(open_cursor(self.conn()?.clone(), sql, params.to_vec(), formats))?
     }
 
     /// A query that can be aborted: run it with `request.query()`, abort it with

@@ -1,5 +1,5 @@
 //! `NativeCursor`: a query's rows a batch at a time (pg-cursor, pg-query-stream), every column
-//! text. The cursor holds its connection until read to the end or closed (see the engine's
+//! text, or in pgtide's formats for its own `stream()`. The cursor holds its connection until read to the end or closed (see the engine's
 //! `connection/cursor.rs`).
 
 use std::sync::Arc;
@@ -7,7 +7,7 @@ use std::sync::Arc;
 use napi::bindgen_prelude::PromiseRaw;
 use napi::Env;
 use napi_derive::napi;
-use pgtide_core::{params, Connection, Cursor};
+use pgtide_core::{params, Connection, Cursor, ResultFormats};
 use tokio::sync::Mutex;
 
 use crate::blocking::block_on;
@@ -21,9 +21,14 @@ pub struct NativeCursor {
     cursor: Arc<Mutex<Cursor>>,
 }
 
-pub(crate) async fn open_cursor(conn: Arc<Connection>, sql: String, params: Vec<u8>) -> napi::Result<NativeCursor> {
+pub(crate) async fn open_cursor(
+    conn: Arc<Connection>,
+    sql: String,
+    params: Vec<u8>,
+    formats: ResultFormats,
+) -> napi::Result<NativeCursor> {
     let params = params::decode(&params).into_napi()?;
-    let cursor = conn.open_cursor(&sql, &params).await.into_napi()?;
+    let cursor = conn.open_cursor_in(&sql, &params, formats).await.into_napi()?;
     Ok(NativeCursor {
         cursor: Arc::new(Mutex::new(cursor)),
     })

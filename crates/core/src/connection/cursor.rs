@@ -1,6 +1,7 @@
 //! A cursor over one query's rows (pg-cursor, pg-query-stream): the query is bound to the
 //! unnamed portal, and each `read(n)` executes it for n more rows, so a result of any size
-//! streams through bounded memory. Every column comes in text, as node-postgres reads it.
+//! streams through bounded memory. Every column comes in text, as node-postgres reads it, or
+//! in pgtide's preferred formats (`open_cursor_in`), as `query` gives them.
 //!
 //! The portal lives until a Sync ends the exchange (outside a transaction block, Sync also
 //! ends the implicit transaction that holds it), so between reads the exchange is left open
@@ -69,6 +70,16 @@ impl Connection {
     /// time, all columns text. The statement is prepared (and cached) as `query` prepares it.
     /// With autocommit off a transaction is opened first, as every request does.
     pub async fn open_cursor(self: &Arc<Self>, sql: &str, params: &[Param<'_>]) -> Result<Cursor> {
+        self.open_cursor_in(sql, params, ResultFormats::AllText).await
+    }
+
+    /// `open_cursor` with the columns in `formats`: `Preferred` gives them as `query` does.
+    pub async fn open_cursor_in(
+        self: &Arc<Self>,
+        sql: &str,
+        params: &[Param<'_>],
+        formats: ResultFormats,
+    ) -> Result<Cursor> {
         check_query(sql, params)?;
         let mut hold = self.take_session_owned().await;
         self.ensure_usable()?;
@@ -76,7 +87,7 @@ impl Connection {
         // No abort handle: `cancel()` stops a cursor's statement.
         self.cancels.request_started(None);
         hold.exchanging = true;
-        let outcome = self.bind_portal(hold.session(), sql, params).await;
+        let outcome = self.bind_portal(hold.session(), sql, params, formats).await;
         hold.exchanging = false;
         let fields = self.settle(outcome)?;
         Ok(Cursor {
@@ -99,7 +110,13 @@ impl Connection {
     }
 
     /// Parse (unless cached) and Bind into the portal, then Flush: the exchange stays open.
-    async fn bind_portal(&self, session: &mut Session, sql: &str, params: &[Param<'_>]) -> Result<Arc<[Field]>> {
+    async fn bind_portal(
+        &self,
+        session: &mut Session,
+        sql: &str,
+        params: &[Param<'_>],
+        formats: ResultFormats,
+    ) -> Result<Arc<[Field]>> {
         let (statement, prepared_now) = match session.statements.get(sql) {
             Some(statement) => (statement, false),
             None => (self.prepare(session, sql).await?, true),
@@ -114,7 +131,7 @@ impl Connection {
                 return Err(e);
             }
         };
-        let fields = statement.fields_in(ResultFormats::AllText).clone();
+        let fields = statement.fields_in(formats).clone();
         let began = self.queue_implicit_begin(session);
         super::exchange::queue_closes(session);
         let out = &mut session.wire.out;
@@ -187,7 +204,7 @@ impl Connection {
 }
 
 impl Cursor {
-    /// The columns of every batch (all text).
+    /// The columns of every batch, in the formats the cursor was opened with.
     pub fn fields(&self) -> &Arc<[Field]> {
         &self.fields
     }
