@@ -1156,7 +1156,9 @@ mod tests {
         assert_eq!(parse("postgres://h/db").unwrap().tcp, TcpSettings::default());
         assert!(!parse("postgres://h/db?keepalives=0").unwrap().tcp.keepalives);
         // Zero means the system's value, as in libpq.
-        let zero = parse("postgres://h/db?keepalives_idle=0&tcp_user_timeout=0").unwrap().tcp;
+        let zero = parse("postgres://h/db?keepalives_idle=0&tcp_user_timeout=0")
+            .unwrap()
+            .tcp;
         assert_eq!((zero.keepalives_idle, zero.user_timeout), (None, None));
         let err = parse("host=h keepalives_count=many").unwrap_err().to_string();
         assert!(err.contains("\"many\"") && err.contains("keepalives_count"), "{err}");

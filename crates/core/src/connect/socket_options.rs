@@ -12,18 +12,42 @@ use crate::conninfo::TcpSettings;
 /// Sets what `settings` asks on the TCP socket `fd`; an option the system refuses is an error
 /// naming it, as libpq's "setsockopt(TCP_KEEPIDLE) failed".
 pub fn apply(fd: RawFd, settings: &TcpSettings) -> io::Result<()> {
-    set(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, "SO_KEEPALIVE", settings.keepalives as i64)?;
+    set(
+        fd,
+        libc::SOL_SOCKET,
+        libc::SO_KEEPALIVE,
+        "SO_KEEPALIVE",
+        settings.keepalives as i64,
+    )?;
     if !settings.keepalives {
         return Ok(());
     }
     if let Some(idle) = settings.keepalives_idle {
-        set(fd, libc::IPPROTO_TCP, KEEPALIVE_IDLE.0, KEEPALIVE_IDLE.1, idle.as_secs() as i64)?;
+        set(
+            fd,
+            libc::IPPROTO_TCP,
+            KEEPALIVE_IDLE.0,
+            KEEPALIVE_IDLE.1,
+            idle.as_secs() as i64,
+        )?;
     }
     if let Some(interval) = settings.keepalives_interval {
-        set(fd, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, "TCP_KEEPINTVL", interval.as_secs() as i64)?;
+        set(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPINTVL,
+            "TCP_KEEPINTVL",
+            interval.as_secs() as i64,
+        )?;
     }
     if let Some(count) = settings.keepalives_count {
-        set(fd, libc::IPPROTO_TCP, libc::TCP_KEEPCNT, "TCP_KEEPCNT", i64::from(count))?;
+        set(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPCNT,
+            "TCP_KEEPCNT",
+            i64::from(count),
+        )?;
     }
     set_user_timeout(fd, settings.user_timeout)
 }
@@ -70,7 +94,10 @@ fn set(fd: RawFd, level: libc::c_int, option: libc::c_int, name: &str, value: i6
     };
     if done != 0 {
         let cause = io::Error::last_os_error();
-        return Err(io::Error::new(cause.kind(), format!("setsockopt({name}) failed: {cause}")));
+        return Err(io::Error::new(
+            cause.kind(),
+            format!("setsockopt({name}) failed: {cause}"),
+        ));
     }
     Ok(())
 }

@@ -102,7 +102,14 @@ const PEER_CLOSED: libc::c_short = 0;
 fn peek_messages(fd: RawFd) -> IdleSocket {
     let mut buf = [0u8; PEEK_LIMIT];
     // SAFETY: `buf` is writable for its whole length; MSG_PEEK leaves the bytes in the socket.
-    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_PEEK | libc::MSG_DONTWAIT) };
+    let n = unsafe {
+        libc::recv(
+            fd,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
     match n {
         0 => IdleSocket::Ended,
         n if n < 0 => match std::io::Error::last_os_error().kind() {
@@ -205,6 +212,10 @@ mod tests {
         assert_eq!(classify(&bytes), IdleSocket::Pending);
         bytes.extend(message(b'E', b"SFATAL\0\0"));
         assert_eq!(classify(&bytes), IdleSocket::Ended);
-        assert_eq!(classify(&bytes[..3]), IdleSocket::Pending, "a partial header is no verdict");
+        assert_eq!(
+            classify(&bytes[..3]),
+            IdleSocket::Pending,
+            "a partial header is no verdict"
+        );
     }
 }

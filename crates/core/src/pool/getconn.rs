@@ -176,9 +176,8 @@ impl Shared {
                     // handed out; so is one whose server ended the session while it sat idle
                     // (a FATAL or the end of the stream waiting on its socket: one poll(2)).
                     let conn = &slot.lease.conn;
-                    let lost = conn.broken()
-                        || conn.closed()
-                        || conn.idle_socket() == crate::connection::IdleSocket::Ended;
+                    let lost =
+                        conn.broken() || conn.closed() || conn.idle_socket() == crate::connection::IdleSocket::Ended;
                     if lost || slot.expire_at <= now {
                         state.counters.connections_lost += u64::from(lost);
                         self.log(Level::Info, || {
