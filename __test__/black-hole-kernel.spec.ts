@@ -21,7 +21,7 @@ import { Worker } from 'node:worker_threads'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 import { AsyncConnection, AsyncConnectionPool, ConnectionPool, OperationalError } from '../dist/index.js'
-import { eventually } from './helpers'
+import { eventually, settleWithin, withShortKeepalive } from './helpers'
 import { type NetnsServer, netnsUnavailable, startNetnsServer, sweepLeftovers } from './netns'
 // @ts-expect-error: a JavaScript module without type declarations (imported statically: the
 // reason to skip is needed while the tests are collected)
@@ -35,33 +35,6 @@ const BOUND = 15
 
 const pgServer = pgServerModule as unknown as Parameters<typeof startNetnsServer>[0]
 const unavailable = netnsUnavailable(pgServer.findBinDir)
-
-function withShortKeepalive(url: string): string {
-  const withKeys = new URL(url)
-  for (const [key, value] of Object.entries({
-    keepalives_idle: '1',
-    keepalives_interval: '1',
-    keepalives_count: '2',
-    tcp_user_timeout: '3000',
-    connect_timeout: '3',
-  })) {
-    withKeys.searchParams.set(key, value)
-  }
-  return withKeys.href
-}
-
-/** The promise's outcome (value or error), or 'pending' if it has not settled in time. */
-async function settleWithin<T>(promise: Promise<T>, seconds: number): Promise<T | unknown | 'pending'> {
-  let timer: NodeJS.Timeout | undefined
-  const pending = new Promise<'pending'>((resolve) => {
-    timer = setTimeout(() => resolve('pending'), seconds * 1000)
-  })
-  try {
-    return await Promise.race([promise.catch((error: unknown) => error), pending])
-  } finally {
-    clearTimeout(timer)
-  }
-}
 
 const sleep = (seconds: number) => new Promise<void>((resolve) => setTimeout(resolve, seconds * 1000))
 const report = (line: string) => console.log(`[black-hole-kernel] ${line}`)

@@ -19,39 +19,11 @@ import { Worker } from 'node:worker_threads'
 import { afterEach, describe, expect, it } from 'vitest'
 
 import { AbortError, AsyncConnectionPool, ConnectionPool, OperationalError } from '../dist/index.js'
-import { databaseUrl, eventually } from './helpers'
+import { databaseUrl, eventually, settleWithin, withShortKeepalive } from './helpers'
 import { TcpProxy } from './tcp-proxy'
 
 const DIST = path.resolve('dist/index.js')
 const now = () => performance.now() / 1000
-
-/** Keepalive settings a real partition would trip in seconds (they change nothing through the proxy). */
-function withShortKeepalive(url: string): string {
-  const withKeys = new URL(url)
-  for (const [key, value] of Object.entries({
-    keepalives_idle: '1',
-    keepalives_interval: '1',
-    keepalives_count: '2',
-    tcp_user_timeout: '3000',
-    connect_timeout: '3',
-  })) {
-    withKeys.searchParams.set(key, value)
-  }
-  return withKeys.href
-}
-
-/** The promise's outcome (value or error), or 'pending' if it has not settled in time. */
-async function settleWithin<T>(promise: Promise<T>, seconds: number): Promise<T | unknown | 'pending'> {
-  let timer: NodeJS.Timeout | undefined
-  const pending = new Promise<'pending'>((resolve) => {
-    timer = setTimeout(() => resolve('pending'), seconds * 1000)
-  })
-  try {
-    return await Promise.race([promise.catch((error: unknown) => error), pending])
-  } finally {
-    clearTimeout(timer)
-  }
-}
 
 const cleanups: (() => Promise<unknown>)[] = []
 afterEach(async () => {

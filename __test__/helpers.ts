@@ -40,3 +40,34 @@ export async function eventually(predicate: () => boolean | Promise<boolean>, se
     await sleep(0.02)
   }
 }
+
+/** The promise's outcome (value or error), or 'pending' if it has not settled in time. */
+export async function settleWithin<T>(promise: Promise<T>, seconds: number): Promise<T | unknown | 'pending'> {
+  let timer: NodeJS.Timeout | undefined
+  const pending = new Promise<'pending'>((resolve) => {
+    timer = setTimeout(() => resolve('pending'), seconds * 1000)
+  })
+  try {
+    return await Promise.race([promise.catch((error: unknown) => error), pending])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/**
+ * `url` with keepalive and user-timeout settings a silent peer trips in about 3 s (through a
+ * local proxy they change nothing: its own kernel answers the probes).
+ */
+export function withShortKeepalive(url: string): string {
+  const withKeys = new URL(url)
+  for (const [key, value] of Object.entries({
+    keepalives_idle: '1',
+    keepalives_interval: '1',
+    keepalives_count: '2',
+    tcp_user_timeout: '3000',
+    connect_timeout: '3',
+  })) {
+    withKeys.searchParams.set(key, value)
+  }
+  return withKeys.href
+}

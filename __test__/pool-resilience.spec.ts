@@ -15,7 +15,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 
 import { AsyncConnection, AsyncConnectionPool, OperationalError, PoolTimeout } from '../dist/index.js'
 import type { AsyncPoolOptions } from '../dist/index.js'
-import { databaseUrl, eventually, recordingLogger, sleep } from './helpers'
+import { databaseUrl, eventually, recordingLogger, settleWithin, sleep } from './helpers'
 import { TcpProxy } from './tcp-proxy'
 
 const execFileP = promisify(execFile)
@@ -103,19 +103,6 @@ async function terminateAll(admin: AsyncConnection, app: string): Promise<number
   await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [app])
   await eventually(async () => (await backendPids(admin, app)).length === 0, 10)
   return pids
-}
-
-/** The promise's outcome (value or error), or 'pending' if it has not settled in time. */
-async function settleWithin<T>(promise: Promise<T>, seconds: number): Promise<T | unknown | 'pending'> {
-  let timer: NodeJS.Timeout | undefined
-  const pending = new Promise<'pending'>((resolve) => {
-    timer = setTimeout(() => resolve('pending'), seconds * 1000)
-  })
-  try {
-    return await Promise.race([promise.catch((error: unknown) => error), pending])
-  } finally {
-    clearTimeout(timer)
-  }
 }
 
 // ---- throwaway servers that can be stopped and started again on the same port ----

@@ -13,6 +13,7 @@ use pgtide_core::{ConnInfo, ConnectOptions, Connection, Error};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use common::stand_in::{accept_startup, message, read_body};
 use common::{database_url, scalar};
 
 fn real_server() -> ConnInfo {
@@ -224,19 +225,7 @@ impl OldServer {
     }
 
     async fn serve(mut socket: TcpStream, queries: Arc<Mutex<Vec<String>>>) -> std::io::Result<()> {
-        const SSL_REQUEST: [u8; 4] = 80877103_i32.to_be_bytes();
-        // Untagged messages first: SSLRequest (declined), then the startup message.
-        loop {
-            let body = read_body(&mut socket).await?;
-            if body[..4] != SSL_REQUEST {
-                break;
-            }
-            socket.write_all(b"N").await?;
-        }
-        let mut greeting = message(b'R', &0_i32.to_be_bytes());
-        greeting.extend(message(b'K', &[0, 0, 0, 42, 0, 0, 0, 7]));
-        greeting.extend(message(b'Z', b"I"));
-        socket.write_all(&greeting).await?;
+        accept_startup(&mut socket).await?;
         loop {
             let tag = socket.read_u8().await?;
             let body = read_body(&mut socket).await?;
@@ -259,19 +248,4 @@ impl OldServer {
             socket.write_all(&answer).await?;
         }
     }
-}
-
-/// A message body after its length word.
-async fn read_body(socket: &mut TcpStream) -> std::io::Result<Vec<u8>> {
-    let length = socket.read_i32().await?;
-    let mut body = vec![0; (length - 4).max(0) as usize];
-    socket.read_exact(&mut body).await?;
-    Ok(body)
-}
-
-fn message(tag: u8, body: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    out.extend((body.len() as i32 + 4).to_be_bytes());
-    out.extend(body);
-    out
 }

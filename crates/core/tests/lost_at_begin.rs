@@ -8,12 +8,16 @@
 //! connection (SO_LINGER 0), so the client's first recv(2) fails with ECONNRESET and the next
 //! one returns 0, just as after a keepalive or user timeout.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use pgtide_core::{ConnInfo, ConnectOptions, Connection};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+use common::stand_in::{accept_startup, message, read_body};
 
 /// A server that accepts connections and resets each one at its first message after start-up
 /// but the first `answered` simple Queries, which it answers as in an open transaction.
@@ -29,18 +33,7 @@ async fn resetting_server(answered: usize) -> u16 {
 }
 
 async fn serve(mut socket: TcpStream, mut answered: usize) -> std::io::Result<()> {
-    const SSL_REQUEST: [u8; 4] = 80877103_i32.to_be_bytes();
-    loop {
-        let body = read_body(&mut socket).await?;
-        if body[..4] != SSL_REQUEST {
-            break;
-        }
-        socket.write_all(b"N").await?;
-    }
-    let mut greeting = message(b'R', &0_i32.to_be_bytes());
-    greeting.extend(message(b'K', &[0, 0, 0, 42, 0, 0, 0, 7]));
-    greeting.extend(message(b'Z', b"I"));
-    socket.write_all(&greeting).await?;
+    accept_startup(&mut socket).await?;
     loop {
         let tag = socket.read_u8().await?;
         read_body(&mut socket).await?;
@@ -56,20 +49,6 @@ async fn serve(mut socket: TcpStream, mut answered: usize) -> std::io::Result<()
         socket.set_linger(Some(Duration::ZERO))?;
         return Ok(()); // dropped with linger 0: a reset
     }
-}
-
-async fn read_body(socket: &mut TcpStream) -> std::io::Result<Vec<u8>> {
-    let length = socket.read_i32().await?;
-    let mut body = vec![0; (length - 4).max(0) as usize];
-    socket.read_exact(&mut body).await?;
-    Ok(body)
-}
-
-fn message(tag: u8, body: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    out.extend((body.len() as i32 + 4).to_be_bytes());
-    out.extend(body);
-    out
 }
 
 async fn open(port: u16) -> Arc<Connection> {

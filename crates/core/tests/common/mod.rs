@@ -1,6 +1,8 @@
 //! Helpers shared by the suites that run against `DATABASE_URL`.
 #![allow(dead_code)]
 
+pub mod stand_in;
+
 use std::sync::Arc;
 
 use pgtide_core::{ConnInfo, ConnectOptions, Connection, Error, QueryResult};
