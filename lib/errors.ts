@@ -1,4 +1,4 @@
-// The error classes of DESIGN §3, with psycopg's hierarchy, and the one place where an error
+// The public error classes, with psycopg's hierarchy, and the one place where an error
 // from the native binding becomes one of them.
 
 /** Base of every error pgtide raises. */

@@ -1,4 +1,4 @@
-// pgtide's public API (DESIGN §3). The names here are a contract.
+// pgtide's public API. The names here are a contract.
 
 export { AsyncConnection, Connection } from './connection'
 export type { QueryOptions, QueryResult, Row, TransactionStatus } from './connection'

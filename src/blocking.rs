@@ -1,6 +1,6 @@
 //! Blocking the JS thread on a future, for the `*Sync` methods: `pgtide_core::blocking`'s
 //! loop (which nests, unlike tokio's `block_on`: a sync pool runs the user's hooks on the JS
-//! thread inside a blocking call, DESIGN §5, and those hooks run sync queries), inside the
+//! thread inside a blocking call, and those hooks run sync queries), inside the
 //! runtime's context so that the future's timers and tasks have their runtime.
 
 use std::future::Future;

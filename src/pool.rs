@@ -165,7 +165,7 @@ fn level_name(level: Level) -> &'static str {
 }
 
 /// A JavaScript function a sync pool calls directly, on the thread that created the pool: the
-/// JS thread, blocked in a sync call that reached the hook (DESIGN §5). Anywhere else it refuses.
+/// JS thread, blocked in a sync call that reached the hook. Anywhere else it refuses.
 struct JsThreadFunction<Args: napi::bindgen_prelude::JsValuesTupleIntoVec, Return> {
     function: FunctionRef<Args, Return>,
     env: napi::sys::napi_env,

@@ -1,4 +1,5 @@
-//! `check()` and the static `check_connection` (spec §3.11, §4.15).
+//! `check()` and the static `check_connection`, as psycopg's
+//! (https://www.psycopg.org/psycopg3/docs/api/pool.html).
 
 use std::sync::Arc;
 use std::time::Instant;

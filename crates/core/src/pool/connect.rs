@@ -1,4 +1,4 @@
-//! Opening a pool connection: its parameters, its `configure`, its expiry (spec §4.8).
+//! Opening a pool connection: its parameters, its `configure`, its expiry.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 
 impl Shared {
     /// Opens a connection with the pool's parameters, and runs `configure` on it unless that
-    /// is deferred to its first hand-out (spec §4.8). Called through `connect` (failfast.rs).
+    /// is deferred to its first hand-out. Called through `connect` (failfast.rs).
     pub(super) async fn try_connect(&self, configure_now: bool) -> Result<Slot> {
         self.state().counters.connections_num += 1;
         let (mut info, options) = (self.callbacks.connect_params)().await?;

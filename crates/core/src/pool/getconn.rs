@@ -1,4 +1,4 @@
-//! Serving a client (spec §4.5–§4.7, §4.12): an idle connection, a hand-off in FIFO order, or a
+//! Serving a client: an idle connection, a hand-off in FIFO order, or a
 //! connection of its own (null pools); then the deferred `configure` and the user's `check`,
 //! with backoff between failed checks. The request takes its place at call time.
 
@@ -72,7 +72,7 @@ impl Shared {
             .map_err(|e| self.timed_out(e, timeout))
     }
 
-    /// Serves a connection that passed the user's `check`, retrying with backoff (spec §4.12).
+    /// Serves a connection that passed the user's `check`, retrying with backoff.
     async fn getconn_checked(self: &Arc<Self>, first: Ready, deadline: Instant) -> Result<Lease> {
         let mut attempt: Option<Attempt> = None;
         let mut next = Some(first);
@@ -154,7 +154,7 @@ impl Shared {
         }
     }
 
-    /// Takes an idle connection, or queues for one (spec §4.5).
+    /// Takes an idle connection, or queues for one.
     /// Turns what `take_or_queue` found into a connection: at once, by connecting (null
     /// pools), or by waiting in the queue.
     async fn lease_for(self: &Arc<Self>, ready: Ready, deadline: Instant) -> Result<Lease> {
@@ -252,7 +252,7 @@ impl Shared {
         }
     }
 
-    /// Starts one growth connection if clients wait and there is room (spec §4.7).
+    /// Starts one growth connection if clients wait and there is room.
     pub(super) fn maybe_grow(&self, state: &mut State) {
         if self.kind == PoolKind::Null || state.nconns >= state.max_size || state.growing {
             return;

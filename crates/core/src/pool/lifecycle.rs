@@ -1,4 +1,4 @@
-//! Opening, waiting for and closing a pool (spec §3.2–§3.5, §4.2, §4.19, §4.20).
+//! Opening, waiting for and closing a pool.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -1,4 +1,5 @@
-//! The pool engine: psycopg_pool's algorithms on tokio (spec §3–§4), shared by all four
+//! The pool engine: psycopg_pool's algorithms on tokio
+//! (https://www.psycopg.org/psycopg3/docs/api/pool.html), shared by all four
 //! JavaScript pool classes. The regular and the null pool differ only where `PoolKind` says.
 //!
 //! One `std::sync::Mutex` guards the pool's state and is never held across an await: every

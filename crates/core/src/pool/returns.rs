@@ -1,4 +1,4 @@
-//! Taking a connection back (spec §4.10, §4.11): rollback by transaction status, the `reset`
+//! Taking a connection back: rollback by transaction status, the `reset`
 //! hook, expiry, then a hand-off to the first live waiter or the idle deque; or a replacement.
 
 use std::sync::Arc;
@@ -83,7 +83,7 @@ impl Shared {
         })
     }
 
-    /// The return path after a client is done (spec §4.10).
+    /// The return path after a client is done.
     pub(super) async fn give_back(self: &Arc<Self>, slot: Slot) {
         let conn = slot.lease.conn.clone();
         if self.close_instead_of_returning(&conn) {
@@ -117,7 +117,7 @@ impl Shared {
         close
     }
 
-    /// Brings a connection back to idle and into the pool, or replaces it (spec §4.10).
+    /// Brings a connection back to idle and into the pool, or replaces it.
     pub(super) async fn return_connection(self: &Arc<Self>, slot: Slot, from_getconn: bool) {
         let conn = slot.lease.conn.clone();
         self.reset_connection(&conn).await;
@@ -157,7 +157,7 @@ impl Shared {
         );
     }
 
-    /// Rolls back what the client left open, then runs the `reset` hook (spec §4.10, §4.11).
+    /// Rolls back what the client left open, then runs the `reset` hook.
     async fn reset_connection(&self, conn: &Arc<Connection>) {
         match conn.transaction_status() {
             TransactionStatus::Idle => {}

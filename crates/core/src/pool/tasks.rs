@@ -1,6 +1,5 @@
-//! Maintenance work, run by the pool's `num_workers` worker tasks (spec §4.2–§4.3, §4.9,
-//! §4.14): adding connections with reconnection backoff, returns that run the `reset` hook,
-//! and shrinking idle connections.
+//! Maintenance work, run by the pool's `num_workers` worker tasks: adding
+//! connections with reconnection backoff, returns that run the `reset` hook, and shrinking idle connections.
 
 use std::sync::{Arc, Weak};
 use std::time::Instant;
@@ -78,7 +77,7 @@ impl Shared {
     }
 
     /// Opens one connection; on failure retries with backoff until `reconnect_timeout`, then
-    /// gives the slot up and calls `reconnect_failed` (spec §4.9).
+    /// gives the slot up and calls `reconnect_failed`.
     async fn add_connection(self: &Arc<Self>, attempt: Option<Attempt>, growing: bool) {
         let now = Instant::now();
         let mut attempt = attempt.unwrap_or_else(|| Attempt::new(self.settings().reconnect_timeout));
@@ -145,7 +144,7 @@ impl Shared {
     }
 
     /// Closes the longest-idle connection if the pool never ran out of idle connections in
-    /// the last `max_idle` window (spec §4.14). At most one per window.
+    /// the last `max_idle` window. At most one per window.
     fn shrink(self: &Arc<Self>) {
         let max_idle = self.settings().max_idle;
         let mut state = self.state();
