@@ -1,5 +1,6 @@
 //! Maintenance work, run by the pool's `num_workers` worker tasks: adding
-//! connections with reconnection backoff, returns that run the `reset` hook, and shrinking idle connections.
+//! connections with reconnection backoff, returns that run the `reset` hook,
+//! and shrinking idle connections.
 
 use std::sync::{Arc, Weak};
 use std::time::Instant;
