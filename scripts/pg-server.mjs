@@ -179,7 +179,14 @@ async function launch({ pgCtl, runAs }, body) {
     () => stopSync(server)));
   const host = started.host ?? HOST;
   const url = `postgres://${encodeURIComponent(started.user)}@${host}:${started.port}/postgres`;
-  return { url, host, port: started.port, dataDir: server.dataDir, socketDir: tempDir, user: started.user, stop };
+  return { url, host, port: started.port, dataDir: server.dataDir, socketDir: tempDir, user: started.user, stop, ...started.control };
+}
+
+// The server's command line as pg_ctl's -o, which it hands to /bin/sh: hence the quoting.
+function serverOptions({ host, port, socketDir, settings = {} }) {
+  const quote = (text) => `'${text.replaceAll("'", "'\\''")}'`;
+  const extra = Object.entries(settings).map(([name, value]) => `-c ${quote(`${name}=${value}`)}`);
+  return [`-c listen_addresses=${host} -p ${port} -k ${quote(socketDir)}`, ...TUNING.map((t) => `-c ${t}`), ...extra].join(' ');
 }
 
 function startSystemServer(binDir, log, setup) {
@@ -196,17 +203,50 @@ function startSystemServer(binDir, log, setup) {
     prepareDataDir(dataDir, { ...setup, superuser: user, runAs, host });
     const port = await freePort();
     log(`starting PostgreSQL on ${host}:${port}`);
-    // pg_ctl hands -o to /bin/sh, hence the quoted socket folder and settings.
-    const quote = (text) => `'${text.replaceAll("'", "'\\''")}'`;
-    const extra = Object.entries(setup.settings ?? {}).map(([name, value]) => `-c ${quote(`${name}=${value}`)}`).join(' ');
-    const pgOpts = `-c listen_addresses=${host} -p ${port} -k '${tempDir}' ${TUNING.map((t) => `-c ${t}`).join(' ')} ${extra}`;
+    const pgOpts = serverOptions({ host, port, socketDir: tempDir, settings: setup.settings });
     await exec(pgCtl, ['-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', pgOpts, 'start'], { ...opts, prefix });
     const conn = ['-h', host, '-p', String(port), '-U', user];
     const [createdb, psql] = ['createdb', 'psql'].map((b) => path.join(binDir, b));
     if (fs.existsSync(createdb)) await exec(createdb, [...conn, 'test'], { ...opts, prefix });
     else if (fs.existsSync(psql)) await exec(psql, [...conn, '-d', 'postgres', '-c', 'CREATE DATABASE test'], { ...opts, prefix });
     else log('neither createdb nor psql found: database "test" not created');
-    return { user, host, port, stopServer: () => exec(pgCtl, ['-D', dataDir, '-m', 'fast', '-w', 'stop'], opts) };
+    return { user, host, port, stopServer: () => exec(pgCtl, ['-D', dataDir, '-m', 'fast', '-w', 'stop'], opts),
+      control: serverControl({ pgCtl, dataDir, logFile, pgOpts, opts, prefix }) };
+  });
+}
+
+// What a failover test does to a server of the machine's binaries: kill it as a crash would
+// (`-m immediate`, data kept), start it again on the same port, promote a standby.
+function serverControl({ pgCtl, dataDir, logFile, pgOpts, opts, prefix }) {
+  return {
+    kill: () => exec(pgCtl, ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], opts),
+    restart: () => exec(pgCtl, ['-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', pgOpts, 'start'], { ...opts, prefix }),
+    promote: () => exec(pgCtl, ['-D', dataDir, '-w', '-t', '60', 'promote'], opts),
+  };
+}
+
+/**
+ * A hot standby of `primary` (a server startServer made from the machine's binaries): a
+ * `pg_basebackup -R` of it, streaming from it, on a free loopback port of its own. Resolves
+ * once the standby accepts connections; it is removed with stop(), as any throwaway server.
+ */
+export async function startStandby(primary, { log = () => {}, settings } = {}) {
+  const binDir = findBinDir();
+  if (!binDir || !primary.promote) throw new Error('a standby needs the machine\'s PostgreSQL binaries');
+  const runAs = IS_ROOT ? primary.user : undefined;
+  const pgCtl = path.join(binDir, 'pg_ctl');
+  return launch({ pgCtl, runAs }, async ({ tempDir, dataDir, logFile }) => {
+    const opts = { runAs, cwd: tempDir };
+    if (runAs) handOver(tempDir, runAs);
+    log(`pg_basebackup of ${primary.host}:${primary.port} into ${tempDir}`);
+    const source = ['-h', primary.host, '-p', String(primary.port), '-U', primary.user];
+    await exec(path.join(binDir, 'pg_basebackup'), [...source, '-D', dataDir, '-R', '-X', 'stream', '--no-sync', '-c', 'fast'], opts);
+    const port = await freePort();
+    log(`starting the standby on ${HOST}:${port}`);
+    const pgOpts = serverOptions({ host: HOST, port, socketDir: tempDir, settings });
+    await exec(pgCtl, ['-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', pgOpts, 'start'], opts);
+    return { user: primary.user, host: HOST, port, stopServer: () => exec(pgCtl, ['-D', dataDir, '-m', 'fast', '-w', 'stop'], opts),
+      control: serverControl({ pgCtl, dataDir, logFile, pgOpts, opts }) };
   });
 }
 

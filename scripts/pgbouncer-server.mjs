@@ -59,9 +59,11 @@ function waitForPort(port, child, output, timeoutMs = 15_000) {
 }
 
 /**
- * Starts a PgBouncer in front of `upstream` (a postgres:// URL); returns { url, port, version,
- * output, stop }, where `url` is `upstream` through the bouncer. `settings` are added to the
- * [pgbouncer] section (e.g. { max_prepared_statements: 100 }).
+ * Starts a PgBouncer in front of `upstream` (a postgres:// URL); returns { url, port, user,
+ * version, output, stop, restart }, where `url` is `upstream` through the bouncer and `user` its
+ * admin (the console is its database `pgbouncer`). `settings` are added to the [pgbouncer]
+ * section (e.g. { max_prepared_statements: 100 }). `restart({ downSeconds })` stops the process
+ * (immediate shutdown) and starts a new one on the same port.
  */
 export async function startPgBouncer({ upstream, poolMode = 'transaction', defaultPoolSize = 2, settings = {} }) {
   const found = findPgBouncer()
@@ -96,27 +98,36 @@ export async function startPgBouncer({ upstream, poolMode = 'transaction', defau
   fs.writeFileSync(config.auth_file, `"${user}" ""\n`)
   if (runAs) handOver(folder, runAs)
   const ids = runAs ? osUserIds(runAs) : {}
-  const child = spawn(found.bin, [path.join(folder, 'pgbouncer.ini')], {
-    ...ids,
-    cwd: folder,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
   let log = ''
-  child.stdout.on('data', (chunk) => (log += chunk))
-  child.stderr.on('data', (chunk) => (log += chunk))
+  let child
   const kill = () => child.exitCode === null && child.kill('SIGTERM')
   process.on('exit', kill)
-  const stop = async () => {
-    process.off('exit', kill)
+  const launch = async () => {
+    child = spawn(found.bin, [path.join(folder, 'pgbouncer.ini')], { ...ids, cwd: folder, stdio: ['ignore', 'pipe', 'pipe'] })
+    child.stdout.on('data', (chunk) => (log += chunk))
+    child.stderr.on('data', (chunk) => (log += chunk))
+    await waitForPort(port, child, () => log)
+  }
+  const halt = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve))
-      child.kill('SIGTERM') // PgBouncer: immediate shutdown
+      child.kill('SIGTERM') // PgBouncer: immediate shutdown, every client connection dropped
       await exited
     }
+  }
+  const stop = async () => {
+    process.off('exit', kill)
+    await halt()
     fs.rmSync(folder, { recursive: true, force: true })
   }
+  // A restart as an operator's: the process ends, and a new one takes the same port and config.
+  const restart = async ({ downSeconds = 0 } = {}) => {
+    await halt()
+    await new Promise((resolve) => setTimeout(resolve, downSeconds * 1000))
+    await launch()
+  }
   try {
-    await waitForPort(port, child, () => log)
+    await launch()
   } catch (error) {
     await stop()
     throw error
@@ -124,5 +135,5 @@ export async function startPgBouncer({ upstream, poolMode = 'transaction', defau
   const url = new URL(upstream)
   url.hostname = HOST
   url.port = String(port)
-  return { url: url.href, port, version: found.version, output: () => log, stop }
+  return { url: url.href, port, user, version: found.version, output: () => log, stop, restart }
 }
