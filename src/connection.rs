@@ -33,9 +33,9 @@ impl NativeConnection {
 
     /// The engine connection, while this wrapper may use it: a pooled connection's wrapper is
     /// refused once its checkout ended, as the connection may be serving another client by then.
-    fn conn(&self) -> napi::Result<&Arc<Connection>> {
+    pub(crate) fn conn(&self) -> napi::Result<&Arc<Connection>> {
         if let Some(lease) = &self.lease {
-            lease.pool.check_lease(lease.id).into_napi()?;
+            lease.check().into_napi()?;
         }
         Ok(&self.inner)
     }
@@ -46,7 +46,7 @@ impl NativeConnection {
 impl Drop for NativeConnection {
     fn drop(&mut self) {
         if let Some(lease) = self.lease.take() {
-            lease.pool.reclaim(lease.id);
+            lease.reclaim();
         }
     }
 }
@@ -96,13 +96,12 @@ async fn open(conninfo: String, options: NativeConnectOptions) -> napi::Result<N
     Ok(NativeConnection::standalone(inner))
 }
 
-/// `close()` on a connection checked out of a pool with `closeReturns` gives it back instead.
+/// `close()` on a connection checked out of a pool with `closeReturns` gives it back instead
+/// (the engine decides, in one step).
 async fn close(inner: Arc<Connection>, lease: Option<PoolLease>) -> napi::Result<()> {
-    match lease {
-        Some(lease) if lease.pool.close_returns() && lease.pool.is_checked_out(lease.id) => {
-            lease.pool.putconn(lease.id).finish().await.into_napi()
-        }
-        _ => {
+    match lease.as_ref().and_then(PoolLease::close_or_return) {
+        Some(returned) => returned.finish().await.into_napi(),
+        None => {
             inner.close().await;
             Ok(())
         }

@@ -4,6 +4,7 @@
 mod abort;
 mod blocking;
 mod connection;
+mod copy;
 mod cursor;
 mod eager;
 mod errors;

@@ -10,19 +10,22 @@
 //! holds it between requests (`idle.rs`); requests never wait on it.
 
 mod abort_grace;
+mod copy;
 mod cursor;
 mod exchange;
+mod hold;
 mod idle;
 mod query;
 mod simple_query;
 mod socket_watch;
+mod status;
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
 use postgres_protocol::message::frontend;
-use tokio::sync::{Mutex, MutexGuard};
+use tokio::sync::Mutex;
 
 use crate::cancel::{AbortHandle, Cancels};
 use crate::connect::connect;
@@ -36,8 +39,10 @@ use crate::tls::TlsMaterial;
 use crate::transaction::TransactionBlocks;
 use crate::wire::Wire;
 
+pub use copy::{CopyFormat, CopyIn, CopyOut};
 pub use cursor::Cursor;
 pub use socket_watch::IdleSocket;
+pub use status::TransactionStatus;
 
 use abort_grace::within_abort_grace;
 use socket_watch::SocketWatch;
@@ -53,41 +58,6 @@ const CLOSE_WAIT_FOR_REQUEST: Duration = Duration::from_secs(2);
 /// How long the Terminate message and the TLS close may take: the kernel takes them at once
 /// unless the server stopped reading, and then waiting longer helps nobody.
 const CLOSE_GOODBYE_LIMIT: Duration = Duration::from_secs(1);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransactionStatus {
-    /// Not in a transaction.
-    Idle,
-    /// A request is in flight.
-    Active,
-    /// In a transaction block.
-    InTrans,
-    /// In a failed transaction block: only ROLLBACK helps.
-    InError,
-    /// Broken or closed: nobody knows.
-    Unknown,
-}
-
-impl TransactionStatus {
-    fn from_ready_for_query(status: u8) -> TransactionStatus {
-        match status {
-            b'I' => TransactionStatus::Idle,
-            b'T' => TransactionStatus::InTrans,
-            b'E' => TransactionStatus::InError,
-            _ => TransactionStatus::Unknown,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TransactionStatus::Idle => "idle",
-            TransactionStatus::Active => "active",
-            TransactionStatus::InTrans => "intrans",
-            TransactionStatus::InError => "inerror",
-            TransactionStatus::Unknown => "unknown",
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
@@ -461,32 +431,6 @@ impl Connection {
         }
     }
 
-    /// Takes the session for one request: lets the idle reader go, waits for the session and
-    /// for any CancelRequest still on its way, and refuses if the connection is unusable or
-    /// the request was aborted before it started.
-    async fn acquire(&self, abort: Option<&Arc<AbortHandle>>) -> Result<Hold<'_>> {
-        let hold = self.take_session().await;
-        self.ensure_usable()?;
-        self.cancels.settled().await;
-        if !self.cancels.request_started(abort) {
-            return Err(Error::aborted());
-        }
-        Ok(hold)
-    }
-
-    /// Takes the session whatever the connection's state (closing needs it too).
-    async fn take_session(&self) -> Hold<'_> {
-        self.idle_reading.want_session();
-        let session = self.session.lock().await;
-        self.idle_reading.got_session();
-        self.active.store(true, Ordering::Release);
-        Hold {
-            conn: self,
-            session: Some(session),
-            exchanging: false,
-        }
-    }
-
     /// Whether the next statement opens the implicit transaction psycopg opens when autocommit
     /// is off.
     fn needs_implicit_begin(&self) -> bool {
@@ -523,51 +467,5 @@ impl Connection {
         frontend::query(sql, &mut session.wire.out).map_err(exchange::encode_error)?;
         session.wire.flush().await?;
         self.read_until_ready(session, exchange::Mode::Simple, |_| Ok(())).await
-    }
-}
-
-/// A request's hold on the session. Dropped before `done()`, mid-exchange (its future was
-/// dropped: a caller gave up on it), it marks the connection broken, since the socket is then
-/// out of step with the server.
-struct Hold<'a> {
-    conn: &'a Connection,
-    session: Option<MutexGuard<'a, Session>>,
-    exchanging: bool,
-}
-
-impl Hold<'_> {
-    fn exchange(&mut self) -> &mut Session {
-        self.exchanging = true;
-        self.session.as_mut().expect("the session is held until the hold drops")
-    }
-
-    fn done(&mut self) {
-        self.exchanging = false;
-        if let Some(session) = self.session.as_mut() {
-            // Whatever a failed request queued and never sent must not ride with the next one.
-            session.wire.out.clear();
-        }
-    }
-}
-
-impl Drop for Hold<'_> {
-    fn drop(&mut self) {
-        let session = self.session.take();
-        self.conn.end_hold(self.exchanging, move || drop(session));
-    }
-}
-
-impl Connection {
-    /// What ends every hold on the session (a request's or a cursor's), `release` letting go
-    /// of the lock itself. A hold ended mid-exchange leaves the socket out of step: broken.
-    fn end_hold(&self, out_of_step: bool, release: impl FnOnce()) {
-        if out_of_step {
-            self.mark_broken();
-        }
-        self.cancels.request_ended();
-        self.active.store(false, Ordering::Release);
-        // Let go of the session before telling the idle reader it may take it.
-        release();
-        self.idle_reading.released_session();
     }
 }

@@ -12,14 +12,13 @@
 //! A cursor dropped while open is closed by a task on the connection's runtime, so a
 //! forgotten cursor costs a round trip, not the connection.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use postgres_protocol::message::backend::Message;
 use postgres_protocol::message::frontend;
-use tokio::sync::OwnedMutexGuard;
 
 use super::exchange::{encode_error, is_fatal, protocol, Mode};
+use super::hold::OwnedHold;
 use super::query::{check_query, is_stale_statement, queue_bind};
 use super::{Connection, Session};
 use crate::error::{Error, Result};
@@ -34,27 +33,6 @@ pub struct Cursor {
     /// The session, held from `open_cursor` until the portal is done; `None` after.
     hold: Option<OwnedHold>,
     fields: Arc<[Field]>,
-}
-
-/// A cursor's hold on the session, across its calls.
-struct OwnedHold {
-    conn: Arc<Connection>,
-    session: Option<OwnedMutexGuard<Session>>,
-    /// A call was interrupted mid-exchange (its future dropped): the socket is out of step.
-    exchanging: bool,
-}
-
-impl OwnedHold {
-    fn session(&mut self) -> &mut Session {
-        self.session.as_mut().expect("the session is held until the hold drops")
-    }
-}
-
-impl Drop for OwnedHold {
-    fn drop(&mut self) {
-        let session = self.session.take();
-        self.conn.end_hold(self.exchanging, move || drop(session));
-    }
 }
 
 /// How one Execute ended.
@@ -95,18 +73,6 @@ impl Connection {
             hold: Some(hold),
             fields,
         })
-    }
-
-    async fn take_session_owned(self: &Arc<Self>) -> OwnedHold {
-        self.idle_reading.want_session();
-        let session = self.session.clone().lock_owned().await;
-        self.idle_reading.got_session();
-        self.active.store(true, Ordering::Release);
-        OwnedHold {
-            conn: self.clone(),
-            session: Some(session),
-            exchanging: false,
-        }
     }
 
     /// Parse (unless cached) and Bind into the portal, then Flush: the exchange stays open.
