@@ -7,9 +7,10 @@ import { Worker } from 'node:worker_threads'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 
-import { AsyncConnection, AsyncConnectionPool, ConnectionPool, OperationalError, PoolTimeout } from '../dist/index.js'
+import { AsyncConnectionPool, ConnectionPool, OperationalError, PoolTimeout } from '../dist/index.js'
 import { eventually, settleWithin } from './helpers'
-import { startServer, startStandby, type ThrowawayServer } from './throwaway-server'
+import { hostsConninfo, replicated, sessionsOn } from './replication'
+import type { ThrowawayServer } from './throwaway-server'
 
 const DIST = path.resolve(__dirname, '../dist/index.js')
 const cleanups: (() => Promise<unknown> | unknown)[] = []
@@ -28,44 +29,16 @@ interface Outcome {
   message?: string
 }
 
-/** A primary with a table `writes`, and a standby that has replayed it. */
+/** A primary and its standby, removed after the test. */
 async function replicatedPair(): Promise<{ primary: ThrowawayServer; standby: ThrowawayServer }> {
-  const primary = await startServer()
-  cleanups.push(() => primary.stop())
-  const admin = await AsyncConnection.connect(primary.url, { autocommit: true })
-  await admin.query('CREATE TABLE writes (id serial PRIMARY KEY, client int NOT NULL)')
-  await admin.close()
-  const standby = await startStandby(primary)
-  cleanups.push(() => standby.stop())
-  const replica = await AsyncConnection.connect(standby.url, { autocommit: true })
-  await eventually(async () => (await replica.query(`SELECT to_regclass('writes') AS t`)).rows[0].t !== null, 20)
-  await replica.close()
-  return { primary, standby }
+  const servers = await replicated(1)
+  cleanups.push(() => servers.stop())
+  return { primary: servers.primary, standby: servers.standbys[0]! }
 }
 
 /** Both servers, the primary first, for writers only. */
-function writerConninfo(primary: ThrowawayServer, standby: ThrowawayServer, app: string): string {
-  return [
-    `host=${primary.host},${standby.host}`,
-    `port=${primary.port},${standby.port}`,
-    `user=${primary.user} dbname=postgres application_name=${app}`,
-    'target_session_attrs=read-write connect_timeout=2',
-  ].join(' ')
-}
-
-/** Connections of `app` on `server`, as the server counts them. */
-async function sessionsOn(server: ThrowawayServer, app: string): Promise<number> {
-  const conn = await AsyncConnection.connect(server.url, { autocommit: true })
-  try {
-    const { rows } = await conn.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1',
-      [app],
-    )
-    return rows[0].n
-  } finally {
-    await conn.close()
-  }
-}
+const writerConninfo = (primary: ThrowawayServer, standby: ThrowawayServer, app: string) =>
+  hostsConninfo([primary, standby], `application_name=${app} target_session_attrs=read-write connect_timeout=2`)
 
 function describeError(error: unknown): Omit<Outcome, 'at' | 'ok'> {
   const e = error as { name?: string; code?: string; message?: string }
