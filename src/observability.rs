@@ -84,7 +84,7 @@ impl NativeConnection {
     pub fn server(&self) -> NativeServer {
         let target = self.inner.target();
         NativeServer {
-            address: target.host.clone(),
+            address: target.server_name(),
             port: target.port as u32,
             database: None,
         }
@@ -97,7 +97,7 @@ pub fn conninfo_server(conninfo: String) -> napi::Result<NativeServer> {
     let info = ConnInfo::parse(&conninfo).into_napi()?;
     let target = info.targets.first();
     Ok(NativeServer {
-        address: target.map_or_else(String::new, |t| t.host.clone()),
+        address: target.map_or_else(String::new, |t| t.resolved().server_name()),
         port: target.map_or(5432, |t| t.port as u32),
         database: Some(info.dbname),
     })

@@ -39,7 +39,9 @@ pub async fn connect(info: &ConnInfo, tls_material: Option<&TlsMaterial>) -> Res
     let mut failures = Vec::new();
     for &wanted in passes(info.target_session_attrs) {
         for target in &info.targets {
-            let attempt = open_fitting(info, tls.as_ref(), target, wanted);
+            // libpq's default host is looked up on the filesystem now, not when parsing.
+            let target = target.resolved();
+            let attempt = open_fitting(info, tls.as_ref(), &target, wanted);
             match within(info.connect_timeout, attempt).await {
                 Ok(session) => return Ok(session),
                 Err(Error::Config(message)) => return Err(Error::Config(message)),
@@ -52,7 +54,7 @@ pub async fn connect(info: &ConnInfo, tls_material: Option<&TlsMaterial>) -> Res
 
 /// Every target's failure in one error. Its code is the last target's (libpq reports the
 /// hosts in order, so that is the one read last); no retry fixes it only if none fixes any.
-fn all_failed(failures: Vec<(&Target, Error)>) -> Error {
+fn all_failed(failures: Vec<(Target, Error)>) -> Error {
     let message = failures
         .iter()
         .map(|(target, e)| format!("connection to server at {} failed: {e}", target.describe()))
@@ -133,7 +135,7 @@ async fn open_session(info: &ConnInfo, tls: Option<&Tls>, target: &Target) -> Re
             Negotiated::Accepted(tcp) => {
                 // A TLS session that fails to come up, or that the server refuses, is tried
                 // again in plain, as libpq does.
-                if let Ok(stream) = tls.handshake(stream_of(tcp, target)?, &target.host).await {
+                if let Ok(stream) = tls.handshake(stream_of(tcp, target)?, &target.server_name()).await {
                     match startup(info, target, Socket::Tls(Box::new(stream))).await {
                         Err(AuthError::Refused(_)) => {}
                         outcome => return Ok(outcome?),
@@ -153,7 +155,7 @@ async fn plain(info: &ConnInfo, target: &Target) -> Result<Opened> {
 async fn encrypted(info: &ConnInfo, tls: &Tls, target: &Target) -> Result<Opened> {
     match request_tls(info, target).await? {
         Negotiated::Accepted(tcp) => {
-            let stream = tls.handshake(stream_of(tcp, target)?, &target.host).await?;
+            let stream = tls.handshake(stream_of(tcp, target)?, &target.server_name()).await?;
             Ok(startup(info, target, Socket::Tls(Box::new(stream))).await?)
         }
         Negotiated::Declined(_) => Err(Error::operational(format!(
@@ -219,9 +221,10 @@ fn refused(target: &Target) -> impl Fn(std::io::Error) -> Error + '_ {
     }
 }
 
-/// `keepalive`: the session's keepalive settings (none for a short-lived cancel socket).
+/// `keepalive`: the session's keepalive settings (none for a short-lived cancel socket). The
+/// socket goes to `hostaddr` when the conninfo gives one, with no name lookup, as in libpq.
 async fn tcp_connect(target: &Target, keepalive: Option<&TcpSettings>) -> Result<TcpStream> {
-    let stream = TcpStream::connect((target.host.as_str(), target.port))
+    let stream = TcpStream::connect((target.connect_host().as_str(), target.port))
         .await
         .map_err(refused(target))?;
     // Queries are small request/response exchanges: never wait to coalesce packets.

@@ -23,6 +23,7 @@ fn real_server() -> ConnInfo {
 fn loopback(port: u16) -> Target {
     Target {
         host: "127.0.0.1".into(),
+        hostaddr: None,
         port,
     }
 }
@@ -248,4 +249,33 @@ impl OldServer {
             socket.write_all(&answer).await?;
         }
     }
+}
+
+/// `hostaddr`, as libpq reads it: the socket goes to the address with no name lookup, and the
+/// connection still knows the server by its `host` name (what TLS would send and check).
+#[tokio::test]
+async fn hostaddr_is_where_the_socket_goes_and_host_the_name_kept() {
+    let real = real_server();
+    let target = real.targets[0].resolved();
+    if target.is_unix_socket() {
+        return; // a socket folder has no address to give
+    }
+    let address = tokio::net::lookup_host((target.connect_host().as_str(), target.port))
+        .await
+        .unwrap()
+        .next()
+        .unwrap()
+        .ip();
+    let url = database_url();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let unknown = "no-such-host.invalid";
+    let with_address = ConnInfo::parse(&format!("{url}{separator}host={unknown}&hostaddr={address}")).unwrap();
+    let conn = open(&with_address).await.unwrap();
+    assert_eq!(conn.target().host, unknown);
+    assert_eq!(conn.target().hostaddr, Some(address));
+    assert_eq!(scalar(&conn, "SELECT 'reached'::text").await.as_deref(), Some("reached"));
+    // The same host name without the address has to be looked up, and is not found.
+    let without = ConnInfo::parse(&format!("{url}{separator}host={unknown}")).unwrap();
+    let refused = refusal(&without).await;
+    assert!(refused.contains(unknown), "{refused}");
 }
