@@ -8,7 +8,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use napi::bindgen_prelude::within_runtime_if_available;
 use napi::Status;
-use pgtide_core::blocking;
+use pgtide_core::wait;
 
 use crate::eager::panic_error;
 
@@ -17,7 +17,7 @@ use crate::eager::panic_error;
 /// thread's blocking state back as it unwinds.
 pub fn block_on<F: Future>(future: F) -> napi::Result<F::Output> {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        within_runtime_if_available(|| blocking::block_on(future))
+        within_runtime_if_available(|| wait::block_on(future))
     }));
     outcome.map_err(|payload| panic_error(&*payload))?.map_err(|e| {
         napi::Error::new(

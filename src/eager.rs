@@ -32,7 +32,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use napi::bindgen_prelude::{within_runtime_if_available, PromiseRaw, ToNapiValue};
 use napi::{check_status, sys, Env, JsError};
-use pgtide_core::blocking::{never_blocking, with_event_loop};
+use pgtide_core::wait::{never_blocking, with_event_loop};
 
 use crate::event_loop;
 

@@ -27,8 +27,7 @@ use std::sync::Arc;
 use std::task::Waker;
 
 use napi::sys;
-use pgtide_core::blocking::{EventLoop, Release};
-use pgtide_core::spin::{any_ready, Spin};
+use pgtide_core::wait::{any_ready, EventLoop, Release, Spin};
 
 use crate::eager::{self, JsThread};
 

@@ -1,7 +1,6 @@
 //! pgtide's engine: PostgreSQL connections (and, on top of them, the pool) on tokio.
 //! Nothing here knows about JavaScript; `src/` binds it to Node.
 
-pub mod blocking;
 pub mod cancel;
 pub mod connect_failure;
 pub mod connection;
@@ -11,11 +10,11 @@ pub mod notifications;
 pub mod params;
 pub mod pool;
 pub mod result;
-pub mod spin;
 pub mod statement_cache;
 pub mod statement_timeout;
 pub mod stream;
 pub mod transaction;
+pub mod wait;
 
 mod auth;
 mod connect;

@@ -1,12 +1,6 @@
-//! The socket under a connection (TCP or Unix), and how a caller waits on it.
-//!
-//! Three ways to wait, by who is waiting:
-//! - a task on the runtime waits as tokio does: the socket is registered with the runtime's
-//!   reactor and a worker thread wakes the task;
-//! - a thread blocked in `blocking::block_on` (a sync pool's JS thread) waits on the socket
-//!   itself, with poll(2), in that loop;
-//! - a thread with an event loop of its own (`blocking::EventLoop`: Node's, on the JS thread)
-//!   has that loop wake the task.
+//! The socket under a connection (TCP or Unix), and how a caller waits on it: when the
+//! socket is not ready, it asks `wait::strategy()` how this thread waits (the runtime's reactor,
+//! `block_on`'s poll(2), or the thread's own event loop; see `wait`).
 //!
 //! The last two take the socket out of the reactor, so no worker thread is woken for it; it
 //! goes back in the next time a task on the runtime has to wait on it.
@@ -23,7 +17,7 @@ use std::task::{ready, Context, Poll};
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::blocking::{self, Release};
+use crate::wait::{self, Release, Strategy};
 
 enum Plain {
     Tcp(std::net::TcpStream),
@@ -34,6 +28,8 @@ impl Plain {
     /// recv(2) into memory that need not be initialised (the read buffer's spare capacity is
     /// large: zeroing it for every read would cost more than the read).
     fn read(&self, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
+        // SAFETY: `buf` is writable for `buf.len()` bytes (recv(2) only writes, so they need not
+        // be initialised) and the descriptor is this socket's own, open while `self` lives.
         let n = unsafe { libc::recv(self.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
         if n < 0 {
             return Err(io::Error::last_os_error());
@@ -87,6 +83,13 @@ impl Stream {
         Ok(Stream::new(Plain::Unix(stream.into_std()?)))
     }
 
+    /// One end of a socket pair, for tests of the ways to wait.
+    #[cfg(test)]
+    pub(crate) fn unix_pair_end(socket: std::os::unix::net::UnixStream) -> Stream {
+        socket.set_nonblocking(true).expect("a socket pair end turns non-blocking");
+        Stream::new(Plain::Unix(socket))
+    }
+
     fn new(socket: Plain) -> Stream {
         static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
         Stream {
@@ -127,7 +130,8 @@ impl Stream {
                 return Err(io::Error::other("waiting on a socket outside the runtime"));
             }
             let socket = self.socket.take().expect("a stream holds its socket");
-            // Safety: `Plain` owns its descriptor, open until the stream is dropped.
+            // SAFETY: `Plain` owns its descriptor, open until the stream is dropped, and
+            // `AsyncFd` takes that ownership with it (`into_inner` gives it back).
             match unsafe { AsyncFd::register(socket) } {
                 Ok(registered) => self.registered = Some(registered),
                 Err(refused) => {
@@ -143,19 +147,21 @@ impl Stream {
     /// Out of the reactor and into the poll(2) of the thread's `block_on`.
     fn leave_to_block_on<T>(&mut self, events: libc::c_short) -> Poll<io::Result<T>> {
         self.unregister();
-        blocking::wait_on(self.plain().as_raw_fd(), events);
+        wait::wait_in_block_on(self.plain().as_raw_fd(), events);
         Poll::Pending
     }
 
     /// Does one non-blocking attempt of `op`; when the socket is not ready, waits for it the
-    /// way this thread waits (see the module comment) and tries again.
+    /// way this thread waits (`wait::strategy`) and tries again.
     fn poll_io<T>(
         &mut self,
         cx: &mut Context<'_>,
         events: libc::c_short,
         mut op: impl FnMut(&Plain) -> io::Result<T>,
     ) -> Poll<io::Result<T>> {
-        if events == libc::POLLIN && std::mem::take(&mut self.sent) && blocking::blocking() {
+        // Just sent: a blocked thread goes straight to poll(2), without the read that would
+        // find nothing yet.
+        if events == libc::POLLIN && std::mem::take(&mut self.sent) && matches!(wait::strategy(), Strategy::BlockOn) {
             return self.leave_to_block_on(events);
         }
         loop {
@@ -164,18 +170,19 @@ impl Stream {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 outcome => return Poll::Ready(outcome),
             }
-            if blocking::blocking() {
-                return self.leave_to_block_on(events);
-            }
-            if let Some(event_loop) = blocking::event_loop() {
-                let fd = self.plain().as_raw_fd();
-                if let Some(release) = event_loop.wait(self.key, fd, events, cx.waker()) {
-                    self.unregister();
-                    if !self.watched.iter().any(|known| Arc::ptr_eq(known, &release)) {
-                        self.watched.push(release);
+            match wait::strategy() {
+                Strategy::BlockOn => return self.leave_to_block_on(events),
+                Strategy::EventLoop(event_loop) => {
+                    let fd = self.plain().as_raw_fd();
+                    if let Some(release) = event_loop.wait(self.key, fd, events, cx.waker()) {
+                        self.unregister();
+                        if !self.watched.iter().any(|known| Arc::ptr_eq(known, &release)) {
+                            self.watched.push(release);
+                        }
+                        return Poll::Pending;
                     }
-                    return Poll::Pending;
                 }
+                Strategy::Reactor => {}
             }
             let registration = self.registration()?;
             let mut guard = if events == libc::POLLIN {
@@ -194,6 +201,8 @@ impl Drop for Stream {
         if !self.watched.is_empty() {
             // The loops watch duplicates of the descriptor, which keep the socket open until
             // they let go of them: shut it down now, so the server sees it close.
+            // SAFETY: the descriptor is this stream's own and still open (it closes when
+            // `socket` drops, after this); shutdown(2) leaves it open.
             unsafe { libc::shutdown(self.plain().as_raw_fd(), libc::SHUT_RDWR) };
         }
         for watched in self.watched.drain(..) {
@@ -205,9 +214,10 @@ impl Drop for Stream {
 impl AsyncRead for Stream {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        // SAFETY: only recv(2) writes to these bytes, and it never de-initialises any.
         let unfilled = unsafe { buf.unfilled_mut() };
         let n = ready!(this.poll_io(cx, libc::POLLIN, |socket| socket.read(unfilled)))?;
-        // Safety: recv(2) wrote these `n` bytes.
+        // SAFETY: recv(2) wrote these `n` bytes.
         unsafe { buf.assume_init(n) };
         buf.advance(n);
         Poll::Ready(Ok(()))

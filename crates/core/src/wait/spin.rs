@@ -5,7 +5,8 @@
 //! round trip itself. So a wait for a socket first checks it, without sleeping, for up to
 //! `LIMIT`: a short query's answer (a `SELECT 1` is 20–40 µs from send to answer over loopback)
 //! lands while the thread is still on its CPU. Used by `block_on` (sync calls) and, in the
-//! binding, by Node's event loop before it sleeps with a query waiting.
+//! binding, by Node's event loop before it sleeps with a query waiting (one `Spin` per thread
+//! each: they learn from different waits).
 //!
 //! The spin costs CPU, so it adapts: a spin that runs out (a long query, a busy server) makes
 //! the next waits sleep at once, for twice as many waits after each miss in a row (up to
@@ -70,6 +71,8 @@ impl Spin {
 
 /// Whether one of `fds` is ready, asked of poll(2) without sleeping: the check a spin repeats.
 pub fn any_ready(fds: &mut [libc::pollfd]) -> bool {
+    // SAFETY: `fds` is a live, writable slice of pollfd structs and its exact length is passed
+    // with it; with a zero timeout poll(2) returns at once and keeps no pointer.
     unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) > 0 }
 }
 
