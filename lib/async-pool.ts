@@ -19,6 +19,7 @@ import {
 } from './pool-options'
 import { withSignal } from './signal'
 import { asyncLeasedRows, streamRequest, type PoolStreamOptions } from './stream'
+import { copyToArgument, type CopySource } from './copy'
 import { checkoutChannel, queryChannel } from './tracing'
 
 const ABORTED_WAITING = 'the request for a connection was aborted'
@@ -146,6 +147,29 @@ export class AsyncConnectionPool extends BasePool {
       () => this.checkout({ timeout: request.timeout, signal: request.signal }, origin),
       (conn, completed) => this.finishUse(conn, completed),
       (conn) => conn.streamRequested<R>(request),
+    )
+  }
+
+  /**
+   * `copyFrom()` on a connection of the pool, held for the COPY only: committed when the COPY
+   * succeeds, rolled back when it fails, as `connection()` does.
+   */
+  copyFrom(sql: string, source: CopySource, options?: CallOptions): Promise<number> {
+    return this.connection((conn) => conn.copyFrom(sql, source), options)
+  }
+
+  /**
+   * `copyTo()` on a connection of the pool, taken at the first Buffer and given back when the
+   * loop ends (committed when read to the end, rolled back when stopped early or failed).
+   */
+  copyTo(sql: string, options?: CallOptions): AsyncIterableIterator<Buffer> {
+    copyToArgument(sql)
+    const call = callOptions(options, 'copyTo()')
+    const origin = this.detectsLeaks ? leakOrigin(this.copyTo) : undefined
+    return asyncLeasedRows(
+      () => this.checkout(call, origin),
+      (conn, completed) => this.finishUse(conn, completed),
+      (conn) => conn.copyTo(sql),
     )
   }
 

@@ -8,6 +8,16 @@ import { deliverNotices, NotificationFanOut, type Notification } from './notific
 import { encodeParams } from './params'
 import { dropRows, joinRows, streamRows } from './row-stream'
 import { asyncRows, streamRequest, syncRows, type StreamOptions, type StreamRequest } from './stream'
+import {
+  copyFromArguments,
+  copyFromAsync,
+  copyFromSync,
+  copyToArgument,
+  copyToAsync,
+  copyToSync,
+  type CopyChunk,
+  type CopySource,
+} from './copy'
 import { connectionOptionsFrom, type ConnectionOptions, type NormalisedConnectionOptions } from './options'
 import { connectChannel, queryChannel, serverOf, serverOfConnection, type QueryMessage } from './tracing'
 
@@ -238,6 +248,26 @@ export class AsyncConnection extends BaseConnection {
     return asyncRows<R>(this.native, this.decoder, request)
   }
 
+  /**
+   * Runs a `COPY ... FROM STDIN` with the data of `source` (a Readable, an async iterable or an
+   * iterable of Buffers or strings; `copyRows()` makes it from rows of values) and resolves to
+   * the rows copied. If the source fails, the COPY is aborted (nothing of it is written) and
+   * the source's error rethrown; the connection stays usable either way.
+   */
+  async copyFrom(sql: string, source: CopySource): Promise<number> {
+    copyFromArguments(sql, source, false)
+    return copyFromAsync(this.native, sql, source)
+  }
+
+  /**
+   * The data of a `COPY ... TO STDOUT` (text, csv or binary) as Buffers, read from the server
+   * only as the loop takes them; `Readable.from(conn.copyTo(sql))` makes it a Readable. Ending
+   * the loop early cancels the COPY. While it runs the connection runs nothing else.
+   */
+  copyTo(sql: string): AsyncIterableIterator<Buffer> {
+    return copyToAsync(this.native, copyToArgument(sql))
+  }
+
   /** Runs a script of one or more statements, with no parameters and no rows. */
   async exec(sql: string): Promise<void> {
     await nativeAsync(this.native.exec(checkSql(sql)))
@@ -327,6 +357,21 @@ export class Connection extends BaseConnection {
   /** @internal A stream whose arguments are checked. */
   streamRequested<R>(request: StreamRequest): IterableIterator<R> {
     return syncRows<R>(this.native, this.decoder, request)
+  }
+
+  /**
+   * Runs a `COPY ... FROM STDIN` with the data of `source` (an iterable of Buffers or strings;
+   * `copyRows()` makes it from rows of values) and returns the rows copied. If the source
+   * throws, the COPY is aborted (nothing of it is written) and the error rethrown.
+   */
+  copyFrom(sql: string, source: Iterable<CopyChunk>): number {
+    copyFromArguments(sql, source, true)
+    return copyFromSync(this.native, sql, source)
+  }
+
+  /** The data of a `COPY ... TO STDOUT` as Buffers, read as the loop takes them (the thread blocks during a read). */
+  copyTo(sql: string): IterableIterator<Buffer> {
+    return copyToSync(this.native, copyToArgument(sql))
   }
 
   /** Runs a script of one or more statements, with no parameters and no rows. */

@@ -17,6 +17,7 @@ import {
 } from './pool-options'
 import { abortError } from './signal'
 import { streamRequest, syncLeasedRows, type PoolStreamOptions } from './stream'
+import { copyToArgument, type CopyChunk } from './copy'
 import { checkoutChannel, queryChannel } from './tracing'
 
 /**
@@ -122,6 +123,23 @@ export class ConnectionPool extends BasePool {
       () => this.take({ timeout: request.timeout, signal: request.signal }, origin),
       (conn, completed) => this.finishUse(conn, completed),
       (conn) => conn.streamRequested<R>(request),
+    )
+  }
+
+  /** `copyFrom()` on a connection of the pool, held for the COPY only (committed, or rolled back when it fails). */
+  copyFrom(sql: string, source: Iterable<CopyChunk>, options?: CallOptions): number {
+    return this.connection((conn) => conn.copyFrom(sql, source), options)
+  }
+
+  /** `copyTo()` on a connection of the pool, taken at the first Buffer and given back when the loop ends. */
+  copyTo(sql: string, options?: CallOptions): IterableIterator<Buffer> {
+    copyToArgument(sql)
+    const call = callOptions(options, 'copyTo()')
+    const origin = this.detectsLeaks ? leakOrigin(this.copyTo) : undefined
+    return syncLeasedRows(
+      () => this.take(call, origin),
+      (conn, completed) => this.finishUse(conn, completed),
+      (conn) => conn.copyTo(sql),
     )
   }
 
