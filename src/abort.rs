@@ -58,7 +58,7 @@ impl NativePool {
         let abort = abort.abort.clone();
         eager_promise(env, async move {
             let lease = pool.getconn_abortable(timeout, &abort).await.into_napi()?;
-            Ok(pooled(pool, lease))
+            Ok(pooled(lease))
         })
     }
 

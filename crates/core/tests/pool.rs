@@ -61,7 +61,7 @@ async fn fills_and_serves_round_robin() {
     for _ in 0..6 {
         let lease = pool.getconn(None).finish().await.unwrap();
         pids.push(lease.conn.backend_pid());
-        pool.putconn(lease.id).finish().await.unwrap();
+        pool.putconn(Some(&lease.ticket)).finish().await.unwrap();
     }
     assert_eq!(pids[0..3], pids[3..6], "idle connections are used in turn: {pids:?}");
     let stats = pool.stats();
@@ -89,7 +89,7 @@ async fn a_timed_out_waiter_leaves_the_queue_and_loses_nothing() {
         "{err:?}"
     );
     assert_eq!(pool.stats().requests_waiting, 0);
-    pool.putconn(held.id).finish().await.unwrap();
+    pool.putconn(Some(&held.ticket)).finish().await.unwrap();
     assert_eq!(pool.stats().pool_available, 1);
     pool.close(SECOND).await;
 }
@@ -102,7 +102,7 @@ async fn a_dropped_waiter_never_takes_a_connection_with_it() {
     // The caller gives up on its own (its future is dropped), while the pool would wait longer.
     let abandoned = tokio::time::timeout(Duration::from_millis(100), pool.getconn(Some(10 * SECOND)).finish()).await;
     assert!(abandoned.is_err());
-    pool.putconn(held.id).finish().await.unwrap();
+    pool.putconn(Some(&held.ticket)).finish().await.unwrap();
     let stats = pool.stats();
     assert_eq!((stats.pool_available, stats.requests_waiting), (1, 0));
     pool.close(SECOND).await;
@@ -127,14 +127,14 @@ async fn too_many_requests_when_the_queue_is_full() {
     }
     let err = pool.getconn(None).finish().await.err().unwrap();
     assert_eq!(err.to_string(), "the pool 'test-pool' has already 1 requests waiting");
-    pool.putconn(held.id).finish().await.unwrap();
+    pool.putconn(Some(&held.ticket)).finish().await.unwrap();
     let served = queued.await.unwrap().unwrap();
     assert_eq!(
         served.conn.backend_pid(),
         held.conn.backend_pid(),
         "handed straight to the waiter"
     );
-    pool.putconn(served.id).finish().await.unwrap();
+    pool.putconn(Some(&served.ticket)).finish().await.unwrap();
     pool.close(SECOND).await;
 }
 
@@ -144,7 +144,7 @@ async fn a_connection_returned_in_a_transaction_is_rolled_back() {
     pool.open().unwrap();
     let lease = pool.getconn(None).finish().await.unwrap();
     lease.conn.query("SELECT 1", &[]).await.unwrap();
-    pool.putconn(lease.id).finish().await.unwrap();
+    pool.putconn(Some(&lease.ticket)).finish().await.unwrap();
     let warnings = warnings(&records);
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(
@@ -153,7 +153,7 @@ async fn a_connection_returned_in_a_transaction_is_rolled_back() {
     );
     let again = pool.getconn(None).finish().await.unwrap();
     assert_eq!(again.conn.backend_pid(), lease.conn.backend_pid());
-    pool.putconn(again.id).finish().await.unwrap();
+    pool.putconn(Some(&again.ticket)).finish().await.unwrap();
     pool.close(SECOND).await;
 }
 
@@ -175,7 +175,7 @@ async fn close_fails_the_waiting_clients() {
         matches!(err, Error::PoolClosed(ref m) if m == "the pool 'test-pool' is closed"),
         "{err:?}"
     );
-    pool.putconn(held.id).finish().await.unwrap();
+    pool.putconn(Some(&held.ticket)).finish().await.unwrap();
     assert!(held.conn.closed());
 }
 

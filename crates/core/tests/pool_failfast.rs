@@ -133,9 +133,9 @@ async fn a_pool_with_a_connection_keeps_its_clients_waiting_for_it() {
         !waiting.is_finished(),
         "the waiting client failed while a connection was in use"
     );
-    pool.putconn(held.id).finish().await.unwrap();
+    pool.putconn(Some(&held.ticket)).finish().await.unwrap();
     let served = waiting.await.unwrap().unwrap();
-    pool.putconn(served.id).finish().await.unwrap();
+    pool.putconn(Some(&served.ticket)).finish().await.unwrap();
     pool.close(Duration::from_secs(1)).await;
 }
 

@@ -135,6 +135,6 @@ async fn the_pool_runs_a_simple_query_and_ends_its_transaction() {
     let lease = pool.getconn(None).finish().await.unwrap();
     // The pool committed what its autocommit-off connection opened.
     assert_eq!(lease.conn.transaction_status(), pgtide_core::TransactionStatus::Idle);
-    pool.putconn(lease.id).finish().await.unwrap();
+    pool.putconn(Some(&lease.ticket)).finish().await.unwrap();
     pool.close(std::time::Duration::from_secs(5)).await;
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::{Held, Lease, Outcome, Pool};
+use super::one_shot::Held;
+use super::{Lease, Outcome, Pool, PoolConnection};
 use crate::cancel::AbortHandle;
 use crate::connection::Connection;
 use crate::error::{Error, Result};
@@ -68,10 +69,10 @@ fn aborted_waiting() -> Error {
     Error::Aborted("the request was aborted while waiting for a connection".into())
 }
 
-impl Pool {
+impl<C: PoolConnection> Pool<C> {
     /// `getconn` that `abort` can stop while it waits. A connection that arrives together
     /// with the abort is handed out: an abort never hides work done.
-    pub async fn getconn_abortable(&self, timeout: Option<Duration>, abort: &Abort) -> Result<Lease> {
+    pub async fn getconn_abortable(&self, timeout: Option<Duration>, abort: &Abort) -> Result<Lease<C>> {
         if abort.aborted() {
             return Err(aborted_waiting());
         }
@@ -84,7 +85,9 @@ impl Pool {
             },
         }
     }
+}
 
+impl Pool {
     /// `query` that `abort` can stop: in the queue, or on the server while it runs.
     pub async fn query_abortable(
         &self,
@@ -96,18 +99,15 @@ impl Pool {
         abort: &Abort,
     ) -> Result<QueryResult> {
         let lease = self.getconn_abortable(timeout, abort).await?;
-        let mut held = Held {
-            pool: self,
-            id: Some(lease.id),
-        };
+        let mut held = Held::new(&lease.ticket);
         abort.run_on(Some(lease.conn.clone()));
         let outcome = lease
             .conn
             .query_with(sql, params, Some(&abort.request), rows, formats)
             .await;
         abort.run_on(None);
-        held.id = None;
-        let returned = self.finish_use(lease.id, outcome.is_ok()).finish().await;
+        held.release();
+        let returned = self.finish_use(Some(&lease.ticket), outcome.is_ok()).finish().await;
         let result = outcome?;
         returned.map(|()| result)
     }

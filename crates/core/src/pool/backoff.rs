@@ -1,7 +1,9 @@
 //! Retry timing: psycopg's exponential backoff with jitter, used by reconnection chains and by
 //! the `check` retry loop of `getconn`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 /// The first retry waits about this long...
 pub const INITIAL_DELAY: Duration = Duration::from_secs(1);

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use super::PoolConnection;
 use crate::connection::{ConnectOptions, Connection};
 use crate::conninfo::ConnInfo;
 use crate::error::Result;
@@ -13,10 +14,11 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// Resolves the connection parameters; called at every connection attempt, as psycopg calls a
 /// `conninfo` or `kwargs` function.
-pub type ConnectParams = Arc<dyn Fn() -> BoxFuture<Result<(ConnInfo, ConnectOptions)>> + Send + Sync>;
+pub type ConnectParams<C = Connection> =
+    Arc<dyn Fn() -> BoxFuture<Result<<C as PoolConnection>::Params>> + Send + Sync>;
 
 /// `configure`, `check` or `reset`: runs on a connection; an error means "discard it".
-pub type ConnectionHook = Arc<dyn Fn(Arc<Connection>) -> BoxFuture<Result<()>> + Send + Sync>;
+pub type ConnectionHook<C = Connection> = Arc<dyn Fn(Arc<C>) -> BoxFuture<Result<()>> + Send + Sync>;
 
 pub type ReconnectFailed = Arc<dyn Fn() -> BoxFuture<()> + Send + Sync>;
 
@@ -29,12 +31,11 @@ pub enum Level {
 
 pub type Logger = Arc<dyn Fn(Level, String) + Send + Sync>;
 
-#[derive(Clone)]
-pub struct Callbacks {
-    pub connect_params: ConnectParams,
-    pub configure: Option<ConnectionHook>,
-    pub check: Option<ConnectionHook>,
-    pub reset: Option<ConnectionHook>,
+pub struct Callbacks<C: PoolConnection = Connection> {
+    pub connect_params: ConnectParams<C>,
+    pub configure: Option<ConnectionHook<C>>,
+    pub check: Option<ConnectionHook<C>>,
+    pub reset: Option<ConnectionHook<C>>,
     pub reconnect_failed: Option<ReconnectFailed>,
     pub logger: Option<Logger>,
     /// Records below this level are not even formatted (getconn logs at info on every call).
@@ -46,14 +47,36 @@ pub struct Callbacks {
     pub hooks_inline: bool,
 }
 
+impl<C: PoolConnection> Clone for Callbacks<C> {
+    fn clone(&self) -> Self {
+        Callbacks {
+            connect_params: self.connect_params.clone(),
+            configure: self.configure.clone(),
+            check: self.check.clone(),
+            reset: self.reset.clone(),
+            reconnect_failed: self.reconnect_failed.clone(),
+            logger: self.logger.clone(),
+            log_level: self.log_level,
+            hooks_inline: self.hooks_inline,
+        }
+    }
+}
+
 impl Callbacks {
     /// Fixed connection parameters and no hooks.
     pub fn fixed(info: ConnInfo, options: ConnectOptions) -> Callbacks {
+        Callbacks::new(Arc::new(move || {
+            let params = (info.clone(), options.clone());
+            Box::pin(async move { Ok(params) })
+        }))
+    }
+}
+
+impl<C: PoolConnection> Callbacks<C> {
+    /// Connection parameters from `connect_params`, and no hooks.
+    pub fn new(connect_params: ConnectParams<C>) -> Callbacks<C> {
         Callbacks {
-            connect_params: Arc::new(move || {
-                let params = (info.clone(), options.clone());
-                Box::pin(async move { Ok(params) })
-            }),
+            connect_params,
             configure: None,
             check: None,
             reset: None,

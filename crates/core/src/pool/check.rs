@@ -2,9 +2,12 @@
 //! (https://www.psycopg.org/psycopg3/docs/api/pool.html).
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use super::{describe, Level, PoolKind, Shared, Task};
+use tokio::time::Instant;
+
+use super::shared::describe;
+use super::tasks::Task;
+use super::{Level, PoolConnection, PoolKind, Shared};
 use crate::connection::Connection;
 use crate::error::Result;
 
@@ -20,7 +23,7 @@ pub async fn check_connection(conn: &Connection) -> Result<()> {
     outcome
 }
 
-impl Shared {
+impl<C: PoolConnection> Shared<C> {
     /// Tests every idle connection; replaces the broken and the expired ones.
     pub(super) async fn check(self: &Arc<Self>) {
         if self.kind == PoolKind::Null {
@@ -36,23 +39,17 @@ impl Shared {
             idle
         };
         while let Some(slot) = idle.pop_back() {
-            let conn: Arc<Connection> = slot.lease.conn.clone();
+            let conn = slot.conn.clone();
             if slot.expire_at <= Instant::now() {
                 self.log(Level::Info, || {
-                    format!("discarding expired connection {}", describe(&conn))
+                    format!("discarding expired connection {}", describe(&*conn))
                 });
                 conn.close().await;
                 let state = self.state();
-                self.run_task(
-                    &state,
-                    Task::AddConnection {
-                        attempt: None,
-                        growing: false,
-                    },
-                );
+                self.run_task(&state, Task::add_connection());
                 continue;
             }
-            match check_connection(&conn).await {
+            match conn.check().await {
                 Ok(()) => {
                     let mut state = self.state();
                     self.add_to_pool(&mut state, slot);
@@ -61,15 +58,9 @@ impl Shared {
                     let mut state = self.state();
                     state.counters.connections_lost += 1;
                     self.log(Level::Warning, || {
-                        format!("discarding broken connection: {}", describe(&conn))
+                        format!("discarding broken connection: {}", describe(&*conn))
                     });
-                    self.run_task(
-                        &state,
-                        Task::AddConnection {
-                            attempt: None,
-                            growing: false,
-                        },
-                    );
+                    self.run_task(&state, Task::add_connection());
                 }
             }
         }

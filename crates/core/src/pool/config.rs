@@ -1,7 +1,9 @@
 //! A pool's settings, psycopg's defaults and size rules (messages name the options as the
 //! JavaScript API spells them).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::error::{Error, Result};
 

@@ -1,26 +1,24 @@
 //! Opening a pool connection: its parameters, its `configure`, its expiry.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use std::time::Instant;
 
+use tokio::time::Instant;
+
+use super::shared::Slot;
 use super::stats::millis;
-use super::{jitter, next_lease_id, Lease, Shared, Slot, DEFAULT_CONNECT_TIMEOUT};
-use crate::connection::{Connection, TransactionStatus};
+use super::{jitter, PoolConnection, Shared};
+use crate::connection::TransactionStatus;
 use crate::error::{Error, Result};
 
-impl Shared {
+impl<C: PoolConnection> Shared<C> {
     /// Opens a connection with the pool's parameters, and runs `configure` on it unless that
     /// is deferred to its first hand-out. Called through `connect` (failfast.rs).
-    pub(super) async fn try_connect(&self, configure_now: bool) -> Result<Slot> {
+    pub(super) async fn try_connect(&self, configure_now: bool) -> Result<Slot<C>> {
         self.state().counters.connections_num += 1;
-        let (mut info, options) = (self.callbacks.connect_params)().await?;
-        // libpq would wait forever on a server that accepts and says nothing; a pool worker
-        // (and with it the pool's growth) must not.
-        info.connect_timeout.get_or_insert(DEFAULT_CONNECT_TIMEOUT);
-        // Nor on a server gone silent: keepalive and user timeout find one within about a minute.
-        info.tcp.fill_pool_defaults();
+        let params = (self.callbacks.connect_params)().await?;
         let started = Instant::now();
-        let conn = match Connection::connect(&info, options).await {
+        let conn = match C::connect(params).await {
             Ok(conn) => conn,
             Err(e) => {
                 self.state().counters.connections_errors += 1;
@@ -38,9 +36,9 @@ impl Shared {
         }
         let created_at = Instant::now();
         let lifetime = jitter(self.settings().max_lifetime, -0.05, 0.0);
-        let id = next_lease_id();
         Ok(Slot {
-            lease: Lease { id, conn },
+            conn,
+            holder: Arc::new(AtomicU64::new(0)),
             created_at,
             expire_at: created_at + lifetime,
             handed_out_at: None,
@@ -49,7 +47,7 @@ impl Shared {
     }
 
     /// The user's `configure`, which must leave the connection idle.
-    pub(super) async fn configure(&self, conn: &Arc<Connection>) -> Result<()> {
+    pub(super) async fn configure(&self, conn: &Arc<C>) -> Result<()> {
         let Some(configure) = &self.callbacks.configure else {
             return Ok(());
         };

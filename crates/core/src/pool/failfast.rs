@@ -7,12 +7,13 @@
 
 use std::time::Duration;
 
-use super::{Level, PoolKind, Shared, Slot, State};
+use super::shared::{Slot, State};
+use super::{Level, PoolConnection, PoolKind, Shared};
 use crate::error::{Error, Result};
 
-impl Shared {
+impl<C: PoolConnection> Shared<C> {
     /// `try_connect`, with its outcome remembered: every pool connection goes through here.
-    pub(super) async fn connect(&self, configure_now: bool) -> Result<Slot> {
+    pub(super) async fn connect(&self, configure_now: bool) -> Result<Slot<C>> {
         let outcome = self.try_connect(configure_now).await;
         match &outcome {
             Ok(_) => self.state().last_connect_error = None,
@@ -44,7 +45,7 @@ impl Shared {
     /// A request to a regular pool that has no connection, whose last attempt failed in a way
     /// no retry can fix, while another attempt is pending (`nconns > 0`), fails now with that
     /// failure. With no attempt pending (the reconnection gave up) it queues, which starts one.
-    pub(super) fn refuse_if_unconnectable(&self, state: &mut State) -> Result<()> {
+    pub(super) fn refuse_if_unconnectable(&self, state: &mut State<C>) -> Result<()> {
         if self.kind != PoolKind::Regular || has_connections(state) || state.nconns == 0 {
             return Ok(());
         }
@@ -89,6 +90,6 @@ impl Shared {
 }
 
 /// Whether the pool has a connection it can give, now or when its client returns it.
-fn has_connections(state: &State) -> bool {
+fn has_connections<C: PoolConnection>(state: &State<C>) -> bool {
     !state.idle.is_empty() || !state.checked_out.is_empty()
 }

@@ -3,17 +3,21 @@
 //! with backoff between failed checks. The request takes its place at call time.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use tokio::time::Instant;
+
+use super::shared::{describe, Checkout, State};
 use super::stats::millis;
+use super::tasks::Task;
 use super::unclaimed::{CountedConnect, Unclaimed};
 use super::waiter::Waiter;
-use super::{deadline_after, describe, hand_out, Attempt, Lease, Level, PoolKind, Shared, State, Task};
+use super::{deadline_after, Attempt, Level, PoolConnection, PoolKind, Shared};
 use crate::error::{Error, Result};
 
-impl Shared {
+impl<C: PoolConnection> Shared<C> {
     /// The synchronous half of `getconn`: counts the request and takes its place.
-    pub(super) fn request(self: &Arc<Self>, timeout: Option<Duration>) -> Result<Request> {
+    pub(super) fn request(self: &Arc<Self>, timeout: Option<Duration>) -> Result<Request<C>> {
         let timeout = timeout.unwrap_or_else(|| self.settings().timeout);
         let deadline = deadline_after(timeout);
         self.log(Level::Info, || {
@@ -35,7 +39,7 @@ impl Shared {
 
     /// A request served by an idle connection that needs nothing more (no `check` to run, no
     /// deferred `configure`) is complete now; any other goes on to `serve`.
-    pub(super) fn ready_now(&self, request: Request) -> Result<Lease, Request> {
+    pub(super) fn ready_now(&self, request: Request<C>) -> Result<Checkout<C>, Request<C>> {
         let Request {
             first,
             deadline,
@@ -54,14 +58,14 @@ impl Shared {
         }
     }
 
-    fn is_configured(&self, lease: &Lease) -> bool {
+    fn is_configured(&self, lease: &Checkout<C>) -> bool {
         self.state()
             .checked_out
             .get(&lease.id)
             .is_some_and(|slot| slot.configured)
     }
 
-    pub(super) async fn serve(self: &Arc<Self>, request: Request) -> Result<Lease> {
+    pub(super) async fn serve(self: &Arc<Self>, request: Request<C>) -> Result<Checkout<C>> {
         let Request {
             first,
             deadline,
@@ -73,7 +77,7 @@ impl Shared {
     }
 
     /// Serves a connection that passed the user's `check`, retrying with backoff.
-    async fn getconn_checked(self: &Arc<Self>, first: Ready, deadline: Instant) -> Result<Lease> {
+    async fn getconn_checked(self: &Arc<Self>, first: Ready<C>, deadline: Instant) -> Result<Checkout<C>> {
         let mut attempt: Option<Attempt> = None;
         let mut next = Some(first);
         loop {
@@ -91,11 +95,11 @@ impl Shared {
                 self.log(Level::Warning, || {
                     format!(
                         "discarding connection stuck in configure or check: {}",
-                        describe(&lease.conn)
+                        describe(&*lease.conn)
                     )
                 });
                 let mut state = self.state();
-                state.checked_out.remove(&lease.id);
+                state.check_in(lease.id);
                 self.replace(&mut state, lease.conn);
                 return Err(Error::PoolTimeout(String::new()));
             };
@@ -110,12 +114,12 @@ impl Shared {
                         format!("error connecting in {}: {e}", self.quoted_name())
                     });
                     let mut state = self.state();
-                    state.checked_out.remove(&lease.id);
+                    state.check_in(lease.id);
                     self.replace(&mut state, lease.conn);
                 }
                 Err(Unfit::FailedCheck(e)) => {
                     self.log(Level::Info, || format!("connection failed check: {e}"));
-                    let slot = self.state().checked_out.remove(&lease.id);
+                    let slot = self.state().check_in(lease.id);
                     if let Some(slot) = slot {
                         self.return_connection(slot, true).await;
                     }
@@ -136,7 +140,7 @@ impl Shared {
     }
 
     /// Runs a deferred `configure`, then the user's `check`, on the caller's path.
-    async fn prepare_for_client(&self, lease: &Lease) -> Result<(), Unfit> {
+    async fn prepare_for_client(&self, lease: &Checkout<C>) -> Result<(), Unfit> {
         let configured = self
             .state()
             .checked_out
@@ -157,7 +161,7 @@ impl Shared {
     /// Takes an idle connection, or queues for one.
     /// Turns what `take_or_queue` found into a connection: at once, by connecting (null
     /// pools), or by waiting in the queue.
-    async fn lease_for(self: &Arc<Self>, ready: Ready, deadline: Instant) -> Result<Lease> {
+    async fn lease_for(self: &Arc<Self>, ready: Ready<C>, deadline: Instant) -> Result<Checkout<C>> {
         match ready {
             Ready::Lease(lease) => Ok(lease),
             Ready::Connect => self.connect_for_client(deadline).await,
@@ -165,7 +169,7 @@ impl Shared {
         }
     }
 
-    fn take_or_queue(self: &Arc<Self>, deadline: Instant) -> Result<Ready> {
+    fn take_or_queue(self: &Arc<Self>, deadline: Instant) -> Result<Ready<C>> {
         let mut state = self.state();
         match self.kind {
             PoolKind::Regular => {
@@ -175,18 +179,17 @@ impl Shared {
                     // An idle connection past its lifetime, or known lost, is replaced, never
                     // handed out; so is one whose server ended the session while it sat idle
                     // (a FATAL or the end of the stream waiting on its socket: one poll(2)).
-                    let conn = &slot.lease.conn;
-                    let lost =
-                        conn.broken() || conn.closed() || conn.idle_socket() == crate::connection::IdleSocket::Ended;
+                    let conn = &slot.conn;
+                    let lost = conn.lost_while_idle();
                     if lost || slot.expire_at <= now {
                         state.counters.connections_lost += u64::from(lost);
                         self.log(Level::Info, || {
-                            format!("replacing expired or lost idle connection {}", describe(conn))
+                            format!("replacing expired or lost idle connection {}", describe(&**conn))
                         });
-                        self.replace(&mut state, slot.lease.conn);
+                        self.replace(&mut state, slot.conn);
                         continue;
                     }
-                    return Ok(Ready::Lease(hand_out(&mut state, slot)));
+                    return Ok(Ready::Lease(state.check_out(slot)));
                 }
             }
             PoolKind::Null => {
@@ -222,11 +225,11 @@ impl Shared {
 
     /// A queued client gives up (timeout, or its future was dropped): it leaves the queue, and
     /// a connection handed to it meanwhile goes back to the pool, never to nobody.
-    fn abandon(&self, waiter: &Arc<Waiter>) {
+    fn abandon(&self, waiter: &Arc<Waiter<C>>) {
         let mut state = self.state();
         state.waiting.retain(|w| !Arc::ptr_eq(w, waiter));
         if let Some(lease) = waiter.leave() {
-            if let Some(slot) = state.checked_out.remove(&lease.id) {
+            if let Some(slot) = state.check_in(lease.id) {
                 self.add_to_pool(&mut state, slot);
             }
         }
@@ -234,7 +237,7 @@ impl Shared {
 
     /// Null pools: the client pays for its own connection (concurrent connects don't wait on
     /// each other, unlike psycopg's).
-    async fn connect_for_client(self: &Arc<Self>, deadline: Instant) -> Result<Lease> {
+    async fn connect_for_client(self: &Arc<Self>, deadline: Instant) -> Result<Checkout<C>> {
         let remaining = deadline.saturating_duration_since(Instant::now());
         let counted = CountedConnect::new(self);
         let outcome = match tokio::time::timeout(remaining, self.connect(true)).await {
@@ -244,7 +247,7 @@ impl Shared {
         counted.settle();
         let mut state = self.state();
         match outcome {
-            Ok(slot) => Ok(hand_out(&mut state, slot)),
+            Ok(slot) => Ok(state.check_out(slot)),
             Err(e) => {
                 state.nconns -= 1;
                 Err(e)
@@ -253,7 +256,7 @@ impl Shared {
     }
 
     /// Starts one growth connection if clients wait and there is room.
-    pub(super) fn maybe_grow(&self, state: &mut State) {
+    pub(super) fn maybe_grow(&self, state: &mut State<C>) {
         if self.kind == PoolKind::Null || state.nconns >= state.max_size || state.growing {
             return;
         }
@@ -261,13 +264,7 @@ impl Shared {
         let size = state.nconns;
         self.log(Level::Info, || format!("growing pool {} to {size}", self.quoted_name()));
         state.growing = true;
-        self.run_task(
-            state,
-            Task::AddConnection {
-                attempt: None,
-                growing: true,
-            },
-        );
+        self.run_task(state, Task::grow());
     }
 }
 
@@ -278,31 +275,31 @@ enum Unfit {
 }
 
 /// What `getconn` found under the lock.
-enum Ready {
-    Lease(Lease),
+enum Ready<C: PoolConnection> {
+    Lease(Checkout<C>),
     /// A null pool with room: the client connects.
     Connect,
-    Queued(QueuedClient),
+    Queued(QueuedClient<C>),
 }
 
 /// A `getconn` call, placed in the pool (or not) at call time.
-pub(super) struct Request {
-    first: Ready,
+pub(super) struct Request<C: PoolConnection> {
+    first: Ready<C>,
     deadline: Instant,
     timeout: Duration,
 }
 
 /// A client in the queue. Dropped before it is served (its future was dropped), it leaves
 /// the queue and gives back a connection that reached it meanwhile.
-struct QueuedClient {
-    pool: Arc<Shared>,
-    waiter: Arc<Waiter>,
+struct QueuedClient<C: PoolConnection> {
+    pool: Arc<Shared<C>>,
+    waiter: Arc<Waiter<C>>,
     started: Instant,
     done: bool,
 }
 
-impl QueuedClient {
-    pub(super) async fn wait(&mut self, deadline: Instant) -> Result<Lease> {
+impl<C: PoolConnection> QueuedClient<C> {
+    pub(super) async fn wait(&mut self, deadline: Instant) -> Result<Checkout<C>> {
         let outcome = self.waiter.wait(deadline).await;
         self.done = true;
         let mut state = self.pool.state();
@@ -327,7 +324,7 @@ impl QueuedClient {
     }
 }
 
-impl Drop for QueuedClient {
+impl<C: PoolConnection> Drop for QueuedClient<C> {
     fn drop(&mut self) {
         if !self.done {
             self.pool.state().counters.requests_errors += 1;

@@ -4,17 +4,19 @@
 
 use std::sync::Arc;
 
-use super::{describe, Level, Pool};
+use super::shared::describe;
+use super::{Level, Pool, PoolConnection};
 
-impl Pool {
+impl<C: PoolConnection> Pool<C> {
     /// Whether checkouts are watched: callers capture their stack only then.
     pub fn detects_leaks(&self) -> bool {
         !self.shared.settings().leak_detection_threshold.is_zero()
     }
 
-    /// Watches checkout `id`, taken at `origin` (a stack trace): if it is still out when the
-    /// threshold passes, counts it and logs a warning. A returned connection gets a new lease
-    /// id at its next hand-out, so a later client's checkout is never blamed on this one.
+    /// Watches checkout `id` (see `Pool::lease_id`), taken at `origin` (a stack trace): if it
+    /// is still out when the threshold passes, counts it and logs a warning. A returned
+    /// connection gets a new lease id at its next hand-out, so a later client's checkout is
+    /// never blamed on this one.
     pub fn watch_for_leak(&self, id: u64, origin: String) {
         let threshold = self.shared.settings().leak_detection_threshold;
         if threshold.is_zero() {
@@ -30,7 +32,7 @@ impl Pool {
             let Some(shared) = pool.upgrade() else { return };
             let held = {
                 let mut state = shared.state();
-                let held = state.checked_out.get(&id).map(|slot| describe(&slot.lease.conn));
+                let held = state.checked_out.get(&id).map(|slot| describe(&*slot.conn));
                 if held.is_some() {
                     state.counters.connections_leaked += 1;
                 }

@@ -2,14 +2,17 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, watch, Notify};
+use tokio::time::Instant;
 
-use super::{tasks, Attempt, Level, PoolKind, Shared, State, Task};
+use super::shared::State;
+use super::tasks::{self, Task};
+use super::{Attempt, Level, PoolConnection, PoolKind, Shared};
 use crate::error::{Error, Result};
 
-impl Shared {
+impl<C: PoolConnection> Shared<C> {
     pub(super) fn open(self: &Arc<Self>) -> Result<()> {
         let mut state = self.state();
         if !state.closed {
@@ -32,20 +35,14 @@ impl Shared {
         state.opened = true;
         if self.kind == PoolKind::Regular {
             for _ in 0..state.nconns {
-                self.run_task(
-                    &state,
-                    Task::AddConnection {
-                        attempt: None,
-                        growing: false,
-                    },
-                );
+                self.run_task(&state, Task::add_connection());
             }
             self.run_task(&state, Task::ScheduleShrink);
         }
         Ok(())
     }
 
-    pub(super) fn check_open(&self, state: &State) -> Result<()> {
+    pub(super) fn check_open(&self, state: &State<C>) -> Result<()> {
         if !state.closed {
             Ok(())
         } else if state.opened {
@@ -106,7 +103,7 @@ impl Shared {
         loop {
             match self.connect(true).await {
                 Ok(slot) => {
-                    slot.lease.conn.close().await;
+                    slot.conn.close().await;
                     return;
                 }
                 Err(e) => {
@@ -162,7 +159,7 @@ impl Shared {
             });
         }
         for slot in idle {
-            slot.lease.conn.close().await;
+            slot.conn.close().await;
         }
         for waiter in waiting {
             waiter.fail(Error::PoolClosed(format!("the pool {} is closed", self.quoted_name())));

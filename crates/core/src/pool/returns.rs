@@ -1,19 +1,23 @@
 //! Taking a connection back: rollback by transaction status, the `reset`
 //! hook, expiry, then a hand-off to the first live waiter or the idle deque; or a replacement.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
 
+use tokio::time::Instant;
+
+use super::shared::{describe, next_lease_id, Checkout, Slot, State};
 use super::stats::millis;
-use super::{describe, next_lease_id, Lease, Level, Outcome, PoolKind, Shared, Slot, State, Task};
-use crate::connection::{Connection, TransactionStatus};
+use super::tasks::Task;
+use super::{Level, Outcome, PoolConnection, PoolKind, Shared};
+use crate::connection::TransactionStatus;
 use crate::error::{Error, Result};
 
-impl Shared {
+impl<C: PoolConnection> Shared<C> {
     /// Commits or rolls back what the `connection()` block left, then gives the connection back.
-    pub(super) fn finish_use(self: &Arc<Self>, slot: Slot, succeeded: bool) -> Outcome<Result<()>> {
+    pub(super) fn finish_use(self: &Arc<Self>, slot: Slot<C>, succeeded: bool) -> Outcome<Result<()>> {
         let used_since = slot.handed_out_at;
-        let idle = slot.lease.conn.transaction_status() == TransactionStatus::Idle;
+        let idle = slot.conn.transaction_status() == TransactionStatus::Idle;
         let returned = if idle { self.return_now(slot) } else { Err(slot) };
         match returned {
             Ok(()) => {
@@ -23,7 +27,7 @@ impl Shared {
             Err(slot) => {
                 let pool = self.clone();
                 Outcome::Later(Box::pin(async move {
-                    let outcome = pool.end_transaction(&slot.lease.conn, succeeded).await;
+                    let outcome = pool.end_transaction(&slot.conn, succeeded).await;
                     pool.give_back(slot).await;
                     pool.count_usage(used_since);
                     outcome
@@ -42,8 +46,8 @@ impl Shared {
     }
 
     /// psycopg's connection block exit: commit on success, rollback (errors only logged) on failure.
-    async fn end_transaction(&self, conn: &Connection, succeeded: bool) -> Result<()> {
-        if conn.closed() || conn.broken() {
+    async fn end_transaction(&self, conn: &C, succeeded: bool) -> Result<()> {
+        if conn.unusable() {
             return Ok(());
         }
         if succeeded {
@@ -59,8 +63,8 @@ impl Shared {
 
     /// The return path without I/O: an idle, unexpired connection of a regular pool with no
     /// `reset` to run goes straight to a waiter or the idle deque. Anything else comes back.
-    pub(super) fn return_now(&self, slot: Slot) -> Result<(), Slot> {
-        let conn = &slot.lease.conn;
+    pub(super) fn return_now(&self, slot: Slot<C>) -> Result<(), Slot<C>> {
+        let conn = &slot.conn;
         let simple = self.kind == PoolKind::Regular
             && self.callbacks.reset.is_none()
             && conn.transaction_status() == TransactionStatus::Idle
@@ -74,8 +78,8 @@ impl Shared {
         Ok(())
     }
 
-    pub(super) fn take_checked_out(&self, id: u64) -> Result<Slot> {
-        self.state().checked_out.remove(&id).ok_or_else(|| {
+    pub(super) fn take_checked_out(&self, id: u64) -> Result<Slot<C>> {
+        self.state().check_in(id).ok_or_else(|| {
             Error::Interface(format!(
                 "can't return connection to pool {}, it doesn't come from any pool (or it was returned already)",
                 self.quoted_name()
@@ -84,8 +88,8 @@ impl Shared {
     }
 
     /// The return path after a client is done.
-    pub(super) async fn give_back(self: &Arc<Self>, slot: Slot) {
-        let conn = slot.lease.conn.clone();
+    pub(super) async fn give_back(self: &Arc<Self>, slot: Slot<C>) {
+        let conn = slot.conn.clone();
         if self.close_instead_of_returning(&conn) {
             conn.close().await;
             return;
@@ -105,7 +109,7 @@ impl Shared {
     }
 
     /// A closed pool closes what comes back; a null pool too, unless a client waits for it.
-    fn close_instead_of_returning(&self, conn: &Connection) -> bool {
+    fn close_instead_of_returning(&self, conn: &C) -> bool {
         let mut state = self.state();
         let close = state.closed || (self.kind == PoolKind::Null && state.waiting.is_empty());
         if close && self.kind == PoolKind::Null {
@@ -118,8 +122,8 @@ impl Shared {
     }
 
     /// Brings a connection back to idle and into the pool, or replaces it.
-    pub(super) async fn return_connection(self: &Arc<Self>, slot: Slot, from_getconn: bool) {
-        let conn = slot.lease.conn.clone();
+    pub(super) async fn return_connection(self: &Arc<Self>, slot: Slot<C>, from_getconn: bool) {
+        let conn = slot.conn.clone();
         self.reset_connection(&conn).await;
         let mut state = self.state();
         if conn.transaction_status() == TransactionStatus::Unknown {
@@ -129,7 +133,7 @@ impl Shared {
             } else {
                 state.counters.returns_bad += 1;
                 self.log(Level::Warning, || {
-                    format!("discarding closed connection: {}", describe(&conn))
+                    format!("discarding closed connection: {}", describe(&*conn))
                 });
             }
             self.replace(&mut state, conn);
@@ -145,32 +149,26 @@ impl Shared {
     }
 
     /// Discards a connection and starts its replacement.
-    pub(super) fn replace(&self, state: &mut State, conn: Arc<Connection>) {
+    pub(super) fn replace(&self, state: &mut State<C>, conn: Arc<C>) {
         conn.close_in_background();
         // The slot stays counted: its new connection goes to a waiter, or (null pool) is closed.
-        self.run_task(
-            state,
-            Task::AddConnection {
-                attempt: None,
-                growing: false,
-            },
-        );
+        self.run_task(state, Task::add_connection());
     }
 
     /// Rolls back what the client left open, then runs the `reset` hook.
-    async fn reset_connection(&self, conn: &Arc<Connection>) {
+    async fn reset_connection(&self, conn: &Arc<C>) {
         match conn.transaction_status() {
             TransactionStatus::Idle => {}
             TransactionStatus::InTrans | TransactionStatus::InError => {
                 self.log(Level::Warning, || {
-                    format!("rolling back returned connection: {}", describe(conn))
+                    format!("rolling back returned connection: {}", describe(&**conn))
                 });
                 if let Err(e) = conn.rollback().await {
                     self.log(Level::Warning, || {
                         format!(
                             "rollback failed: {}: {e}. Discarding connection {}",
                             e.class_name(),
-                            describe(conn)
+                            describe(&**conn)
                         )
                     });
                     conn.close().await;
@@ -178,7 +176,7 @@ impl Shared {
             }
             TransactionStatus::Active => {
                 self.log(Level::Warning, || {
-                    format!("closing returned connection: {}", describe(conn))
+                    format!("closing returned connection: {}", describe(&**conn))
                 });
                 conn.close().await;
             }
@@ -202,23 +200,27 @@ impl Shared {
     }
 
     /// Hands a connection to the first live waiter, or puts it in the idle deque.
-    pub(super) fn add_to_pool(&self, state: &mut State, mut slot: Slot) {
+    pub(super) fn add_to_pool(&self, state: &mut State<C>, mut slot: Slot<C>) {
         if state.closed {
-            slot.lease.conn.clone().close_in_background();
+            slot.conn.clone().close_in_background();
             return;
         }
         while let Some(waiter) = state.waiting.pop_front() {
-            let lease = Lease {
-                id: next_lease_id(),
-                conn: slot.lease.conn.clone(),
+            let id = next_lease_id();
+            // Held before it is offered: the client may use it on another thread at once.
+            slot.holder.store(id, Ordering::Release);
+            let offer = Checkout {
+                id,
+                conn: slot.conn.clone(),
+                holder: slot.holder.clone(),
             };
-            if waiter.offer(lease.clone()).is_ok() {
-                slot.lease = lease;
+            if waiter.offer(offer).is_ok() {
                 slot.handed_out_at = Some(Instant::now());
-                state.checked_out.insert(slot.lease.id, slot);
+                state.checked_out.insert(id, slot);
                 return;
             }
         }
+        slot.holder.store(0, Ordering::Release);
         match self.kind {
             PoolKind::Regular => {
                 slot.handed_out_at = None;
@@ -231,7 +233,7 @@ impl Shared {
             }
             PoolKind::Null => {
                 // No waiter: a null pool keeps nothing, and the slot is free again.
-                slot.lease.conn.clone().close_in_background();
+                slot.conn.clone().close_in_background();
                 state.nconns = state.nconns.saturating_sub(1);
             }
         }

@@ -3,19 +3,20 @@
 //! and shrinking idle connections.
 
 use std::sync::{Arc, Weak};
-use std::time::Instant;
 
 use tokio::sync::{mpsc, Mutex};
+use tokio::time::Instant;
 
-use super::{Attempt, Level, Shared, Slot};
+use super::shared::Slot;
+use super::{Attempt, Level, PoolConnection, Shared};
 
-pub(super) enum Task {
+pub(super) enum Task<C: PoolConnection> {
     AddConnection {
         attempt: Option<Attempt>,
         growing: bool,
     },
     ReturnConnection {
-        slot: Slot,
+        slot: Slot<C>,
         from_getconn: bool,
     },
     /// Starts the periodic shrink check, `max_idle` after a worker picks this up.
@@ -24,7 +25,23 @@ pub(super) enum Task {
     Stop,
 }
 
-impl Task {
+impl<C: PoolConnection> Task<C> {
+    /// A first attempt at a connection that fills or replaces a slot already counted.
+    pub(super) fn add_connection() -> Task<C> {
+        Task::AddConnection {
+            attempt: None,
+            growing: false,
+        }
+    }
+
+    /// A first attempt at one growth connection (growth is serial: see `add_connection`).
+    pub(super) fn grow() -> Task<C> {
+        Task::AddConnection {
+            attempt: None,
+            growing: true,
+        }
+    }
+
     fn name(&self) -> &'static str {
         match self {
             Task::AddConnection { .. } => "AddConnection",
@@ -38,7 +55,10 @@ impl Task {
 
 /// One worker: takes tasks until told to stop or until the pool is gone. Workers hold the
 /// pool weakly, so a pool nobody references can be dropped while they wait.
-pub(super) async fn worker(pool: Weak<Shared>, queue: Arc<Mutex<mpsc::UnboundedReceiver<Task>>>) {
+pub(super) async fn worker<C: PoolConnection>(
+    pool: Weak<Shared<C>>,
+    queue: Arc<Mutex<mpsc::UnboundedReceiver<Task<C>>>>,
+) {
     loop {
         let next = queue.lock().await.recv().await;
         let task = match next {
@@ -63,8 +83,8 @@ pub(super) async fn worker(pool: Weak<Shared>, queue: Arc<Mutex<mpsc::UnboundedR
     }
 }
 
-impl Shared {
-    async fn run(self: Arc<Self>, task: Task) {
+impl<C: PoolConnection> Shared<C> {
+    async fn run(self: Arc<Self>, task: Task<C>) {
         match task {
             Task::AddConnection { attempt, growing } => self.add_connection(attempt, growing).await,
             Task::ReturnConnection { slot, from_getconn } => self.return_connection(slot, from_getconn).await,
@@ -131,13 +151,7 @@ impl Shared {
                 state.nconns += 1;
                 let size = state.nconns;
                 self.log(Level::Info, || format!("growing pool {} to {size}", self.quoted_name()));
-                self.run_task(
-                    &state,
-                    Task::AddConnection {
-                        attempt: None,
-                        growing: true,
-                    },
-                );
+                self.run_task(&state, Task::grow());
             } else {
                 state.growing = false;
             }
@@ -164,7 +178,7 @@ impl Shared {
                         max_idle.as_secs_f64()
                     )
                 });
-                slot.lease.conn.close_in_background();
+                slot.conn.close_in_background();
             }
         }
     }

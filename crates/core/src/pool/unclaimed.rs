@@ -3,16 +3,16 @@
 
 use std::sync::Arc;
 
-use super::Shared;
+use super::{PoolConnection, Shared};
 
 /// A checkout not yet handed to its client; given back if dropped before `claim`.
-pub(super) struct Unclaimed<'a> {
-    shared: &'a Arc<Shared>,
+pub(super) struct Unclaimed<'a, C: PoolConnection> {
+    shared: &'a Arc<Shared<C>>,
     id: Option<u64>,
 }
 
-impl<'a> Unclaimed<'a> {
-    pub(super) fn new(shared: &'a Arc<Shared>, id: u64) -> Unclaimed<'a> {
+impl<'a, C: PoolConnection> Unclaimed<'a, C> {
+    pub(super) fn new(shared: &'a Arc<Shared<C>>, id: u64) -> Unclaimed<'a, C> {
         Unclaimed { shared, id: Some(id) }
     }
 
@@ -22,7 +22,7 @@ impl<'a> Unclaimed<'a> {
     }
 }
 
-impl Drop for Unclaimed<'_> {
+impl<C: PoolConnection> Drop for Unclaimed<'_, C> {
     fn drop(&mut self) {
         // Paths that discard the connection take it out of `checked_out` first: then this finds
         // nothing to do.
@@ -43,13 +43,13 @@ impl Drop for Unclaimed<'_> {
 
 /// A null pool's slot counted (`nconns`) for a client's own connect; freed if the connect is
 /// dropped before it settles (settled, the caller keeps or frees it).
-pub(super) struct CountedConnect<'a> {
-    shared: &'a Arc<Shared>,
+pub(super) struct CountedConnect<'a, C: PoolConnection> {
+    shared: &'a Arc<Shared<C>>,
     settled: bool,
 }
 
-impl<'a> CountedConnect<'a> {
-    pub(super) fn new(shared: &'a Arc<Shared>) -> CountedConnect<'a> {
+impl<'a, C: PoolConnection> CountedConnect<'a, C> {
+    pub(super) fn new(shared: &'a Arc<Shared<C>>) -> CountedConnect<'a, C> {
         CountedConnect { shared, settled: false }
     }
 
@@ -58,7 +58,7 @@ impl<'a> CountedConnect<'a> {
     }
 }
 
-impl Drop for CountedConnect<'_> {
+impl<C: PoolConnection> Drop for CountedConnect<'_, C> {
     fn drop(&mut self) {
         if !self.settled {
             let mut state = self.shared.state();

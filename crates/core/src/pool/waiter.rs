@@ -3,26 +3,26 @@
 //! nobody.
 
 use std::sync::Mutex;
-use std::time::Instant;
 
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
-use super::Lease;
+use super::shared::Checkout;
 use crate::error::Error;
 
-enum Slot {
+enum Slot<C> {
     Waiting,
-    Served(Result<Lease, Error>),
+    Served(Result<Checkout<C>, Error>),
     Gone,
 }
 
-pub struct Waiter {
-    slot: Mutex<Slot>,
+pub(super) struct Waiter<C> {
+    slot: Mutex<Slot<C>>,
     ready: Notify,
 }
 
-impl Waiter {
-    pub fn new() -> Waiter {
+impl<C> Waiter<C> {
+    pub fn new() -> Waiter<C> {
         Waiter {
             slot: Mutex::new(Slot::Waiting),
             ready: Notify::new(),
@@ -30,7 +30,7 @@ impl Waiter {
     }
 
     /// Hands `lease` over, or gives it back if the client has gone.
-    pub fn offer(&self, lease: Lease) -> Result<(), Lease> {
+    pub fn offer(&self, lease: Checkout<C>) -> Result<(), Checkout<C>> {
         let mut slot = self.slot.lock().unwrap();
         if !matches!(*slot, Slot::Waiting) {
             return Err(lease);
@@ -52,21 +52,18 @@ impl Waiter {
     }
 
     /// Waits until served or until `deadline`; `None` on timeout.
-    pub async fn wait(&self, deadline: Instant) -> Option<Result<Lease, Error>> {
+    pub async fn wait(&self, deadline: Instant) -> Option<Result<Checkout<C>, Error>> {
         loop {
             if let Some(outcome) = self.take() {
                 return Some(outcome);
             }
-            if tokio::time::timeout_at(deadline.into(), self.ready.notified())
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout_at(deadline, self.ready.notified()).await.is_err() {
                 return self.take();
             }
         }
     }
 
-    fn take(&self) -> Option<Result<Lease, Error>> {
+    fn take(&self) -> Option<Result<Checkout<C>, Error>> {
         let mut slot = self.slot.lock().unwrap();
         match std::mem::replace(&mut *slot, Slot::Gone) {
             Slot::Served(outcome) => Some(outcome),
@@ -79,7 +76,7 @@ impl Waiter {
 
     /// The client gives up: later offers are refused. Returns a lease that arrived meanwhile,
     /// which the caller must give back to the pool.
-    pub fn leave(&self) -> Option<Lease> {
+    pub fn leave(&self) -> Option<Checkout<C>> {
         match std::mem::replace(&mut *self.slot.lock().unwrap(), Slot::Gone) {
             Slot::Served(Ok(lease)) => Some(lease),
             _ => None,
