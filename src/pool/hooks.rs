@@ -65,6 +65,7 @@ struct JsThreadFunction<Args: napi::bindgen_prelude::JsValuesTupleIntoVec, Retur
 // SAFETY: the function and env are only touched on `thread`, the JS thread that made them;
 // elsewhere `call` refuses before touching either (FunctionRef releases itself on its own thread).
 unsafe impl<Args: napi::bindgen_prelude::JsValuesTupleIntoVec, Return> Send for JsThreadFunction<Args, Return> {}
+// SAFETY: as for `Send`: shared use goes through `call`, which checks the thread first.
 unsafe impl<Args: napi::bindgen_prelude::JsValuesTupleIntoVec, Return> Sync for JsThreadFunction<Args, Return> {}
 
 impl<Args: napi::bindgen_prelude::JsValuesTupleIntoVec, Return: napi::bindgen_prelude::FromNapiValue>
