@@ -15,6 +15,7 @@ mod cursor;
 mod exchange;
 mod hold;
 mod idle;
+mod pipeline;
 mod query;
 mod simple_query;
 mod socket_watch;
@@ -41,6 +42,7 @@ use crate::wire::Wire;
 
 pub use copy::{CopyFormat, CopyIn, CopyOut};
 pub use cursor::Cursor;
+pub use pipeline::{Pipeline, PipelineStep};
 pub use socket_watch::IdleSocket;
 pub use status::TransactionStatus;
 
