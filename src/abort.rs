@@ -11,7 +11,7 @@ use pgtide_core::pool::Abort;
 
 use crate::connection::result_formats;
 use crate::connection::NativeConnection;
-use crate::eager::eager_promise;
+use crate::promise::eager_promise;
 use crate::errors::IntoNapi;
 use crate::pool::{optional_seconds, pooled, NativePool};
 use crate::result::NativeResult;

@@ -10,7 +10,7 @@ use napi::bindgen_prelude::within_runtime_if_available;
 use napi::Status;
 use pgtide_core::wait;
 
-use crate::eager::panic_error;
+use crate::promise::panic_error;
 
 /// The future's output; an error if the thread cannot wait at all (no wake-up socket), or if
 /// the future panicked: unwinding into Node would abort the process. The loop puts the

@@ -12,7 +12,7 @@ use pgtide_core::{params, AbortHandle, ConnInfo, ConnectOptions, Connection, Res
 
 use crate::blocking::block_on;
 use crate::cursor::{open_cursor, NativeCursor};
-use crate::eager::eager_promise;
+use crate::promise::eager_promise;
 use crate::errors::IntoNapi;
 use crate::notifications::{notice_handler, JsListener, NativeNotification};
 use crate::pool::PoolLease;

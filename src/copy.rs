@@ -13,7 +13,7 @@ use tokio::sync::Mutex;
 
 use crate::blocking::block_on;
 use crate::connection::NativeConnection;
-use crate::eager::eager_promise;
+use crate::promise::eager_promise;
 use crate::errors::IntoNapi;
 
 #[napi]

@@ -11,7 +11,7 @@ use pgtide_core::{params, Connection, Cursor, ResultFormats};
 use tokio::sync::Mutex;
 
 use crate::blocking::block_on;
-use crate::eager::eager_promise;
+use crate::promise::eager_promise;
 use crate::errors::IntoNapi;
 use crate::result::NativeResult;
 

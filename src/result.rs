@@ -8,6 +8,10 @@
 //!   neither builds column objects nor looks its shape up by name.
 //! - `rows` holds the DataRow bodies back to back (per value an int32 length, -1 for NULL, then
 //!   the bytes): copied into a fresh Buffer when small, handed over without a copy when large.
+//!
+//! Every function here runs on a JS thread with `env`, that thread's live environment (the
+//! contract of `ToNapiValue::to_napi_value` and of this file's `unsafe fn`s): the SAFETY
+//! comments say why each N-API call's other arguments are sound.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -44,16 +48,21 @@ impl ToNapiValue for NativeResult {
     unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
         let result = val.0;
         let (command, count) = result.command_and_count();
-        let slots = [
-            unsafe { ToNapiValue::to_napi_value(env, command)? },
-            unsafe { ToNapiValue::to_napi_value(env, count.map(|n| n as f64))? },
-            unsafe { shared_fields(env, &result.fields)? },
-            unsafe { rows(env, result.rows)? },
-            unsafe { ToNapiValue::to_napi_value(env, result.row_count as u32)? },
-        ];
+        // SAFETY: each conversion only needs `env` (see the module comment).
+        let slots = unsafe {
+            [
+                ToNapiValue::to_napi_value(env, command)?,
+                ToNapiValue::to_napi_value(env, count.map(|n| n as f64))?,
+                shared_fields(env, &result.fields)?,
+                rows(env, result.rows)?,
+                ToNapiValue::to_napi_value(env, result.row_count as u32)?,
+            ]
+        };
         let mut array = ptr::null_mut();
+        // SAFETY: `array` is a live out-pointer.
         check_status!(unsafe { sys::napi_create_array_with_length(env, slots.len(), &mut array) })?;
         for (index, value) in slots.into_iter().enumerate() {
+            // SAFETY: `array` and `value` are values of this environment, made in this call.
             check_status!(unsafe { sys::napi_set_element(env, array, index as u32, value) })?;
         }
         Ok(array)
@@ -62,10 +71,13 @@ impl ToNapiValue for NativeResult {
 
 unsafe fn rows(env: sys::napi_env, rows: Vec<u8>) -> napi::Result<sys::napi_value> {
     if rows.len() > COPY_LIMIT {
+        // SAFETY: only needs `env`; the Buffer takes the vector and frees it when collected.
         return unsafe { Buffer::to_napi_value(env, rows.into()) };
     }
     let mut buffer = ptr::null_mut();
     let mut data = ptr::null_mut();
+    // SAFETY: `rows` is readable for `rows.len()` bytes, which the call copies; the
+    // out-pointers are live.
     check_status!(unsafe {
         sys::napi_create_buffer_copy(env, rows.len(), rows.as_ptr().cast::<c_void>(), &mut data, &mut buffer)
     })?;
@@ -90,8 +102,11 @@ struct Shared {
     sweep_at: usize,
 }
 
+/// # Safety
+/// `env` is the live environment of the JS thread this runs on.
 pub unsafe fn shared_fields(env: sys::napi_env, fields: &Arc<[Field]>) -> napi::Result<sys::napi_value> {
     if fields.is_empty() {
+        // SAFETY: this function's contract.
         return unsafe { field_array(env, fields) };
     }
     let key = Arc::as_ptr(fields) as *const Field as usize;
@@ -101,12 +116,17 @@ pub unsafe fn shared_fields(env: sys::napi_env, fields: &Arc<[Field]>) -> napi::
     });
     let mut array = ptr::null_mut();
     if let Some(reference) = known {
+        // SAFETY: `reference` is a live reference made in this thread's environment (entries
+        // are thread-local; `napi_delete_reference` removes them only with their entry).
         check_status!(unsafe { sys::napi_get_reference_value(env, reference, &mut array) })?;
         return Ok(array);
     }
+    // SAFETY: this function's contract.
     array = unsafe { field_array(env, fields)? };
+    // SAFETY: `array` is an object just made in `env`.
     check_status!(unsafe { sys::napi_object_freeze(env, array) })?;
     let mut reference = ptr::null_mut();
+    // SAFETY: as above; `reference` is a live out-pointer.
     check_status!(unsafe { sys::napi_create_reference(env, array, 1, &mut reference) })?;
     SHARED.with_borrow_mut(|shared| {
         let entry = Entry {
@@ -114,12 +134,15 @@ pub unsafe fn shared_fields(env: sys::napi_env, fields: &Arc<[Field]>) -> napi::
             array: reference,
         };
         if let Some(stale) = shared.entries.insert(key, entry) {
+            // SAFETY: a reference this thread made and still owned, deleted once (its entry
+            // is gone).
             unsafe { sys::napi_delete_reference(env, stale.array) };
         }
         if shared.entries.len() >= shared.sweep_at {
             shared.entries.retain(|_, entry| {
                 let live = entry.fields.strong_count() > 0;
                 if !live {
+                    // SAFETY: as above: the entry leaves the map with its reference.
                     unsafe { sys::napi_delete_reference(env, entry.array) };
                 }
                 live
@@ -131,13 +154,19 @@ pub unsafe fn shared_fields(env: sys::napi_env, fields: &Arc<[Field]>) -> napi::
 }
 
 /// Column descriptions in pg's shape, each frozen: results of one statement share them.
+///
+/// # Safety
+/// `env` is the live environment of the JS thread this runs on.
 unsafe fn field_array(env: sys::napi_env, fields: &[Field]) -> napi::Result<sys::napi_value> {
     let mut array = ptr::null_mut();
+    // SAFETY: `env` per this function's contract; `array` is a live out-pointer.
     check_status!(unsafe { sys::napi_create_array_with_length(env, fields.len(), &mut array) })?;
     for (index, field) in fields.iter().enumerate() {
         let mut object = ptr::null_mut();
+        // SAFETY: as above.
         check_status!(unsafe { sys::napi_create_object(env, &mut object) })?;
         let format = if field.format == 1 { "binary" } else { "text" };
+        // SAFETY: each conversion only needs `env`.
         let properties: [(&str, sys::napi_value); 7] = unsafe {
             [
                 ("name", ToNapiValue::to_napi_value(env, field.name.as_str())?),
@@ -154,12 +183,16 @@ unsafe fn field_array(env: sys::napi_env, fields: &[Field]) -> napi::Result<sys:
         };
         for (name, value) in properties {
             let mut key = ptr::null_mut();
+            // SAFETY: `name` is UTF-8 of the length given, copied by the call.
             check_status!(unsafe {
                 sys::napi_create_string_utf8(env, name.as_ptr().cast(), name.len() as isize, &mut key)
             })?;
+            // SAFETY: `object`, `key` and `value` are values of `env` made in this call.
             check_status!(unsafe { sys::napi_set_property(env, object, key, value) })?;
         }
+        // SAFETY: as above.
         check_status!(unsafe { sys::napi_object_freeze(env, object) })?;
+        // SAFETY: as above.
         check_status!(unsafe { sys::napi_set_element(env, array, index as u32, object) })?;
     }
     Ok(array)

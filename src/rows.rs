@@ -12,7 +12,7 @@ use napi::{check_status, sys, Env, JsValue, Unknown};
 use napi_derive::napi;
 use pgtide_core::{Field, RowSink};
 
-use crate::eager::JsThread;
+use crate::js_thread::JsThread;
 use crate::result::shared_fields;
 
 thread_local! {
@@ -23,8 +23,10 @@ thread_local! {
 #[napi(ts_args_type = "sink: (id: number, fields: unknown[], rows: Buffer, count: number) => void")]
 pub fn set_row_sink(env: Env, sink: Unknown) -> napi::Result<()> {
     let mut reference = ptr::null_mut();
+    // SAFETY: a call from JS: `env` is this thread's environment and `sink` one of its values.
     check_status!(unsafe { sys::napi_create_reference(env.raw(), sink.raw(), 1, &mut reference) })?;
     if let Some(old) = SINK.replace(Some(reference)) {
+        // SAFETY: the reference this thread made before, no longer in `SINK`: deleted once.
         unsafe { sys::napi_delete_reference(env.raw(), old) };
     }
     Ok(())
@@ -39,21 +41,29 @@ pub fn row_sink(env: &Env, id: Option<u32>) -> napi::Result<Option<RowSink>> {
     Ok(Some(Arc::new(
         move |rows: Vec<u8>, count: usize, fields: &Arc<[Field]>| {
             let fields = fields.clone();
+            // SAFETY: `run` calls this on the JS thread, with its environment.
             js.run(Box::new(move |env| unsafe { deliver(env, id, rows, count, &fields) }));
         },
     )))
 }
 
 /// Calls the sink; its exceptions are its own (it only decodes), and never leave it pending.
+///
+/// # Safety
+/// `env` is the live environment of the JS thread this runs on.
 unsafe fn deliver(env: sys::napi_env, id: u32, rows: Vec<u8>, count: usize, fields: &Arc<[Field]>) {
     let Some(reference) = SINK.get() else {
         return;
     };
     let call = || -> napi::Result<()> {
         let mut sink = ptr::null_mut();
+        // SAFETY: `reference` is this thread's live reference to the sink (`SINK` is
+        // thread-local and deletes a reference only when it replaces it).
         check_status!(unsafe { sys::napi_get_reference_value(env, reference, &mut sink) })?;
         let mut receiver = ptr::null_mut();
+        // SAFETY: `env` per this function's contract; a live out-pointer.
         check_status!(unsafe { sys::napi_get_undefined(env, &mut receiver) })?;
+        // SAFETY: each conversion only needs `env`.
         let args = unsafe {
             [
                 ToNapiValue::to_napi_value(env, id)?,
@@ -63,10 +73,12 @@ unsafe fn deliver(env: sys::napi_env, id: u32, rows: Vec<u8>, count: usize, fiel
             ]
         };
         let mut result = ptr::null_mut();
+        // SAFETY: `sink`, `receiver` and `args` are values of `env`; `args` is live for the call.
         check_status!(unsafe { sys::napi_call_function(env, receiver, sink, args.len(), args.as_ptr(), &mut result) })
     };
     if call().is_err() {
         let mut exception = ptr::null_mut();
+        // SAFETY: `env` per this function's contract; a live out-pointer.
         unsafe { sys::napi_get_and_clear_last_exception(env, &mut exception) };
     }
 }

@@ -12,7 +12,7 @@ use pgtide_core::{params, Pool, ResultFormats, RowSink};
 use super::{optional_seconds, NativePool};
 use crate::blocking::block_on;
 use crate::connection::{result_formats, NativeConnection};
-use crate::eager::{eager_promise, in_scope};
+use crate::promise::{eager_promise, in_scope};
 use crate::errors::IntoNapi;
 use crate::result::NativeResult;
 use crate::rows::row_sink;
