@@ -26,11 +26,12 @@ impl<C: PoolConnection> Shared<C> {
             }
         };
         let connecting = started.elapsed();
-        {
+        let generation = {
             let mut state = self.state();
             state.counters.connections_ms += millis(connecting);
             state.counters.durations.connections.record(connecting);
-        }
+            state.drains
+        };
         if configure_now {
             self.configure(&conn).await?;
         }
@@ -39,7 +40,7 @@ impl<C: PoolConnection> Shared<C> {
         Ok(Slot {
             conn,
             holder: Arc::new(AtomicU64::new(0)),
-            created_at,
+            generation,
             expire_at: created_at + lifetime,
             handed_out_at: None,
             configured: configure_now || self.callbacks.configure.is_none(),

@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use tokio::time::Instant;
-
 use super::shared::Slot;
 use super::tasks::Task;
 use super::{check_sizes, Level, Outcome, PoolConnection, PoolKind, Shared, Stats};
@@ -77,7 +75,7 @@ impl<C: PoolConnection> Shared<C> {
     pub(super) async fn drain(self: &Arc<Self>) {
         let idle = {
             let mut state = self.state();
-            state.drained_at = Some(Instant::now());
+            state.drains += 1;
             let idle = std::mem::take(&mut state.idle);
             for _ in 0..idle.len() {
                 self.run_task(&state, Task::add_connection());

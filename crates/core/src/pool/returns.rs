@@ -70,7 +70,7 @@ impl<C: PoolConnection> Shared<C> {
             && conn.transaction_status() == TransactionStatus::Idle
             && slot.expire_at > Instant::now();
         let mut state = self.state();
-        let drained = state.drained_at.is_some_and(|at| slot.created_at <= at);
+        let drained = state.drained(&slot);
         if !simple || drained || state.closed {
             return Err(slot);
         }
@@ -139,7 +139,7 @@ impl<C: PoolConnection> Shared<C> {
             self.replace(&mut state, conn);
             return;
         }
-        let drained = state.drained_at.is_some_and(|at| slot.created_at <= at);
+        let drained = state.drained(&slot);
         if drained || slot.expire_at <= Instant::now() {
             self.log(Level::Info, || "discarding expired connection".into());
             self.replace(&mut state, conn);

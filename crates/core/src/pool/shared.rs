@@ -23,7 +23,8 @@ pub(super) struct Slot<C> {
     /// The checkout holding it (`Ticket::check` reads it without the pool lock); 0 while not
     /// checked out.
     pub(super) holder: Arc<AtomicU64>,
-    pub(super) created_at: Instant,
+    /// `State::drains` when it was opened: a later `drain()` makes it one to replace.
+    pub(super) generation: u64,
     pub(super) expire_at: Instant,
     /// When it was last handed out (for `usage_ms`).
     pub(super) handed_out_at: Option<Instant>,
@@ -65,7 +66,8 @@ pub(super) struct State<C: PoolConnection> {
     /// The fewest idle connections seen since the last shrink check.
     pub(super) nconns_min: usize,
     pub(super) growing: bool,
-    pub(super) drained_at: Option<Instant>,
+    /// How many times `drain()` ran (a count, not a time: exact on any clock).
+    pub(super) drains: u64,
     pub(super) counters: Counters,
     /// Why the last connection attempt failed, until one succeeds (failfast.rs).
     pub(super) last_connect_error: Option<crate::error::Error>,
@@ -90,6 +92,11 @@ impl<C: PoolConnection> State<C> {
         };
         self.checked_out.insert(id, slot);
         checkout
+    }
+
+    /// Whether `drain()` ran since `slot` was opened.
+    pub(super) fn drained(&self, slot: &Slot<C>) -> bool {
+        slot.generation < self.drains
     }
 
     /// Ends checkout `id`: its ticket no longer holds the connection.
@@ -134,7 +141,7 @@ impl<C: PoolConnection> Shared<C> {
             nconns,
             nconns_min: config.min_size,
             growing: false,
-            drained_at: None,
+            drains: 0,
             counters: Counters::default(),
             last_connect_error: None,
             filled: None,
