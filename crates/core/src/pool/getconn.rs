@@ -90,7 +90,7 @@ impl<C: PoolConnection> Shared<C> {
             let lease = self.lease_for(ready, deadline).await?;
             let unclaimed = Unclaimed::new(self, lease.id);
             // A hook stuck on a silent connection must not outlive the client's deadline.
-            let prepared = tokio::time::timeout_at(deadline.into(), self.prepare_for_client(&lease)).await;
+            let prepared = tokio::time::timeout_at(deadline, self.prepare_for_client(&lease)).await;
             let Ok(prepared) = prepared else {
                 self.log(Level::Warning, || {
                     format!(
