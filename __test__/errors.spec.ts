@@ -9,7 +9,9 @@ import {
   InternalError,
   OperationalError,
   type AsyncConnection,
+  type ServerErrorFields,
 } from '../dist/index.js'
+import { binding } from '../dist/native.js'
 import { databaseUrl, eventually, recordingLogger } from './helpers'
 import { caught, openAsync, openSync } from './open'
 
@@ -152,6 +154,35 @@ describe('DatabaseError fields', () => {
 
 // The engine picks a server error's class from its SQLSTATE class (crates/core/src/error.rs,
 // the one table); JavaScript makes that class, and the pool's log lines name the same one.
+describe('one list of server error fields', () => {
+  it("ServerErrorFields has exactly the engine's fields, and a DatabaseError holds each as its own", () => {
+    // The compiler holds this object to ServerErrorFields' keys, no more and no fewer.
+    const declared: Record<keyof ServerErrorFields, true> = {
+      sqlstate: true,
+      severity: true,
+      detail: true,
+      hint: true,
+      position: true,
+      internalPosition: true,
+      internalQuery: true,
+      where: true,
+      schema: true,
+      table: true,
+      column: true,
+      dataType: true,
+      constraint: true,
+      file: true,
+      line: true,
+      routine: true,
+    }
+    const engine = binding.engineFacts().serverErrorFields
+    expect(['sqlstate', 'severity', ...engine].sort()).toEqual(Object.keys(declared).sort())
+    const error = new DatabaseError('m', { detail: 'd' })
+    for (const name of [...engine, 'sqlstate', 'severity', 'code']) expect(Object.hasOwn(error, name)).toBe(true)
+    expect(error.detail).toBe('d')
+  })
+})
+
 describe('the class of a server error, by SQLSTATE', () => {
   it('division by zero (22012) is a DataError', async () => {
     const conn = await openAsync()

@@ -1,5 +1,6 @@
 // Option normalisation: one place, with errors that name the option.
 
+import { ENGINE_FACTS } from './engine-facts'
 import type { Notice, Notification } from './notifications'
 import { DEFAULT_TYPE_SETTINGS, type Int8Mode, type TypeSettings } from './types'
 
@@ -77,12 +78,12 @@ const CONNECTION_OPTION_NAMES = new Set([
   'statementTimeout',
 ])
 
-/** The most prepared statements a connection may keep: far past any sane setting. */
-const MAX_STATEMENT_CACHE_SIZE = 1_000_000
+/** The statement cache's default size and bound are the engine's (`crates/core/src/statement_cache.rs`). */
+const { statementCacheSize: DEFAULT_STATEMENT_CACHE_SIZE, maxStatementCacheSize: MAX_STATEMENT_CACHE_SIZE } = ENGINE_FACTS
 
 export function connectionOptionsFrom(options: ConnectionOptions | undefined): NormalisedConnectionOptions {
   if (options === undefined || options === null) {
-    return { autocommit: false, statementCacheSize: 100, types: DEFAULT_TYPE_SETTINGS }
+    return { autocommit: false, statementCacheSize: DEFAULT_STATEMENT_CACHE_SIZE, types: DEFAULT_TYPE_SETTINGS }
   }
   if (typeof options !== 'object') throw new TypeError(`connection options must be an object, not ${typeof options}`)
   for (const name of Object.keys(options)) {
@@ -147,7 +148,7 @@ export function tlsFrom(tls: TlsOptions | undefined, name = 'tls', what = 'conne
 }
 
 function statementCacheSizeFrom(size: unknown): number {
-  if (size === undefined) return 100
+  if (size === undefined) return DEFAULT_STATEMENT_CACHE_SIZE
   if (typeof size !== 'number') {
     throw new TypeError(`connection option 'statementCacheSize' must be a number, not ${typeof size}`)
   }

@@ -8,6 +8,7 @@ mod copy;
 mod cursor;
 mod errors;
 mod event_loop;
+mod facts;
 mod js_thread;
 mod notifications;
 mod observability;

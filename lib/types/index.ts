@@ -1,6 +1,7 @@
 // The decoders of one type configuration (`connectionOptions.types`): for a column's type OID
 // and wire format, the function that turns its bytes into a JavaScript value.
 
+import { ENGINE_FACTS } from '../engine-facts'
 import * as binary from './binary'
 import { ascii, utf8, type Decoder } from './decoder'
 import { ELEMENT_OF, OID } from './oids'
@@ -27,13 +28,15 @@ const INT8: Record<Int8Mode, Decoder> = {
 const FORMAT_BINARY = 1
 
 export class TypeDecoders {
-  /** By type OID, for the types the engine asks for in binary (crates/core/src/result.rs). */
+  /** By type OID, for the types the engine asks for in binary (ENGINE_FACTS.binaryResultTypes). */
   private readonly binary = new Map<number, Decoder>()
   /** By type OID, for the types with a text decoder of their own. */
   private readonly text = new Map<number, Decoder>()
 
   constructor(settings: TypeSettings) {
-    const scalars: [number, Decoder][] = [
+    // The binary decoders this side has. Which types come back binary is the engine's choice
+    // (crates/core/src/result.rs), asked of it; every one it names must have a decoder here.
+    const available = new Map<number, Decoder>([
       [OID.bool, binary.bool],
       [OID.bytea, binary.bytea],
       [OID.int2, binary.int2],
@@ -51,8 +54,12 @@ export class TypeDecoders {
       [OID.date, binary.date],
       [OID.timestamp, binary.timestamp],
       [OID.timestamptz, binary.timestamp],
-    ]
-    for (const [oid, decoder] of scalars) this.binary.set(oid, decoder)
+    ])
+    for (const oid of ENGINE_FACTS.binaryResultTypes) {
+      const decoder = available.get(oid)
+      if (!decoder) throw new Error(`pgtide: the engine asks for type ${oid} in binary, which lib/types cannot decode`)
+      this.binary.set(oid, decoder)
+    }
     const asText = [OID.numeric, OID.uuid, OID.time, OID.timetz, OID.interval, OID.inet, OID.cidr, OID.macaddr, OID.macaddr8]
     for (const oid of asText) this.text.set(oid, ascii)
     // An array comes in the format of its elements.
@@ -67,7 +74,7 @@ export class TypeDecoders {
   decoderFor(oid: number, format: number): Decoder {
     if (format === FORMAT_BINARY) {
       const decoder = this.binary.get(oid)
-      // The engine asks for binary only for the types above; anything else is a bug there.
+      // The engine asks for binary only for the types it listed; anything else is a bug there.
       if (!decoder) throw new Error(`pgtide: no binary decoder for type ${oid}`)
       return decoder
     }

@@ -1,5 +1,5 @@
-//! The engine's errors. Each kind maps to one JavaScript class in `lib/errors.ts`
-//! (the binding carries the kind across), so the split here follows psycopg's hierarchy.
+//! The engine's errors. Each becomes one JavaScript class (`Error::class_name`; the binding
+//! sends its name, `lib/errors.ts` makes it), so the split here follows psycopg's hierarchy.
 
 use std::fmt;
 
@@ -11,21 +11,40 @@ pub struct DbError {
     pub severity: String,
     pub sqlstate: String,
     pub message: String,
-    pub detail: Option<String>,
-    pub hint: Option<String>,
-    pub position: Option<String>,
-    pub internal_position: Option<String>,
-    pub internal_query: Option<String>,
-    pub where_: Option<String>,
-    pub schema: Option<String>,
-    pub table: Option<String>,
-    pub column: Option<String>,
-    pub data_type: Option<String>,
-    pub constraint: Option<String>,
-    pub file: Option<String>,
-    pub line: Option<String>,
-    pub routine: Option<String>,
+    /// The optional fields the server sent, by their JavaScript names (`SERVER_FIELDS`).
+    pub fields: Vec<(&'static str, String)>,
 }
+
+impl DbError {
+    /// An optional field by its JavaScript name (`"detail"`, `"routine"`...), if the server sent it.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(field, _)| *field == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// The optional fields of a server report (ErrorResponse, NoticeResponse): the protocol's code
+/// for each and the name JavaScript gives it. The one list of them: `server_message.rs` keeps
+/// these, the binding sends them under these names (and exports the list, which a test holds
+/// `lib/errors.ts`'s `ServerErrorFields` to).
+pub const SERVER_FIELDS: [(u8, &str); 14] = [
+    (b'D', "detail"),
+    (b'H', "hint"),
+    (b'P', "position"),
+    (b'p', "internalPosition"),
+    (b'q', "internalQuery"),
+    (b'W', "where"),
+    (b's', "schema"),
+    (b't', "table"),
+    (b'c', "column"),
+    (b'd', "dataType"),
+    (b'n', "constraint"),
+    (b'F', "file"),
+    (b'L', "line"),
+    (b'R', "routine"),
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
@@ -117,7 +136,8 @@ impl Error {
         }
     }
 
-    /// The JavaScript class this error becomes, for log lines that name it.
+    /// The JavaScript class this error becomes: the one table of it (the binding sends the name,
+    /// `lib/errors.ts` makes that class), also read by log lines that name it.
     pub fn class_name(&self) -> &'static str {
         match self {
             Error::Database(db) => class_for_sqlstate(&db.sqlstate),
@@ -126,7 +146,7 @@ impl Error {
             Error::Programming(_) | Error::Config(_) => "ProgrammingError",
             Error::ParamType { .. } => "TypeError",
             Error::Value(_) => "RangeError",
-            Error::Callback(_) => "Error",
+            Error::Callback(_) => "PgError",
             Error::PoolTimeout(_) => "PoolTimeout",
             Error::PoolClosed(_) => "PoolClosed",
             Error::TooManyRequests(_) => "TooManyRequests",
@@ -255,6 +275,54 @@ mod tests {
         ] {
             assert_eq!(server_error(sqlstate).class_name(), class, "{sqlstate}");
         }
+    }
+
+    #[test]
+    fn every_error_names_a_class_lib_errors_ts_makes() {
+        let made = [
+            "PgError",
+            "InterfaceError",
+            "DatabaseError",
+            "OperationalError",
+            "ProgrammingError",
+            "TypeError",
+            "RangeError",
+            "PoolTimeout",
+            "PoolClosed",
+            "TooManyRequests",
+            "AbortError",
+        ];
+        let message = || "m".to_string();
+        for error in [
+            Error::Operational(message()),
+            Error::Interface(message()),
+            Error::Programming(message()),
+            Error::Config(message()),
+            Error::Value(message()),
+            Error::Callback(message()),
+            Error::PoolTimeout(message()),
+            Error::PoolClosed(message()),
+            Error::TooManyRequests(message()),
+            Error::Aborted(message()),
+        ] {
+            assert!(made.contains(&error.class_name()), "{error:?}");
+        }
+        // A failing user callback is a PgError, as JavaScript has always made it.
+        assert_eq!(Error::Callback(message()).class_name(), "PgError");
+    }
+
+    #[test]
+    fn server_fields_have_one_code_and_one_name_each() {
+        for (i, (code, name)) in SERVER_FIELDS.iter().enumerate() {
+            assert!(!SERVER_FIELDS[..i].iter().any(|(c, n)| c == code || n == name), "{name}");
+            // The fields every report has are kept apart, never in this list.
+            assert!(!b"SVCM".contains(code), "{name}");
+        }
+        let db = DbError {
+            fields: vec![("routine", "r".into())],
+            ..DbError::default()
+        };
+        assert_eq!((db.field("routine"), db.field("detail")), (Some("r"), None));
     }
 
     #[test]

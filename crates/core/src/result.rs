@@ -59,7 +59,8 @@ impl QueryResult {
 /// Types whose binary form JavaScript decodes exactly and at least as fast as their text
 /// (`docs/performance.md` has the measurements); their arrays come back binary too, elements
 /// and all. Every other type comes back as text: decoded from it (numeric, uuid...) or handed
-/// over as it is (types without a decoder). `lib/types/` holds the decoders of both forms.
+/// over as it is (types without a decoder). `lib/types/` holds the decoders of both forms, and
+/// reads this list (`binary_types`) rather than keeping one of its own.
 const BINARY: [Type; 17] = [
     Type::BOOL,
     Type::BYTEA,
@@ -79,6 +80,12 @@ const BINARY: [Type; 17] = [
     Type::TIMESTAMP,
     Type::TIMESTAMPTZ,
 ];
+
+/// The OIDs of the types asked for in binary (their arrays too): the list `lib/types/` builds
+/// its binary decoders from, through the binding.
+pub fn binary_types() -> impl Iterator<Item = u32> {
+    BINARY.iter().map(Type::oid)
+}
 
 /// The same columns, each declared text: what a query asking `ResultFormats::AllText` gets.
 pub fn all_text(fields: &[Field]) -> Arc<[Field]> {

@@ -3,7 +3,7 @@
 use fallible_iterator::FallibleIterator;
 use postgres_protocol::message::backend::{ErrorFields, ErrorResponseBody};
 
-use crate::error::DbError;
+use crate::error::{DbError, SERVER_FIELDS};
 
 /// Every field of an ErrorResponse.
 pub fn db_error(body: &ErrorResponseBody) -> DbError {
@@ -21,21 +21,11 @@ pub fn db_fields(mut fields: ErrorFields<'_>) -> DbError {
             b'V' => db.severity = value,
             b'C' => db.sqlstate = value,
             b'M' => db.message = value,
-            b'D' => db.detail = Some(value),
-            b'H' => db.hint = Some(value),
-            b'P' => db.position = Some(value),
-            b'p' => db.internal_position = Some(value),
-            b'q' => db.internal_query = Some(value),
-            b'W' => db.where_ = Some(value),
-            b's' => db.schema = Some(value),
-            b't' => db.table = Some(value),
-            b'c' => db.column = Some(value),
-            b'd' => db.data_type = Some(value),
-            b'n' => db.constraint = Some(value),
-            b'F' => db.file = Some(value),
-            b'L' => db.line = Some(value),
-            b'R' => db.routine = Some(value),
-            _ => {}
+            code => {
+                if let Some((_, name)) = SERVER_FIELDS.iter().find(|(known, _)| *known == code) {
+                    db.fields.push((name, value));
+                }
+            }
         }
     }
     db

@@ -15,6 +15,10 @@ use crate::result::{all_text, Field, ResultFormats};
 /// Close can only ever hit the statement it was meant for.
 const NAME_PREFIX: &str = "_pgtide_";
 
+/// The most statements a connection's cache may be set to hold (`statementCacheSize`): far past
+/// any sane setting, low enough that a typo is caught. The default is `ConnectOptions`'s.
+pub const MAX_CAPACITY: usize = 1_000_000;
+
 /// What the server told us about a statement when it was prepared.
 #[derive(Debug)]
 pub struct Prepared {

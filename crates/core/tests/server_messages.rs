@@ -49,8 +49,8 @@ async fn notices_reach_the_handler_with_their_fields() {
     assert_eq!(notices[0].message, "hello");
     assert_eq!(notices[0].severity, "NOTICE");
     assert_eq!(notices[0].sqlstate, "00000");
-    assert_eq!(notices[0].detail.as_deref(), Some("d"));
-    assert_eq!(notices[0].hint.as_deref(), Some("h"));
+    assert_eq!(notices[0].field("detail"), Some("d"));
+    assert_eq!(notices[0].field("hint"), Some("h"));
     conn.set_notice_handler(None);
     conn.exec("DO $$ BEGIN RAISE NOTICE 'dropped'; END $$").await.unwrap();
     assert_eq!(seen.lock().unwrap().len(), 1);

@@ -283,7 +283,7 @@ impl Executed {
 /// The server no longer accepts a statement we prepared: it was deallocated (26000), or its
 /// result columns changed under it (0A000 from the plan cache's revalidation).
 pub(super) fn is_stale_statement(db: &DbError) -> bool {
-    db.sqlstate == "26000" || (db.sqlstate == "0A000" && db.routine.as_deref() == Some("RevalidateCachedQuery"))
+    db.sqlstate == "26000" || (db.sqlstate == "0A000" && db.field("routine") == Some("RevalidateCachedQuery"))
 }
 
 pub(super) fn copy_field(formats: ResultFormats) -> Field {
