@@ -62,9 +62,7 @@ impl NativePool {
     /// Starts the leak timer of a connection this pool handed out, taken at `stack`.
     #[napi(catch_unwind)]
     pub fn watch_for_leak(&self, conn: &NativeConnection, stack: String) -> napi::Result<()> {
-        let id = self.own_lease(conn)?;
-        self.pool.watch_for_leak(id, stack);
-        Ok(())
+        self.pool.watch_for_leak(conn.lease.as_ref(), stack).into_napi()
     }
 }
 

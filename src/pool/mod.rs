@@ -228,11 +228,3 @@ impl NativePool {
         self.pool.closed()
     }
 }
-
-impl NativePool {
-    /// The lease id of a connection this pool handed out, or the engine's error naming the
-    /// culprit.
-    pub(crate) fn own_lease(&self, conn: &NativeConnection) -> napi::Result<u64> {
-        self.pool.lease_id(conn.lease.as_ref()).into_napi()
-    }
-}

@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use super::shared::describe;
-use super::{Level, Pool, PoolConnection};
+use super::{Level, Pool, PoolConnection, Ticket};
+use crate::error::Result;
 
 impl<C: PoolConnection> Pool<C> {
     /// Whether checkouts are watched: callers capture their stack only then.
@@ -13,17 +14,18 @@ impl<C: PoolConnection> Pool<C> {
         !self.shared.settings().leak_detection_threshold.is_zero()
     }
 
-    /// Watches checkout `id` (see `Pool::lease_id`), taken at `origin` (a stack trace): if it
-    /// is still out when the threshold passes, counts it and logs a warning. A returned
-    /// connection gets a new lease id at its next hand-out, so a later client's checkout is
-    /// never blamed on this one.
-    pub fn watch_for_leak(&self, id: u64, origin: String) {
+    /// Watches checkout `ticket` of this pool (another pool's, or none, is refused naming the
+    /// culprit), taken at `origin` (a stack trace): if it is still out when the threshold
+    /// passes, counts it and logs a warning. A returned connection gets a new lease id at its
+    /// next hand-out, so a later client's checkout is never blamed on this one.
+    pub fn watch_for_leak(&self, ticket: Option<&Ticket<C>>, origin: String) -> Result<()> {
+        let id = self.lease_id(ticket)?;
         let threshold = self.shared.settings().leak_detection_threshold;
         if threshold.is_zero() {
-            return;
+            return Ok(());
         }
         let Some(runtime) = self.shared.runtime.lock().unwrap().clone() else {
-            return;
+            return Ok(());
         };
         let pool = Arc::downgrade(&self.shared);
         runtime.spawn(async move {
@@ -48,5 +50,6 @@ impl<C: PoolConnection> Pool<C> {
                 )
             });
         });
+        Ok(())
     }
 }

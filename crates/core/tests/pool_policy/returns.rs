@@ -164,6 +164,8 @@ async fn putconn_refuses_a_connection_of_no_pool_another_pool_or_returned_twice(
     assert!(none.to_string().contains("it doesn't come from any pool"), "{none}");
     let foreign = other.putconn(Some(&lease.ticket)).finish().await.err().unwrap();
     assert!(foreign.to_string().contains("it comes from pool 'policy'"), "{foreign}");
+    let watched = other.watch_for_leak(Some(&lease.ticket), String::new()).err().unwrap();
+    assert!(watched.to_string().contains("it comes from pool 'policy'"), "{watched}");
     pool.putconn(Some(&lease.ticket)).finish().await.unwrap();
     let twice = pool.putconn(Some(&lease.ticket)).finish().await.err().unwrap();
     assert!(matches!(twice, Error::Interface(_)), "{twice:?}");

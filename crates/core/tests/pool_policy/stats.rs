@@ -84,7 +84,7 @@ async fn a_leaked_checkout_is_counted_after_the_threshold() {
     setup.settings.leak_detection_threshold = secs(5.0);
     let (pool, log) = setup.open(&server).await;
     let lease = pool.getconn(None).finish().await.unwrap();
-    pool.watch_for_leak(lease.id(), "at the test".into());
+    pool.watch_for_leak(Some(&lease.ticket), "at the test".into()).unwrap();
     tokio::time::sleep(secs(4.9)).await;
     assert_eq!(pool.stats().counters.connections_leaked, 0);
     tokio::time::sleep(secs(0.2)).await;
@@ -93,7 +93,7 @@ async fn a_leaked_checkout_is_counted_after_the_threshold() {
     // A checkout returned in time is not blamed, even if its connection is out again.
     pool.putconn(Some(&lease.ticket)).finish().await.unwrap();
     let again = pool.getconn(None).finish().await.unwrap();
-    pool.watch_for_leak(again.id(), "again".into());
+    pool.watch_for_leak(Some(&again.ticket), "again".into()).unwrap();
     tokio::time::sleep(secs(1.0)).await;
     pool.putconn(Some(&again.ticket)).finish().await.unwrap();
     let _next = pool.getconn(None).finish().await.unwrap();
