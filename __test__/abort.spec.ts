@@ -1,15 +1,17 @@
 import { describe, expect, it } from 'vitest'
 
 import { AbortError } from '../dist/index.js'
-import { caught, openAsync, openSync, sleep } from './open'
+import { untilRunning } from './helpers'
+import { caught, openAsync, openSync } from './open'
 
 describe('query(sql, params, { signal })', () => {
   it('aborting cancels the query on the server and rejects with an AbortError carrying the reason', async () => {
     const conn = await openAsync()
+    const watcher = await openAsync({ autocommit: true })
     const controller = new AbortController()
     const started = Date.now()
     const running = caught(() => conn.query('SELECT pg_sleep(10)', [], { signal: controller.signal }))
-    await sleep(300)
+    await untilRunning(watcher, conn.backendPid)
     expect(conn.transactionStatus).toBe('active')
     const reason = new Error('user gave up')
     const abortedAt = Date.now()
@@ -32,7 +34,7 @@ describe('query(sql, params, { signal })', () => {
     const watcher = await openAsync({ autocommit: true })
     const controller = new AbortController()
     const running = caught(() => conn.query('SELECT pg_sleep(30)', [], { signal: controller.signal }))
-    await sleep(300)
+    await untilRunning(watcher, conn.backendPid)
     controller.abort()
     expect(await running).toBeInstanceOf(AbortError)
     const { rows } = await watcher.query<{ state: string }>('SELECT state FROM pg_stat_activity WHERE pid = $1', [

@@ -21,7 +21,7 @@ import { Worker } from 'node:worker_threads'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 import { AsyncConnection, AsyncConnectionPool, ConnectionPool, OperationalError } from '../dist/index.js'
-import { eventually, settleWithin, withShortKeepalive } from './helpers'
+import { eventually, settleWithin, sleep, withShortKeepalive } from './helpers'
 import { type NetnsServer, netnsUnavailable, startNetnsServer, sweepLeftovers } from './netns'
 // @ts-expect-error: a JavaScript module without type declarations (imported statically: the
 // reason to skip is needed while the tests are collected)
@@ -36,7 +36,6 @@ const BOUND = 15
 const pgServer = pgServerModule as unknown as Parameters<typeof startNetnsServer>[0]
 const unavailable = netnsUnavailable(pgServer.findBinDir)
 
-const sleep = (seconds: number) => new Promise<void>((resolve) => setTimeout(resolve, seconds * 1000))
 const report = (line: string) => console.log(`[black-hole-kernel] ${line}`)
 
 const title = unavailable
@@ -94,7 +93,7 @@ describe.skipIf(unavailable !== null)(title, () => {
       // Two queries the server has received and acknowledged, that answer in a minute: their
       // sockets wait with nothing unacknowledged (keepalive's case).
       const sleeping = [sleeper1, sleeper2].map((conn) => conn.query('SELECT pg_sleep(60)'))
-      await sleep(1.5)
+      await sleep(1500)
 
       net.openHole()
       const opened = now()
@@ -199,7 +198,7 @@ describe.skipIf(unavailable !== null)(title, () => {
         return { freed: Promise.race([freed, failed]), done: Promise.race([done, failed]) }
       })
       await eventually(() => running.length === threads, 20)
-      await sleep(1.5) // the queries are on the server, acknowledged
+      await sleep(1500) // the queries are on the server, acknowledged
 
       net.openHole()
       const openedAt = Date.now()
@@ -241,7 +240,7 @@ describe.skipIf(unavailable !== null)(title, () => {
       const held = await Promise.all([pool.getconn(), pool.getconn()])
       const pids = new Set(held.map((c) => c.backendPid))
       for (const conn of held) await pool.putconn(conn)
-      await sleep(1.5) // idle, and kept alive by answered probes
+      await sleep(1500) // idle, and kept alive by answered probes
       expect(net.established()).toBe(2)
 
       net.openHole()

@@ -20,6 +20,7 @@ import {
   OperationalError,
   PoolTimeout,
 } from '../dist/index.js'
+import { sleep } from './helpers'
 import { makeCertificates, type Certificates } from './tls-certs'
 import { startServer, type ThrowawayServer } from './throwaway-server'
 
@@ -79,7 +80,6 @@ function as(role: string, password: string, dbname = 'postgres') {
   return `host=127.0.0.1 port=${server.port} user=${role} password=${password} dbname=${dbname} sslmode=disable`
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** The error `call` throws or rejects with, and how long it took (ms). */
 async function failure(call: () => unknown): Promise<{ error: Error; ms: number }> {

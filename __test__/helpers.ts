@@ -30,14 +30,18 @@ export function recordingLogger(level = 'info') {
   }
 }
 
-export const sleep = (seconds: number) => new Promise<void>((resolve) => setTimeout(resolve, seconds * 1000))
+/**
+ * Waits `ms` milliseconds: for time that is itself what a test checks (a hold, a lifetime, a
+ * window with nothing in it), never to let something else happen first (poll for that).
+ */
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 /** Polls `predicate` until true or `seconds` pass. */
 export async function eventually(predicate: () => boolean | Promise<boolean>, seconds = 5): Promise<void> {
   const deadline = performance.now() + seconds * 1000
   while (!(await predicate())) {
     if (performance.now() > deadline) throw new Error(`condition not met within ${seconds} s`)
-    await sleep(0.02)
+    await sleep(20)
   }
 }
 
@@ -70,4 +74,25 @@ export function withShortKeepalive(url: string): string {
     withKeys.searchParams.set(key, value)
   }
   return withKeys.href
+}
+
+/** What the pg_stat_activity helpers query through: any connection of the suite's server. */
+interface Queryable {
+  query(sql: string, params: unknown[]): Promise<{ rows: unknown[] }>
+}
+
+/** Polls pg_stat_activity through `conn` until backend `pid` has gone (after pg_terminate_backend). */
+export async function untilBackendGone(conn: Queryable, pid: number, seconds = 5): Promise<void> {
+  await eventually(async () => {
+    const { rows } = await conn.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])
+    return rows.length === 0
+  }, seconds)
+}
+
+/** Polls pg_stat_activity through `conn` until backend `pid` runs a statement (state 'active'). */
+export async function untilRunning(conn: Queryable, pid: number, seconds = 5): Promise<void> {
+  await eventually(async () => {
+    const { rows } = await conn.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'active'", [pid])
+    return rows.length === 1
+  }, seconds)
 }

@@ -36,9 +36,9 @@ describe('leakDetectionThreshold', () => {
     await pool.wait()
     await pool.connection((conn) => conn.query('SELECT 1'))
     const next = await pool.getconn() // the same connection, under a new checkout
-    await sleep(0.2)
+    await sleep(200)
     await pool.putconn(next)
-    await sleep(0.3)
+    await sleep(300) // past the threshold: nothing may be counted now
     expect(pool.getStats().connectionsLeaked).toBe(0)
   })
 
@@ -54,7 +54,7 @@ describe('leakDetectionThreshold', () => {
 
     const slow = new AsyncConnectionPool(databaseUrl(), { minSize: 1, leakDetectionThreshold: 0.05, logger: {} })
     pools.push(slow)
-    await slow.connection(() => sleep(0.2))
+    await slow.connection(() => sleep(200))
     expect(slow.getStats().connectionsLeaked).toBe(1)
   })
 

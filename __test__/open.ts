@@ -23,9 +23,8 @@ export function openSync(options: ConnectionOptions = {}): Connection {
   return conn
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
+/** The suite's one `sleep`, in milliseconds (helpers.ts), for the specs that import it from here. */
+export { sleep } from './helpers'
 
 /** The error `fn` throws (sync or async), or a failure if it does not throw. */
 export async function caught(fn: () => unknown): Promise<unknown> {

@@ -18,7 +18,7 @@ import {
   type AsyncPoolOptions,
   type SyncPoolOptions,
 } from '../dist/index.js'
-import { databaseUrl, eventually, recordingLogger, sleep } from './helpers'
+import { databaseUrl, eventually, recordingLogger, sleep, untilBackendGone } from './helpers'
 
 type AnyPool = AsyncConnectionPool | ConnectionPool
 type AnyConnection = { backendPid: number; query(sql: string, params?: unknown[]): unknown; closed: boolean }
@@ -194,8 +194,8 @@ describe.each(KINDS)('$name', (kind) => {
     expect((conn as AsyncConnection).transactionStatus).toBe('idle')
     const killer = await AsyncConnection.connect(databaseUrl(), { autocommit: true })
     await killer.query('SELECT pg_terminate_backend($1)', [conn.backendPid])
+    await untilBackendGone(killer, conn.backendPid)
     await killer.close()
-    await sleep(0.1)
     await expect(async () => Class.checkConnection(conn as never)).rejects.toThrow(/lost|closed|terminat/)
     await pool.putconn(conn as never)
   })
@@ -295,7 +295,7 @@ describe('AsyncNullConnectionPool hand-off', () => {
         pool.connection(async () => {
           open += 1
           most = Math.max(most, open)
-          await sleep(0.1)
+          await sleep(100)
           open -= 1
         }),
       ),

@@ -41,7 +41,7 @@ afterEach(() => {
 
 async function expectNoProcessErrors(): Promise<void> {
   // An unhandled rejection is reported once the microtask queue drains: give it a moment.
-  await sleep(0.2)
+  await sleep(200)
   expect(processErrors, 'unhandledRejection/uncaughtException during the test').toEqual([])
 }
 
@@ -173,14 +173,14 @@ describe('AsyncConnectionPool resilience', () => {
         try {
           await pool.connection((conn) => conn.query('SELECT 1'), { timeout: 2 })
           lastSuccess[i] = now()
-          await sleep(0.005)
+          await sleep(5)
         } catch (error) {
           if (error instanceof OperationalError) {
             errorsByClass.set(error.name, (errorsByClass.get(error.name) ?? 0) + 1)
           } else {
             foreignErrors.push(error)
           }
-          await sleep(0.05)
+          await sleep(50)
         }
       }
     }
@@ -191,7 +191,7 @@ describe('AsyncConnectionPool resilience', () => {
 
       const stoppedAt = now()
       await control.stop()
-      await sleep(3) // clients meet dead connections, then time out waiting for new ones
+      await sleep(3000) // clients meet dead connections, then time out waiting for new ones
       const duringOutage = new Map(errorsByClass)
       await control.start()
       const backAt = now()
@@ -300,7 +300,7 @@ describe('AsyncConnectionPool resilience', () => {
     const admin = await adminConnection()
     await admin.query(`SELECT pg_notify($1, 'hello')`, [channel])
     // The notification waits unread on the idle socket: the next client still gets the connection.
-    await sleep(0.2)
+    await sleep(200)
     const served = await pool.connection(async (conn) => {
       const notifications = conn.notifications()
       await conn.query('SELECT 1')
@@ -484,7 +484,7 @@ describe('AsyncConnectionPool resilience', () => {
       },
     })
     await eventually(() => failedCalls.length > 0, 15)
-    await sleep(1.5) // no attempt after giving up
+    await sleep(1500) // no attempt after giving up
 
     const attempts = records
       .filter((r) => r.level === 'warn' && r.message.startsWith('error connecting'))

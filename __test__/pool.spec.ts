@@ -15,7 +15,7 @@ import {
   TooManyRequests,
   type AsyncPoolOptions,
 } from '../dist/index.js'
-import { databaseUrl, eventually, recordingLogger, sleep } from './helpers'
+import { databaseUrl, eventually, recordingLogger, sleep, untilBackendGone } from './helpers'
 
 const pools: AsyncConnectionPool[] = []
 const standalone: AsyncConnection[] = []
@@ -40,12 +40,12 @@ async function admin(): Promise<AsyncConnection> {
 /** Log records cross from the engine's threads asynchronously: wait for `count`, then a beat more. */
 async function settledLog(log: ReturnType<typeof recordingLogger>, count: number): Promise<void> {
   await eventually(() => log.warnings().length >= count)
-  await sleep(0.05)
+  await sleep(50)
 }
 
 async function pidOf(pool: AsyncConnectionPool, hold = 0): Promise<number> {
   return pool.connection(async (conn) => {
-    if (hold > 0) await sleep(hold)
+    if (hold > 0) await sleep(hold * 1000)
     return conn.backendPid
   })
 }
@@ -255,7 +255,7 @@ describe('getting and returning', () => {
     await pool.wait()
     const outcomes = await Promise.all(
       [0.8, 0.8, 0.1, 0.8, 0.8].map((timeout) =>
-        pool.connection(() => sleep(0.3), { timeout }).then(
+        pool.connection(() => sleep(300), { timeout }).then(
           () => 'ok',
           (e: unknown) => e,
         ),
@@ -263,7 +263,8 @@ describe('getting and returning', () => {
     )
     expect(outcomes[2]).toBeInstanceOf(PoolTimeout)
     expect(outcomes.filter((o) => o === 'ok')).toHaveLength(4)
-    await sleep(0.1)
+    // The last returns finish on the engine's side after their clients resolved.
+    await eventually(() => pool.getStats().poolAvailable === 2)
     expect(pool.getStats()).toMatchObject({ poolAvailable: 2, requestsWaiting: 0 })
   })
 
@@ -312,7 +313,7 @@ describe('getting and returning', () => {
     expect(gc, 'vitest runs with --expose-gc').toBeTypeOf('function')
     await eventually(async () => {
       gc!()
-      await sleep(0.05)
+      await sleep(50)
       return pool.getStats().poolAvailable === 1
     }, 10)
     await settledLog(log, 1)
@@ -326,7 +327,7 @@ describe('getting and returning', () => {
     const gc = (globalThis as { gc?: () => void }).gc!
     for (let i = 0; i < 5; i++) {
       gc()
-      await sleep(0.02)
+      await sleep(20)
     }
     expect(pool.getStats().poolAvailable).toBe(0)
     await held.query('SELECT 1')
@@ -480,7 +481,7 @@ describe('hooks', () => {
     const [a, b] = await Promise.all([pidOf(pool, 0.1), pidOf(pool, 0.1)])
     const conn = await admin()
     await conn.query('SELECT pg_terminate_backend($1)', [b])
-    await sleep(0.1)
+    await untilBackendGone(conn, b)
     const pids = await Promise.all([pidOf(pool, 0.1), pidOf(pool, 0.1)])
     expect(pids).toContain(a)
     expect(pids).not.toContain(b)
@@ -521,7 +522,7 @@ describe('hooks', () => {
     expect(calls).toBe(2)
     const names = await Promise.all([0, 1].map(() => rotating.connection(async (c) => {
       const { rows } = await c.query("SELECT current_setting('application_name') AS name")
-      await sleep(0.1)
+      await sleep(100)
       return [rows[0]!.name, c.autocommit]
     })))
     expect(names.map((n) => n[0]).sort()).toEqual(['app-1', 'app-2'])
@@ -538,7 +539,7 @@ describe('maintenance', () => {
 
   /** The server URL through a function that makes every connect take `seconds` longer. */
   const slowConnect = (seconds: number) => async () => {
-    await sleep(seconds)
+    await sleep(seconds * 1000)
     return databaseUrl()
   }
 
@@ -566,7 +567,7 @@ describe('maintenance', () => {
     const started = performance.now()
     const done = await Promise.all(
       Array.from({ length: 8 }, async () => {
-        await pool.connection(() => sleep(0.25))
+        await pool.connection(() => sleep(250))
         return (performance.now() - started) / 1000
       }),
     )
@@ -585,7 +586,7 @@ describe('maintenance', () => {
     expect(pool.getStats().poolSize).toBe(4)
     // One connection per idle window goes, down to minSize.
     await eventually(() => pool.getStats().poolSize === 2, 5)
-    await sleep(0.5)
+    await sleep(500) // and stays there
     expect(pool.getStats().poolSize).toBe(2)
   })
 
@@ -594,13 +595,13 @@ describe('maintenance', () => {
     await pool.wait()
     const first = await pidOf(pool)
     expect(await pidOf(pool)).toBe(first) // young: reused
-    await sleep(0.6)
+    await sleep(600)
     // Expired while idle: replaced at hand-out (psycopg would hand it out once more).
     const second = await pidOf(pool)
     expect(second).not.toBe(first)
     // Expired while checked out: replaced when it comes back.
     const conn = await pool.getconn()
-    await sleep(0.6)
+    await sleep(600)
     await pool.putconn(conn)
     expect(await pidOf(pool)).not.toBe(conn.backendPid)
   })
@@ -610,8 +611,9 @@ describe('maintenance', () => {
     const pool = makePool({ minSize: 4, logger: log.logger })
     await pool.wait()
     const pids = await Promise.all(Array.from({ length: 4 }, () => pidOf(pool, 0.1)))
-    await (await admin()).query('SELECT pg_terminate_backend($1)', [pids[0]])
-    await sleep(0.1)
+    const killer = await admin()
+    await killer.query('SELECT pg_terminate_backend($1)', [pids[0]])
+    await untilBackendGone(killer, pids[0]!)
     await pool.check()
     await settledLog(log, 1)
     expect(log.warnings()).toEqual([expect.stringContaining('discarding broken connection')])
@@ -657,7 +659,7 @@ describe('stats', () => {
     await pool.wait()
     pool.popStats()
     const outcomes = await Promise.all(
-      Array.from({ length: 7 }, () => pool.connection(() => sleep(0.2)).then(() => 'ok', (e: unknown) => e)),
+      Array.from({ length: 7 }, () => pool.connection(() => sleep(200)).then(() => 'ok', (e: unknown) => e)),
     )
     expect(outcomes.filter((o) => o instanceof PoolTimeout)).toHaveLength(1)
     const stats = pool.getStats()
@@ -679,7 +681,7 @@ describe('stats', () => {
     await pool.wait()
     expect(pool.getStats()).toMatchObject({ poolSize: 2, poolAvailable: 2, requestsWaiting: 0 })
     const busy = Array.from({ length: 7 }, () => pidOf(pool, 0.4))
-    await sleep(0.2)
+    await eventually(() => pool.getStats().requestsWaiting >= 3)
     const stats = pool.getStats()
     expect(stats.poolSize).toBeGreaterThanOrEqual(3)
     expect(stats.poolAvailable).toBe(0)

@@ -7,7 +7,7 @@ import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 
 import { AsyncConnectionPool } from '../dist/index.js'
-import { databaseUrl } from './helpers'
+import { databaseUrl, eventually, settleWithin } from './helpers'
 
 const fixture = path.join(__dirname, 'fixtures', 'hot-path.mjs')
 const pools: AsyncConnectionPool[] = []
@@ -40,11 +40,13 @@ describe('hot-path Promises', () => {
     await pool.wait()
     const first = await pool.getconn()
     const queued = pool.getconn(5)
-    let handed = false
-    void queued.then(() => (handed = true))
+    await eventually(() => pool.getStats().requestsWaiting === 1)
     await pool.putconn(first)
+    // Handed over by putconn itself: by the time it resolves the waiter has left the queue, and
+    // the connection went to it, never to the idle deque (where a later pass would find it).
+    expect(pool.getStats()).toMatchObject({ requestsWaiting: 0, poolAvailable: 0, poolSize: 1 })
+    expect(await settleWithin(queued, 1), 'the queued getconn settles at once').not.toBe('pending')
     const second = await queued
-    expect(handed).toBe(true)
     expect(second.backendPid).toBe(first.backendPid)
     expect((await second.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }])
     await pool.putconn(second)

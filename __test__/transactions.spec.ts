@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 
 import { ProgrammingError } from '../dist/index.js'
-import { caught, openAsync, openSync, sleep } from './open'
+import { untilRunning } from './helpers'
+import { caught, openAsync, openSync } from './open'
 
 describe('AsyncConnection.transaction', () => {
   it('commits when the function resolves and returns its value', async () => {
@@ -193,8 +194,9 @@ describe('transactionStatus', () => {
 
   it("is 'active' while a statement runs", async () => {
     const conn = await openAsync()
+    const watcher = await openAsync({ autocommit: true })
     const running = conn.query('SELECT pg_sleep(0.5)')
-    await sleep(150) // the engine takes the request on its own thread
+    await untilRunning(watcher, conn.backendPid)
     expect(conn.transactionStatus).toBe('active')
     await running
     expect(conn.transactionStatus).toBe('intrans')
