@@ -1,5 +1,5 @@
 //! Opening a session: which hosts to try and in what order (libpq's rules for several hosts,
-//! `connect_timeout` per host, `target_session_attrs`), the socket and its encryption
+//! `load_balance_hosts`, `connect_timeout` per host, `target_session_attrs`), the socket and its encryption
 //! (`sslmode`), the startup message, authentication (`auth.rs`) and the server's greeting.
 
 use std::collections::HashMap;
@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
 
 use crate::auth::{authenticate, protocol_error, server_refusal, AuthError};
-use crate::conninfo::{ConnInfo, SslMode, Target, TargetSessionAttrs, TcpSettings};
+use crate::conninfo::{ConnInfo, LoadBalanceHosts, SslMode, Target, TargetSessionAttrs, TcpSettings};
 use crate::error::{ConnectFailure, Error, Result};
 use crate::session_attrs;
 use crate::stream::Stream;
@@ -37,12 +37,14 @@ pub struct Opened {
 pub async fn connect(info: &ConnInfo, tls_material: Option<&TlsMaterial>) -> Result<Opened> {
     let tls = Tls::new(info, tls_material)?;
     let mut failures = Vec::new();
+    let order = host_order(info);
+    let limit = host_time_limit(info);
     for &wanted in passes(info.target_session_attrs) {
-        for target in &info.targets {
+        for &index in &order {
             // libpq's default host is looked up on the filesystem now, not when parsing.
-            let target = target.resolved();
+            let target = info.targets[index].resolved();
             let attempt = open_fitting(info, tls.as_ref(), &target, wanted);
-            match within(info.connect_timeout, attempt).await {
+            match within(limit, attempt).await {
                 Ok(session) => return Ok(session),
                 Err(Error::Config(message)) => return Err(Error::Config(message)),
                 Err(e) => failures.push((target, e)),
@@ -87,8 +89,39 @@ fn passes(attrs: TargetSessionAttrs) -> &'static [TargetSessionAttrs] {
     }
 }
 
-/// `connect_timeout` bounds each host's whole attempt, as in libpq.
-async fn within(limit: Option<Duration>, attempt: impl std::future::Future<Output = Result<Opened>>) -> Result<Opened> {
+/// How long one host may take when the conninfo lists several and sets no `connect_timeout`
+/// (libpq waits forever): a host that accepts TCP and never answers must not stop the others
+/// from being tried. Long enough for a loaded server's startup and authentication.
+pub const SEVERAL_HOSTS_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Each host's bound: `connect_timeout` when set; otherwise `SEVERAL_HOSTS_TIMEOUT` when there
+/// are other hosts to try, none for a single host (as libpq; a pool bounds the whole attempt).
+fn host_time_limit(info: &ConnInfo) -> Option<Duration> {
+    info.connect_timeout
+        .or_else(|| (info.targets.len() > 1).then_some(SEVERAL_HOSTS_TIMEOUT))
+}
+
+/// The order the targets are tried in: as listed, or shuffled anew each time with
+/// `load_balance_hosts=random` (prefer-standby's two passes keep one order, as in libpq).
+fn host_order(info: &ConnInfo) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..info.targets.len()).collect();
+    if info.load_balance_hosts == LoadBalanceHosts::Random {
+        // Fisher-Yates; the std hasher's random keys are all the randomness spreading needs.
+        use std::hash::{BuildHasher, RandomState};
+        let random = RandomState::new();
+        for i in (1..order.len()).rev() {
+            let j = (random.hash_one(i) % (i as u64 + 1)) as usize;
+            order.swap(i, j);
+        }
+    }
+    order
+}
+
+/// An attempt bounded by `limit`, failing as libpq's `connect_timeout` does.
+pub(crate) async fn within<T>(
+    limit: Option<Duration>,
+    attempt: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
     match limit {
         Some(limit) => tokio::time::timeout(limit, attempt).await.unwrap_or_else(|_| {
             Err(Error::connect(ConnectFailure::timed_out(format!(
@@ -291,4 +324,43 @@ pub async fn send_cancel(target: &Target, pid: i32, secret_key: i32) -> Result<(
     // The server answers by closing the socket; wait for that so the request has landed.
     let _ = wire.read().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(text: &str) -> ConnInfo {
+        ConnInfo::parse_with_env(text, |_| None).unwrap()
+    }
+
+    #[test]
+    fn hosts_in_order_unless_load_balanced() {
+        assert_eq!(host_order(&info("host=a,b,c,d")), vec![0, 1, 2, 3]);
+        let balanced = info("host=a,b,c,d load_balance_hosts=random");
+        let mut firsts = [0usize; 4];
+        for _ in 0..400 {
+            let order = host_order(&balanced);
+            let mut sorted = order.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, vec![0, 1, 2, 3], "a permutation");
+            firsts[order[0]] += 1;
+        }
+        // Each host leads about a quarter of the time; a fixed order would put all 400 on one.
+        assert!(firsts.iter().all(|&n| n > 50), "{firsts:?}");
+    }
+
+    #[test]
+    fn a_bound_per_host_when_there_are_others_to_try() {
+        assert_eq!(host_time_limit(&info("host=a")), None);
+        assert_eq!(host_time_limit(&info("host=a,b")), Some(SEVERAL_HOSTS_TIMEOUT));
+        assert_eq!(
+            host_time_limit(&info("host=a,b connect_timeout=3")),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            host_time_limit(&info("host=a connect_timeout=3")),
+            Some(Duration::from_secs(3))
+        );
+    }
 }

@@ -6,10 +6,10 @@ mod keywords;
 mod raw;
 mod target;
 mod tcp;
-mod uri;
-mod validate;
 #[cfg(test)]
 mod tests;
+mod uri;
+mod validate;
 
 use std::time::Duration;
 
@@ -71,6 +71,15 @@ pub enum TargetSessionAttrs {
     PreferStandby,
 }
 
+/// libpq 16's `load_balance_hosts`: the order several hosts are tried in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadBalanceHosts {
+    /// As listed.
+    Disable,
+    /// Shuffled anew for every connection, spreading a pool's connections over the hosts.
+    Random,
+}
+
 /// Where the TLS files are. `None`: libpq's default file under `~/.postgresql/`, if it exists.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SslFiles {
@@ -97,6 +106,7 @@ pub struct ConnInfo {
     pub sslsni: bool,
     pub channel_binding: ChannelBinding,
     pub target_session_attrs: TargetSessionAttrs,
+    pub load_balance_hosts: LoadBalanceHosts,
     /// libpq's `keepalives*` and `tcp_user_timeout`: how a TCP socket finds out its peer went silent.
     pub tcp: TcpSettings,
 }
@@ -116,6 +126,7 @@ impl std::fmt::Debug for ConnInfo {
             .field("sslsni", &self.sslsni)
             .field("channel_binding", &self.channel_binding)
             .field("target_session_attrs", &self.target_session_attrs)
+            .field("load_balance_hosts", &self.load_balance_hosts)
             .field("tcp", &self.tcp)
             .finish()
     }

@@ -23,6 +23,7 @@ pub(super) struct RawParams {
     pub(super) sslsni: Option<String>,
     pub(super) channel_binding: Option<String>,
     pub(super) target_session_attrs: Option<String>,
+    pub(super) load_balance_hosts: Option<String>,
     pub(super) keepalives: Option<String>,
     pub(super) keepalives_idle: Option<String>,
     pub(super) keepalives_interval: Option<String>,
@@ -51,6 +52,7 @@ impl RawParams {
             "sslsni" => &mut self.sslsni,
             "channel_binding" => &mut self.channel_binding,
             "target_session_attrs" => &mut self.target_session_attrs,
+            "load_balance_hosts" => &mut self.load_balance_hosts,
             "keepalives" => &mut self.keepalives,
             "keepalives_idle" => &mut self.keepalives_idle,
             "keepalives_interval" => &mut self.keepalives_interval,
@@ -73,7 +75,7 @@ impl RawParams {
 
     /// libpq's environment variables, for the keys the string leaves unset or empty.
     pub(super) fn fill_from_env(&mut self, env: &impl Fn(&str) -> Option<String>) {
-        let pairs: [(&mut Option<String>, &str); 16] = [
+        let pairs: [(&mut Option<String>, &str); 17] = [
             (&mut self.host, "PGHOST"),
             (&mut self.hostaddr, "PGHOSTADDR"),
             (&mut self.port, "PGPORT"),
@@ -90,6 +92,7 @@ impl RawParams {
             (&mut self.sslsni, "PGSSLSNI"),
             (&mut self.channel_binding, "PGCHANNELBINDING"),
             (&mut self.target_session_attrs, "PGTARGETSESSIONATTRS"),
+            (&mut self.load_balance_hosts, "PGLOADBALANCEHOSTS"),
         ];
         for (slot, name) in pairs {
             if slot.as_deref().is_none_or(str::is_empty) {

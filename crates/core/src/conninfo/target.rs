@@ -92,7 +92,12 @@ pub(super) fn targets(raw: &RawParams) -> Result<Vec<Target>> {
         Some(list) => list.split(',').map(parse_port).collect::<Result<Vec<_>>>()?,
     };
     let addresses = list(&raw.hostaddr)
-        .map(|entries| entries.iter().map(|entry| parse_address(entry)).collect::<Result<Vec<_>>>())
+        .map(|entries| {
+            entries
+                .iter()
+                .map(|entry| parse_address(entry))
+                .collect::<Result<Vec<_>>>()
+        })
         .transpose()?;
     let hosts = list(&raw.host);
     let count = match (&hosts, &addresses) {

@@ -13,8 +13,7 @@ fn parse(text: &str) -> Result<ConnInfo> {
 
 #[test]
 fn url_with_everything() {
-    let info =
-        parse("postgresql://bob:s%40cret@db.example:6543/shop?application_name=web&connect_timeout=5").unwrap();
+    let info = parse("postgresql://bob:s%40cret@db.example:6543/shop?application_name=web&connect_timeout=5").unwrap();
     assert_eq!(
         info.targets,
         vec![Target {
@@ -198,12 +197,33 @@ fn bad_values_name_key_and_value() {
         ),
         ("channel_binding=yes", "invalid channel_binding value: \"yes\""),
         ("sslsni=true", "invalid sslsni value: \"true\""),
+        (
+            "load_balance_hosts=roundrobin",
+            "invalid load_balance_hosts value: \"roundrobin\" (expected one of: disable, random)",
+        ),
     ];
     for (text, start) in cases {
         let err = parse(text).unwrap_err();
         assert!(matches!(err, Error::Config(_)));
         assert!(err.to_string().starts_with(start), "{err}");
     }
+}
+
+#[test]
+fn load_balance_hosts_from_string_and_environment() {
+    assert_eq!(parse("host=a,b").unwrap().load_balance_hosts, LoadBalanceHosts::Disable);
+    let url = parse("postgres://a,b/db?load_balance_hosts=random").unwrap();
+    assert_eq!(url.load_balance_hosts, LoadBalanceHosts::Random);
+    let env = ConnInfo::parse_with_env("host=a,b", |name| {
+        (name == "PGLOADBALANCEHOSTS").then(|| "random".to_string())
+    })
+    .unwrap();
+    assert_eq!(env.load_balance_hosts, LoadBalanceHosts::Random);
+    let string_wins = ConnInfo::parse_with_env("host=a,b load_balance_hosts=disable", |name| {
+        (name == "PGLOADBALANCEHOSTS").then(|| "random".to_string())
+    })
+    .unwrap();
+    assert_eq!(string_wins.load_balance_hosts, LoadBalanceHosts::Disable);
 }
 
 #[test]
@@ -327,10 +347,9 @@ fn no_error_ever_shows_the_password() {
 
 #[test]
 fn keepalive_keys_are_read_as_libpq_reads_them() {
-    let info = parse(
-        "host=h keepalives=1 keepalives_idle=7 keepalives_interval=2 keepalives_count=4 tcp_user_timeout=1500",
-    )
-    .unwrap();
+    let info =
+        parse("host=h keepalives=1 keepalives_idle=7 keepalives_interval=2 keepalives_count=4 tcp_user_timeout=1500")
+            .unwrap();
     assert_eq!(
         info.tcp,
         TcpSettings {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::keywords::quotable_value;
 use super::raw::RawParams;
 use super::target::targets;
-use super::{ChannelBinding, ConnInfo, SslFiles, SslMode, TargetSessionAttrs};
+use super::{ChannelBinding, ConnInfo, LoadBalanceHosts, SslFiles, SslMode, TargetSessionAttrs};
 use crate::error::{Error, Result};
 
 impl RawParams {
@@ -73,6 +73,15 @@ impl RawParams {
             TargetSessionAttrs::Any,
             TARGET_SESSION_ATTRS,
         )?;
+        let load_balance_hosts = choose(
+            "load_balance_hosts",
+            self.load_balance_hosts.as_deref(),
+            LoadBalanceHosts::Disable,
+            &[
+                ("disable", LoadBalanceHosts::Disable),
+                ("random", LoadBalanceHosts::Random),
+            ],
+        )?;
         Ok(ConnInfo {
             targets,
             dbname: self.dbname.filter(|d| !d.is_empty()).unwrap_or_else(|| user.clone()),
@@ -93,6 +102,7 @@ impl RawParams {
             sslsni,
             channel_binding,
             target_session_attrs,
+            load_balance_hosts,
             tcp,
         })
     }

@@ -11,7 +11,8 @@ use crate::connection::{ConnectOptions, Connection, IdleSocket, TransactionStatu
 use crate::conninfo::ConnInfo;
 use crate::error::Result;
 
-/// How long a pool waits for a connection attempt when the conninfo sets no `connect_timeout`.
+/// How long a pool waits for a connection attempt (every host of it) when the conninfo sets no
+/// `connect_timeout`.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub trait PoolConnection: Send + Sync + Sized + 'static {
@@ -52,10 +53,10 @@ impl PoolConnection for Connection {
     async fn connect((mut info, options): Self::Params) -> Result<Arc<Connection>> {
         // libpq would wait forever on a server that accepts and says nothing; a pool worker
         // (and with it the pool's growth) must not.
-        info.connect_timeout.get_or_insert(DEFAULT_CONNECT_TIMEOUT);
+        let limit = info.connect_timeout.is_none().then_some(DEFAULT_CONNECT_TIMEOUT);
         // Nor on a server gone silent: keepalive and user timeout find one within about a minute.
         info.tcp.fill_pool_defaults();
-        Connection::connect(&info, options).await
+        crate::connect::within(limit, Connection::connect(&info, options)).await
     }
 
     fn transaction_status(&self) -> TransactionStatus {
