@@ -20,6 +20,7 @@ import {
 import { withSignal } from './signal'
 import { asyncLeasedRows, streamRequest, type PoolStreamOptions } from './stream'
 import { copyToArgument, type CopySource } from './copy'
+import type { AsyncPipeline } from './pipeline'
 import { checkoutChannel, queryChannel } from './tracing'
 
 const ABORTED_WAITING = 'the request for a connection was aborted'
@@ -171,6 +172,11 @@ export class AsyncConnectionPool extends BasePool {
       (conn, completed) => this.finishUse(conn, completed),
       (conn) => conn.copyTo(sql),
     )
+  }
+
+  /** `pipeline()` on a connection of the pool, held for the pipeline only (committed, or rolled back when it fails). */
+  pipeline<T>(fn: (p: AsyncPipeline) => T | Promise<T>, options?: CallOptions): Promise<T> {
+    return this.connection((conn) => conn.pipeline(fn), options)
   }
 
   /** @internal The engine's pool, for `pgtide/pg`'s queries in pg's terms (text results, simple protocol). */

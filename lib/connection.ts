@@ -18,6 +18,7 @@ import {
   type CopyChunk,
   type CopySource,
 } from './copy'
+import { asyncPipeline, syncPipeline, type AsyncPipeline, type SyncPipeline } from './pipeline'
 import { connectionOptionsFrom, type ConnectionOptions, type NormalisedConnectionOptions } from './options'
 import { connectChannel, queryChannel, serverOf, serverOfConnection, type QueryMessage } from './tracing'
 
@@ -268,6 +269,16 @@ export class AsyncConnection extends BaseConnection {
     return copyToAsync(this.native, copyToArgument(sql))
   }
 
+  /**
+   * Pipeline mode: the statements `fn` queues with `p.query()` go to the server without
+   * waiting for each answer, and their Promises resolve in order. An error aborts the
+   * statements after it up to the next `p.sync()` (or the end); resolves to `fn`'s value, or
+   * rejects with the first statement error. The connection runs nothing else meanwhile.
+   */
+  pipeline<T>(fn: (p: AsyncPipeline) => T | Promise<T>): Promise<T> {
+    return asyncPipeline(this.native, (result) => toQueryResult(result, this.decoder), fn)
+  }
+
   /** Runs a script of one or more statements, with no parameters and no rows. */
   async exec(sql: string): Promise<void> {
     await nativeAsync(this.native.exec(checkSql(sql)))
@@ -372,6 +383,15 @@ export class Connection extends BaseConnection {
   /** The data of a `COPY ... TO STDOUT` as Buffers, read as the loop takes them (the thread blocks during a read). */
   copyTo(sql: string): IterableIterator<Buffer> {
     return copyToSync(this.native, copyToArgument(sql))
+  }
+
+  /**
+   * Pipeline mode: the statements `fn` queues with `p.query()` are sent in one go when a
+   * result is first looked at (`.result`) or at the end; an error aborts the statements after
+   * it up to the next `p.sync()`. Returns `fn`'s value, or throws the first statement error.
+   */
+  pipeline<T>(fn: (p: SyncPipeline) => T): T {
+    return syncPipeline(this.native, (result) => toQueryResult(result, this.decoder), fn)
   }
 
   /** Runs a script of one or more statements, with no parameters and no rows. */

@@ -18,6 +18,7 @@ import {
 import { abortError } from './signal'
 import { streamRequest, syncLeasedRows, type PoolStreamOptions } from './stream'
 import { copyToArgument, type CopyChunk } from './copy'
+import type { SyncPipeline } from './pipeline'
 import { checkoutChannel, queryChannel } from './tracing'
 
 /**
@@ -141,6 +142,11 @@ export class ConnectionPool extends BasePool {
       (conn, completed) => this.finishUse(conn, completed),
       (conn) => conn.copyTo(sql),
     )
+  }
+
+  /** `pipeline()` on a connection of the pool, held for the pipeline only (committed, or rolled back when it fails). */
+  pipeline<T>(fn: (p: SyncPipeline) => T, options?: CallOptions): T {
+    return this.connection((conn) => conn.pipeline(fn), options)
   }
 
   /**

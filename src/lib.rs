@@ -12,6 +12,7 @@ mod facts;
 mod js_thread;
 mod notifications;
 mod observability;
+mod pipeline;
 mod pool;
 mod promise;
 mod result;

@@ -9,12 +9,14 @@
 //! `CHUNK` bytes ending with Flush, and reads the chunk's answers before the next chunk, so
 //! neither side can block the other on a full socket.
 //!
-//! A statement already in the statement cache runs as its named statement (results in
-//! pgtide's formats); any other is parsed unnamed in the pipeline itself, its parameters typed
-//! by the server from the statement's text and sent as text, and its results come as text.
+//! Every statement runs as a prepared statement of the statement cache, as `query` runs it. One
+//! the cache does not hold yet is prepared inside the pipeline (Parse/Describe/Flush, no Sync),
+//! which costs a round trip per distinct new statement: its parameter types are needed to
+//! encode its parameters.
 
 use std::sync::Arc;
 
+use fallible_iterator::FallibleIterator;
 use postgres_protocol::message::backend::Message;
 use postgres_protocol::message::frontend;
 
@@ -23,8 +25,8 @@ use super::hold::OwnedHold;
 use super::query::{check_query, copy_field, described_fields, is_stale_statement, queue_bind};
 use super::{Connection, Session};
 use crate::error::{Error, Result};
-use crate::params::{self, Param, FORMAT_TEXT};
-use crate::result::{Field, QueryResult, ResultFormats};
+use crate::params::{self, Param};
+use crate::result::{result_format, Field, QueryResult, ResultFormats};
 use crate::server_message::db_fields;
 use crate::statement_cache::{drops_all_statements, Prepared};
 
@@ -52,7 +54,7 @@ pub struct Pipeline {
 enum Sent {
     Statement {
         sql: String,
-        fields: Option<Arc<[Field]>>,
+        fields: Arc<[Field]>,
     },
     /// Refused before anything was written for it.
     Refused(Error),
@@ -131,105 +133,159 @@ async fn run_steps(
     aborted: &mut bool,
     outcomes: &mut Vec<Result<QueryResult>>,
 ) -> Result<()> {
-    let mut steps = steps.iter().peekable();
-    while steps.peek().is_some() {
-        queue_closes(session);
-        let mut sent = Vec::new();
-        while session.wire.out.len() < CHUNK {
-            let Some(step) = steps.next() else { break };
-            let mark = session.wire.out.len();
-            // A statement that cannot be written fails alone: the server never hears of it.
-            sent.push(queue_step(session, step).unwrap_or_else(|e| {
-                session.wire.out.truncate(mark);
-                Sent::Refused(e)
-            }));
-        }
-        frontend::flush(&mut session.wire.out);
-        session.wire.flush().await?;
-        for step in sent {
-            match step {
-                Sent::Sync => {
-                    conn.read_until_ready(session, Mode::Extended, |_| Ok(())).await?;
-                    *aborted = false;
+    let mut sent = Vec::new();
+    for step in steps {
+        let statement = match step {
+            PipelineStep::Sync => None,
+            PipelineStep::Query { sql, params } => {
+                if let Err(e) = check_query(sql, params) {
+                    sent.push(Sent::Refused(e));
+                    continue;
                 }
-                Sent::Refused(e) => outcomes.push(Err(e)),
-                Sent::Statement { .. } if *aborted => outcomes.push(Err(aborted_error())),
-                Sent::Statement { sql, fields } => {
-                    let outcome = read_statement(conn, session, fields).await?;
-                    if let Err(Error::Database(db)) = &outcome {
-                        *aborted = true;
-                        if is_stale_statement(db) {
-                            session.statements.remove(&sql);
+                match session.statements.get(sql) {
+                    Some(statement) => Some(statement),
+                    None => {
+                        // Its parameter types and columns are needed to bind it: what was
+                        // written so far is answered first, then the statement is prepared
+                        // in the pipeline (a failure there aborts the rest as any error).
+                        send_and_read(conn, session, &mut sent, aborted, outcomes).await?;
+                        if *aborted {
+                            outcomes.push(Err(aborted_error()));
+                            continue;
+                        }
+                        match prepare_in_pipeline(conn, session, sql).await? {
+                            Ok(statement) => Some(statement),
+                            Err(e) => {
+                                *aborted = true;
+                                outcomes.push(Err(e));
+                                continue;
+                            }
                         }
                     }
-                    outcomes.push(outcome);
                 }
+            }
+        };
+        let mark = session.wire.out.len();
+        // A statement that cannot be written fails alone: the server never hears of it.
+        sent.push(queue_step(session, step, statement).unwrap_or_else(|e| {
+            session.wire.out.truncate(mark);
+            Sent::Refused(e)
+        }));
+        if session.wire.out.len() >= CHUNK {
+            send_and_read(conn, session, &mut sent, aborted, outcomes).await?;
+        }
+    }
+    send_and_read(conn, session, &mut sent, aborted, outcomes).await
+}
+
+/// Writes what is queued (with a Flush, so the server answers it now) and reads the answers.
+async fn send_and_read(
+    conn: &Connection,
+    session: &mut Session,
+    sent: &mut Vec<Sent>,
+    aborted: &mut bool,
+    outcomes: &mut Vec<Result<QueryResult>>,
+) -> Result<()> {
+    if sent.is_empty() {
+        return Ok(());
+    }
+    frontend::flush(&mut session.wire.out);
+    session.wire.flush().await?;
+    for step in sent.drain(..) {
+        match step {
+            Sent::Sync => {
+                conn.read_until_ready(session, Mode::Extended, |_| Ok(())).await?;
+                *aborted = false;
+            }
+            Sent::Refused(e) => outcomes.push(Err(e)),
+            Sent::Statement { .. } if *aborted => outcomes.push(Err(aborted_error())),
+            Sent::Statement { sql, fields } => {
+                let outcome = read_statement(conn, session, fields).await?;
+                if let Err(Error::Database(db)) = &outcome {
+                    *aborted = true;
+                    if is_stale_statement(db) {
+                        session.statements.remove(&sql);
+                    }
+                }
+                outcomes.push(outcome);
             }
         }
     }
     Ok(())
 }
 
-/// Queues one step's messages. A query already in the cache binds its named statement; any
-/// other is parsed unnamed, with its parameters' types left to the server.
-fn queue_step(session: &mut Session, step: &PipelineStep<'_>) -> Result<Sent> {
-    let (sql, params) = match step {
-        PipelineStep::Sync => {
-            frontend::sync(&mut session.wire.out);
-            return Ok(Sent::Sync);
-        }
-        PipelineStep::Query { sql, params } => (*sql, params),
-    };
-    check_query(sql, params)?;
-    if let Some(statement) = session.statements.get(sql) {
-        if let Ok(encoded) = params::encode(params, &statement.param_types) {
-            let fields = statement.fields_in(ResultFormats::Preferred).clone();
-            queue_bind(&mut session.wire.out, "", &statement, &encoded, &fields)?;
-            frontend::execute("", 0, &mut session.wire.out).map_err(encode_error)?;
-            return Ok(Sent::Statement {
-                sql: sql.to_string(),
-                fields: Some(fields),
-            });
-        }
-        // The server, given the text, reports what is wrong with the parameters.
-    }
-    let unknown = vec![0; params.len()];
-    let encoded = match params::encode(params, &unknown) {
-        Ok(encoded) => encoded,
-        Err(e) => return Ok(Sent::Refused(e)),
-    };
+/// Parse/Describe/Flush of `sql` inside the pipeline, with no Sync: an error is the
+/// statement's, and the server then skips the rest up to the next Sync, as for any error.
+async fn prepare_in_pipeline(conn: &Connection, session: &mut Session, sql: &str) -> Result<Result<Arc<Prepared>>> {
+    queue_closes(session);
+    let name = session.statements.name_for_new();
     let out = &mut session.wire.out;
-    frontend::parse("", sql, std::iter::empty(), out).map_err(encode_error)?;
-    let unnamed = Prepared::new(String::new(), unknown, Arc::from(Vec::new()));
-    // No result formats: every column text (its types are not known yet).
-    queue_bind(out, "", &unnamed, &encoded, &[])?;
-    frontend::describe(b'P', "", out).map_err(encode_error)?;
-    frontend::execute("", 0, out).map_err(encode_error)?;
+    frontend::parse(&name, sql, std::iter::empty(), out).map_err(encode_error)?;
+    frontend::describe(b'S', &name, out).map_err(encode_error)?;
+    frontend::flush(out);
+    session.wire.flush().await?;
+    let mut param_types = Vec::new();
+    loop {
+        let message = session.wire.read().await.inspect_err(|_| conn.mark_broken())?;
+        match message {
+            Message::ParseComplete => {}
+            Message::ParameterDescription(body) => param_types = body.parameters().collect().map_err(protocol)?,
+            Message::RowDescription(_) | Message::NoData => {
+                let fields = match message {
+                    Message::RowDescription(body) => described_fields(&body, |f| result_format(f.type_oid()))?,
+                    _ => Vec::new(),
+                };
+                let statement = Arc::new(Prepared::new(name, param_types, fields.into()));
+                session.statements.insert(sql, statement.clone());
+                return Ok(Ok(statement));
+            }
+            Message::ErrorResponse(body) => {
+                let db = db_fields(body.fields());
+                if is_fatal(&db) {
+                    conn.mark_broken();
+                    return Err(Error::Database(Box::new(db)));
+                }
+                return Ok(Err(Error::Database(Box::new(db))));
+            }
+            message @ (Message::NoticeResponse(_) | Message::NotificationResponse(_) | Message::ParameterStatus(_)) => {
+                conn.hand_over(message)
+            }
+            _ => {
+                conn.mark_broken();
+                return Err(Error::operational("unexpected message from the server in a pipeline"));
+            }
+        }
+    }
+}
+
+/// Queues one step's messages: a Sync, or a Bind/Execute of the statement prepared for it.
+fn queue_step(session: &mut Session, step: &PipelineStep<'_>, statement: Option<Arc<Prepared>>) -> Result<Sent> {
+    let (PipelineStep::Query { sql, params }, Some(statement)) = (step, statement) else {
+        frontend::sync(&mut session.wire.out);
+        return Ok(Sent::Sync);
+    };
+    let encoded = params::encode(params, &statement.param_types)?;
+    let fields = statement.fields_in(ResultFormats::Preferred).clone();
+    queue_bind(&mut session.wire.out, "", &statement, &encoded, &fields)?;
+    frontend::execute("", 0, &mut session.wire.out).map_err(encode_error)?;
     Ok(Sent::Statement {
         sql: sql.to_string(),
-        fields: None,
+        fields,
     })
 }
 
 /// Reads one statement's answer: its rows, or its error. The outer error is a lost connection.
-async fn read_statement(
-    conn: &Connection,
-    session: &mut Session,
-    fields: Option<Arc<[Field]>>,
-) -> Result<Result<QueryResult>> {
+async fn read_statement(conn: &Connection, session: &mut Session, fields: Arc<[Field]>) -> Result<Result<QueryResult>> {
     let mut result = QueryResult {
         tag: String::new(),
-        fields: fields.unwrap_or_else(|| Arc::from(Vec::new())),
+        fields,
         rows: Vec::new(),
         row_count: 0,
     };
     loop {
         let message = session.wire.read().await.inspect_err(|_| conn.mark_broken())?;
         match message {
-            Message::ParseComplete | Message::BindComplete | Message::NoData | Message::CopyDone => {}
-            Message::RowDescription(body) => {
-                result.fields = described_fields(&body, |_| FORMAT_TEXT)?.into();
-            }
+            Message::BindComplete | Message::CopyDone => {}
             Message::DataRow(body) => {
                 result.rows.extend_from_slice(body.buffer());
                 result.row_count += 1;
