@@ -1,9 +1,12 @@
 // Read pools on hot standbys: target_session_attrs=standby and prefer-standby route where they
 // should, fail clearly or fall back when the standbys go away, and come back to them (prefer-
-// standby after drain()). Real servers: a throwaway primary and its streaming standbys.
+// standby after drain()); load_balance_hosts=random spreads a pool over two standbys; a host
+// that accepts TCP and never answers delays a several-hosts connect by a bounded time. Real
+// servers: a throwaway primary and its streaming standbys.
+import net from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 
-import { AsyncConnectionPool, PoolTimeout } from '../dist/index.js'
+import { AsyncConnection, AsyncConnectionPool, PoolTimeout } from '../dist/index.js'
 import { eventually } from './helpers'
 import { hostsConninfo, replicated, sessionsOn } from './replication'
 
@@ -71,5 +74,63 @@ describe('read pools on a standby', () => {
     await eventually(async () => (await sessionsOn(standby!, app)) >= 4, 30)
     await eventually(async () => (await sessionsOn(servers.primary, app)) === 0, 30)
     expect(await inRecovery(pool)).toBe(true)
+  })
+})
+
+describe('load_balance_hosts over two standbys', () => {
+  it('random spreads a pool over both, disable keeps the order; one gone, the other takes all; both again after drain()', { timeout: 120_000 }, async () => {
+    const servers = await replicated(2)
+    cleanups.push(() => servers.stop())
+    const [first, second] = servers.standbys as [typeof servers.primary, typeof servers.primary]
+    const SIZE = 20
+
+    const ordered = appName()
+    const inOrder = readPool(hostsConninfo([first, second], `application_name=${ordered} load_balance_hosts=disable`), SIZE)
+    await inOrder.wait(20)
+    expect([await sessionsOn(first, ordered), await sessionsOn(second, ordered)]).toEqual([SIZE, 0])
+    await inOrder.close()
+
+    const app = appName()
+    const pool = readPool(hostsConninfo([first, second], `application_name=${app} load_balance_hosts=random`), SIZE)
+    await pool.wait(20)
+    const spread = [await sessionsOn(first, app), await sessionsOn(second, app)]
+    process.stdout.write(`[read-pools] load_balance_hosts=random, ${SIZE} connections over two standbys: ${spread.join(' + ')}\n`)
+    expect(spread[0]! + spread[1]!).toBe(SIZE)
+    // Each host comes first half the time: both get some (all on one: 2 chances in a million).
+    expect(Math.min(...spread)).toBeGreaterThan(0)
+
+    await second.kill()
+    await pool.check() // finds the idle connections that were on it lost...
+    // ...and has them replaced on the standby that is left.
+    await eventually(async () => (await sessionsOn(first, app)) === SIZE, 30)
+    await second.restart()
+    await pool.drain()
+    await eventually(async () => (await sessionsOn(second, app)) > 0, 30)
+    await eventually(async () => (await sessionsOn(first, app)) + (await sessionsOn(second, app)) === SIZE, 30)
+  })
+})
+
+describe('a host that accepts TCP and never answers', () => {
+  it('costs a several-hosts connect 10 s without connect_timeout, then the next host is tried', { timeout: 60_000 }, async () => {
+    const silent = net.createServer(() => {}) // accepts, reads nothing, says nothing
+    const sockets = new Set<net.Socket>()
+    silent.on('connection', (socket) => sockets.add(socket))
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    cleanups.push(() => {
+      for (const socket of sockets) socket.destroy()
+      return new Promise((resolve) => silent.close(resolve))
+    })
+    const servers = await replicated(0)
+    cleanups.push(() => servers.stop())
+    const { port } = silent.address() as net.AddressInfo
+    const started = performance.now()
+    const conn = await AsyncConnection.connect(
+      `host=127.0.0.1,${servers.primary.host} port=${port},${servers.primary.port} user=${servers.primary.user} dbname=postgres`,
+    )
+    const seconds = (performance.now() - started) / 1000
+    await conn.close()
+    process.stdout.write(`[read-pools] a silent first host delayed the connection by ${seconds.toFixed(1)} s\n`)
+    expect(seconds).toBeGreaterThan(9.5)
+    expect(seconds).toBeLessThan(15)
   })
 })
