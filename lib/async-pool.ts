@@ -21,6 +21,7 @@ import { withSignal } from './signal'
 import { asyncLeasedRows, streamRequest, type PoolStreamOptions } from './stream'
 import { copyToArgument, type CopySource } from './copy'
 import type { AsyncPipeline } from './pipeline'
+import { PoolListener, type ListenHandler, type Unlisten } from './listen'
 import { checkoutChannel, queryChannel } from './tracing'
 
 const ABORTED_WAITING = 'the request for a connection was aborted'
@@ -56,6 +57,7 @@ export class AsyncConnectionPool extends BasePool {
 
   /** Closes the pool: waiting clients get PoolClosed, checked-out connections close when returned. */
   async close(timeout = 5): Promise<void> {
+    await this.listener?.close()
     await nativeAsync(this.native.close(numberArgument(timeout, 'close() timeout')))
   }
 
@@ -177,6 +179,27 @@ export class AsyncConnectionPool extends BasePool {
   /** `pipeline()` on a connection of the pool, held for the pipeline only (committed, or rolled back when it fails). */
   pipeline<T>(fn: (p: AsyncPipeline) => T | Promise<T>, options?: CallOptions): Promise<T> {
     return this.connection((conn) => conn.pipeline(fn), options)
+  }
+
+  private listener: PoolListener | undefined
+
+  /**
+   * Calls `handler` with each notification on `channel`, received by one connection of the pool
+   * kept for all its channels. If that connection is lost, another LISTENs again and the
+   * handler gets a `reconnected` event (notifications may have been missed). Resolves once
+   * listening, to a function that stops it.
+   */
+  listen(channel: string, handler: ListenHandler): Promise<Unlisten> {
+    this.listener ??= new PoolListener(
+      () => this.getconn(),
+      (conn) => this.putconn(conn),
+    )
+    return this.listener.listen(channel, handler)
+  }
+
+  /** Stops `handler` on `channel` (every handler of it, without one); the last channel gives the connection back. */
+  async unlisten(channel: string, handler?: ListenHandler): Promise<void> {
+    await this.listener?.unlisten(channel, handler)
   }
 
   /** @internal The engine's pool, for `pgtide/pg`'s queries in pg's terms (text results, simple protocol). */

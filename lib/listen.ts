@@ -1,0 +1,182 @@
+// `pool.listen(channel, handler)`: one connection of the pool, checked out for as long as
+// someone listens, receives the notifications of every channel the pool listens on. When that
+// connection is lost, another is taken, every channel is LISTENed again, and each handler is
+// told with a `reconnected` event: notifications sent meanwhile may have been missed.
+// The listening connection runs in autocommit (a notification waits for the end of the
+// listener's own transaction), and goes back to the pool when the last channel is unlistened
+// or the pool closes.
+
+import type { AsyncConnection } from './connection'
+import type { Notification } from './notifications'
+import { callSafely } from './user-code'
+
+/** What a `pool.listen()` handler receives. */
+export type ListenEvent =
+  | ({ type: 'notification' } & Notification)
+  /** Listening again on a new connection: notifications sent while there was none may have been missed. */
+  | { type: 'reconnected'; channel: string }
+
+export type ListenHandler = (event: ListenEvent) => unknown
+
+/** Stops the handler it was returned for (the channel is UNLISTENed once it has no handler left). */
+export type Unlisten = () => Promise<void>
+
+/** Retry waits after a failed attempt to get a listening connection, in ms (doubling). */
+const FIRST_RETRY = 100
+const LAST_RETRY = 5000
+
+/** A channel name as an SQL identifier: exactly as given (`NOTIFY Chan` lowercases; `pg_notify('Chan', ...)` does not). */
+function identifier(channel: string): string {
+  return '"' + channel.replaceAll('"', '""') + '"'
+}
+
+function checkChannel(channel: unknown, method: string): string {
+  if (typeof channel !== 'string' || channel === '' || channel.includes('\0')) {
+    throw new TypeError(`${method}: the channel must be a non-empty string without NUL, not ${typeof channel === 'string' ? JSON.stringify(channel) : typeof channel}`)
+  }
+  return channel
+}
+
+/** @internal The listening side of an async pool. */
+export class PoolListener {
+  private readonly handlers = new Map<string, Set<ListenHandler>>()
+  /** The connection listening now, once its LISTENs are done. */
+  private current: Promise<AsyncConnection> | undefined
+  private stopping: (() => void) | undefined
+  private loop: Promise<void> | undefined
+  private closed = false
+
+  constructor(
+    private readonly getconn: () => Promise<AsyncConnection>,
+    private readonly putconn: (conn: AsyncConnection) => Promise<void>,
+  ) {}
+
+  async listen(channel: string, handler: ListenHandler): Promise<Unlisten> {
+    checkChannel(channel, 'listen()')
+    if (typeof handler !== 'function') throw new TypeError(`listen() needs a handler function, not ${typeof handler}`)
+    if (this.closed) throw new TypeError('listen(): the pool is closed')
+    let set = this.handlers.get(channel)
+    const fresh = set === undefined
+    if (set === undefined) this.handlers.set(channel, (set = new Set()))
+    set.add(handler)
+    let conn: AsyncConnection | undefined
+    try {
+      conn = await this.connection()
+      // A connection taken after the channel was added LISTENed it already; LISTEN again is harmless.
+      if (fresh) await conn.exec(`LISTEN ${identifier(channel)}`)
+    } catch (error) {
+      // Lost under the LISTEN: the next connection LISTENs every channel, this one included.
+      if (conn?.broken && !this.closed) return () => this.unlisten(channel, handler)
+      await this.unlisten(channel, handler)
+      throw error
+    }
+    return () => this.unlisten(channel, handler)
+  }
+
+  /** Removes `handler` (all of the channel's without it); the last channel gone gives the connection back. */
+  async unlisten(channel: string, handler?: ListenHandler): Promise<void> {
+    checkChannel(channel, 'unlisten()')
+    const set = this.handlers.get(channel)
+    if (set === undefined) return
+    if (handler !== undefined) set.delete(handler)
+    if (handler !== undefined && set.size > 0) return
+    this.handlers.delete(channel)
+    if (this.handlers.size === 0) return this.stop()
+    const conn = await this.current?.catch(() => undefined)
+    // A lost connection forgets its LISTENs anyway.
+    await conn?.exec(`UNLISTEN ${identifier(channel)}`).catch(() => {})
+  }
+
+  /** Stops listening and gives the connection back (the pool is closing). */
+  async close(): Promise<void> {
+    this.closed = true
+    this.handlers.clear()
+    await this.stop()
+  }
+
+  /** The listening connection, starting the loop that keeps one if none runs. */
+  private connection(): Promise<AsyncConnection> {
+    if (this.loop === undefined) {
+      let ready!: (conn: AsyncConnection) => void
+      let failed!: (error: unknown) => void
+      this.current = new Promise((resolve, reject) => ((ready = resolve), (failed = reject)))
+      this.current.catch(() => {})
+      this.loop = this.keepListening(ready, failed).finally(() => {
+        this.loop = undefined
+        this.current = undefined
+      })
+    }
+    return this.current!
+  }
+
+  private async stop(): Promise<void> {
+    this.stopping?.()
+    await this.loop
+  }
+
+  /**
+   * Takes a connection, LISTENs every channel, delivers until it is lost, and again. The
+   * first attempt's failure is the first `listen()`'s; later ones are retried with backoff.
+   */
+  private async keepListening(ready: (conn: AsyncConnection) => void, failed: (error: unknown) => void): Promise<void> {
+    let first = true
+    let retry = FIRST_RETRY
+    while (!this.closed && this.handlers.size > 0) {
+      let conn: AsyncConnection
+      try {
+        conn = await this.getconn()
+      } catch (error) {
+        if (first) return failed(error)
+        if (this.closed) return
+        await new Promise((resolve) => setTimeout(resolve, retry))
+        retry = Math.min(retry * 2, LAST_RETRY)
+        continue
+      }
+      retry = FIRST_RETRY
+      const stream = conn.notifications()
+      const stopped = new Promise<void>((resolve) => (this.stopping = resolve))
+      try {
+        if (!conn.autocommit) {
+          await conn.rollback()
+          conn.autocommit = true
+        }
+        for (const channel of this.handlers.keys()) await conn.exec(`LISTEN ${identifier(channel)}`)
+        if (first) ready(conn)
+        else {
+          this.current = Promise.resolve(conn)
+          for (const channel of this.handlers.keys()) this.dispatch({ type: 'reconnected', channel })
+        }
+        first = false
+        if (!this.closed && this.handlers.size > 0) await Promise.race([stopped, this.deliver(stream)])
+      } catch (error) {
+        if (first) {
+          await stream.return?.()
+          await this.putconn(conn).catch(() => {})
+          return failed(error)
+        }
+        // Lost while LISTENing: the next connection does it again.
+      } finally {
+        this.stopping = undefined
+      }
+      await stream.return?.()
+      if (!conn.broken) await conn.exec('UNLISTEN *').catch(() => {})
+      // A lost connection goes back too: the pool replaces it.
+      await this.putconn(conn).catch(() => {})
+    }
+  }
+
+  /** Hands notifications over until the connection is lost (the stream throws) or stopped. */
+  private async deliver(stream: AsyncIterableIterator<Notification>): Promise<void> {
+    try {
+      for await (const notification of stream) this.dispatch({ type: 'notification', ...notification })
+    } catch {
+      // Lost: the loop takes another connection.
+    }
+  }
+
+  private dispatch(event: ListenEvent): void {
+    const set = this.handlers.get(event.channel)
+    if (set === undefined) return
+    for (const handler of [...set]) callSafely('a pool.listen() handler', handler, event)
+  }
+}
