@@ -52,7 +52,6 @@ export class DatabaseError extends PgError {
   }
 }
 // The server's fields, declared once (in ServerErrorFields) and merged into the class's type.
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export interface DatabaseError extends ServerErrorFields {}
 
 /** The database is unreachable, the connection was lost, or a pool could not serve in time. */

@@ -11,7 +11,7 @@ import type { NativeConnection } from '../native'
 import { checkClientConfig, conninfoOf, passwordSource, resolvePassword, tlsOf, withSecretsHidden, type ClientConfig, type TypeParserSource } from './config'
 import { Cursor, QueryStream } from './cursor'
 import { runForeignSubmittable, type ForeignSubmittable } from './foreign-cursor'
-import { callUser, isSubmittable, normalQuery, settle, type QueryArrayConfig, type QueryArrayResult, type QueryConfig, type QueryResult, type Submittable } from './query'
+import { callUser, isSubmittable, normalQuery, settle, type QueryMethod, type Submittable } from './query'
 import { runQuery } from './runner'
 
 type Callback<T> = (err: Error | null, value?: T) => void
@@ -67,27 +67,23 @@ export abstract class ClientBase extends EventEmitter {
     return escapeLiteral(str)
   }
 
-  query<T extends Submittable>(submittable: T): T
-  query<R extends unknown[] = unknown[]>(config: QueryArrayConfig, values?: readonly unknown[]): Promise<QueryArrayResult<R>>
-  query<R extends unknown[] = unknown[]>(config: QueryArrayConfig, callback: Callback<QueryArrayResult<R>>): void
-  query<R = Record<string, unknown>>(textOrConfig: string | QueryConfig, values?: readonly unknown[]): Promise<QueryResult<R>>
-  query<R = Record<string, unknown>>(textOrConfig: string | QueryConfig, callback: Callback<QueryResult<R>>): void
-  query<R = Record<string, unknown>>(
-    textOrConfig: string | QueryConfig,
-    values: readonly unknown[] | undefined,
-    callback: Callback<QueryResult<R>>,
-  ): void
-  query(config: unknown, values?: unknown, callback?: unknown): unknown {
-    if (isSubmittable(config)) return this.submit(config, values, callback)
-    const query = normalQuery(config, values, callback)
-    const conn = this.conn
-    const result = conn
-      ? runQuery({ conn }, query, this.config.types, query.timeoutMillis ?? numberOr(this.config.query_timeout))
-      : Promise.reject(this.notQueryable())
-    this.#pending.add(result)
-    const untrack = () => this.#pending.delete(result)
-    result.then(untrack, untrack)
-    return settle(result, query.callback)
+  /** Runs a statement, or a Cursor / QueryStream, on this client's connection (pg's forms). */
+  declare query: QueryMethod<'run'>
+
+  // The one implementation behind QueryMethod's forms, on the prototype as a method would be.
+  static {
+    this.prototype.query = function (this: ClientBase, config: unknown, values?: unknown, callback?: unknown): unknown {
+      if (isSubmittable(config)) return this.submit(config, values, callback)
+      const query = normalQuery(config, values, callback)
+      const conn = this.conn
+      const result = conn
+        ? runQuery({ conn }, query, this.config.types, query.timeoutMillis ?? numberOr(this.config.query_timeout))
+        : Promise.reject(this.notQueryable())
+      this.#pending.add(result)
+      const untrack = () => this.#pending.delete(result)
+      result.then(untrack, untrack)
+      return settle(result, query.callback)
+    } as QueryMethod<'run'>
   }
 
   /** @internal Resolves once every query started so far has settled. */

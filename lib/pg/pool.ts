@@ -7,7 +7,7 @@ import { AsyncConnectionPool } from '../async-pool'
 import type { AsyncConnection } from '../connection'
 import { Client, PoolClient } from './client'
 import { conninfoOf, passwordSource, poolOptionsOf, resolvePassword, withSecretsHidden, type PoolConfig } from './config'
-import { callUser, isSubmittable, normalQuery, settle, type QueryArrayConfig, type QueryArrayResult, type QueryConfig, type QueryResult, type Submittable } from './query'
+import { callUser, isSubmittable, normalQuery, settle, type QueryMethod, type QueryResult } from './query'
 import { reportCallbackFailure } from '../user-code'
 import { runQuery } from './runner'
 
@@ -170,28 +170,20 @@ export class Pool extends EventEmitter {
     return this.#track(returned)
   }
 
-  /** Runs one statement on a connection of the pool. */
-  query<T extends Submittable>(submittable: T): never
-  query<R extends unknown[] = unknown[]>(config: QueryArrayConfig, values?: readonly unknown[]): Promise<QueryArrayResult<R>>
-  query<R extends unknown[] = unknown[]>(config: QueryArrayConfig, callback: (err: Error | null, result: QueryArrayResult<R>) => void): void
-  query<R = Record<string, unknown>>(textOrConfig: string | QueryConfig, values?: readonly unknown[]): Promise<QueryResult<R>>
-  query<R = Record<string, unknown>>(
-    textOrConfig: string | QueryConfig,
-    callback: (err: Error | null, result: QueryResult<R>) => void,
-  ): void
-  query<R = Record<string, unknown>>(
-    textOrConfig: string | QueryConfig,
-    values: readonly unknown[] | undefined,
-    callback: (err: Error | null, result: QueryResult<R>) => void,
-  ): void
-  query(config: unknown, values?: unknown, callback?: unknown): unknown {
-    if (typeof config === 'function') throw new TypeError('Passing a function as the first parameter to pool.query is not supported')
-    if (isSubmittable(config)) {
-      throw new TypeError('pool.query() cannot run a Cursor or QueryStream: take a client with pool.connect() and run it there')
-    }
-    const query = normalQuery(config, values, callback)
-    const result = this.#ending ? Promise.reject(new Error(ENDED)) : this.#track(this.#query(query))
-    return settle(result, query.callback, 'undefined')
+  /** Runs one statement on a connection of the pool (pg's forms; a Cursor or QueryStream is refused). */
+  declare query: QueryMethod<'refuse'>
+
+  // The one implementation behind QueryMethod's forms, on the prototype as a method would be.
+  static {
+    this.prototype.query = function (this: Pool, config: unknown, values?: unknown, callback?: unknown): unknown {
+      if (typeof config === 'function') throw new TypeError('Passing a function as the first parameter to pool.query is not supported')
+      if (isSubmittable(config)) {
+        throw new TypeError('pool.query() cannot run a Cursor or QueryStream: take a client with pool.connect() and run it there')
+      }
+      const query = normalQuery(config, values, callback)
+      const result = this.#ending ? Promise.reject(new Error(ENDED)) : this.#track(this.#query(query))
+      return settle(result, query.callback, 'undefined')
+    } as QueryMethod<'refuse'>
   }
 
   async #query(query: ReturnType<typeof normalQuery>): Promise<QueryResult<unknown> | QueryResult<unknown>[]> {

@@ -37,6 +37,26 @@ export type QueryArrayResult<R extends unknown[] = unknown[]> = QueryResult<R>
 
 export type QueryCallback<R> = (err: Error | null, result: QueryResult<R>) => void
 
+type ResultCallback<T> = (err: Error | null, result: T) => void
+
+/**
+ * pg's `query()` forms, written once for Client, PoolClient and Pool: a promise without a
+ * callback, nothing with one. `Submit` says what a Cursor or QueryStream gives: a client runs it
+ * and returns it (`'run'`); a pool refuses it (`'refuse'`: the call throws).
+ */
+export interface QueryMethod<Submit extends 'run' | 'refuse'> {
+  <T extends Submittable>(submittable: T): Submit extends 'run' ? T : never
+  <R extends unknown[] = unknown[]>(config: QueryArrayConfig, values?: readonly unknown[]): Promise<QueryArrayResult<R>>
+  <R extends unknown[] = unknown[]>(config: QueryArrayConfig, callback: ResultCallback<QueryArrayResult<R>>): void
+  <R = Record<string, unknown>>(textOrConfig: string | QueryConfig, values?: readonly unknown[]): Promise<QueryResult<R>>
+  <R = Record<string, unknown>>(textOrConfig: string | QueryConfig, callback: ResultCallback<QueryResult<R>>): void
+  <R = Record<string, unknown>>(
+    textOrConfig: string | QueryConfig,
+    values: readonly unknown[] | undefined,
+    callback: ResultCallback<QueryResult<R>>,
+  ): void
+}
+
 /** What pg's `query()` also takes: an object that runs itself (a `Cursor`, a `QueryStream`). */
 export interface Submittable {
   submit(client: unknown): void
