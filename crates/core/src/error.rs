@@ -314,7 +314,10 @@ mod tests {
     #[test]
     fn server_fields_have_one_code_and_one_name_each() {
         for (i, (code, name)) in SERVER_FIELDS.iter().enumerate() {
-            assert!(!SERVER_FIELDS[..i].iter().any(|(c, n)| c == code || n == name), "{name}");
+            assert!(
+                !SERVER_FIELDS[..i].iter().any(|(c, n)| c == code || n == name),
+                "{name}"
+            );
             // The fields every report has are kept apart, never in this list.
             assert!(!b"SVCM".contains(code), "{name}");
         }

@@ -97,4 +97,3 @@ fn param_error(position: usize, oid: u32, problem: String) -> Error {
         pg_type,
     }
 }
-

@@ -273,7 +273,10 @@ async fn hostaddr_is_where_the_socket_goes_and_host_the_name_kept() {
     let conn = open(&with_address).await.unwrap();
     assert_eq!(conn.target().host, unknown);
     assert_eq!(conn.target().hostaddr, Some(address));
-    assert_eq!(scalar(&conn, "SELECT 'reached'::text").await.as_deref(), Some("reached"));
+    assert_eq!(
+        scalar(&conn, "SELECT 'reached'::text").await.as_deref(),
+        Some("reached")
+    );
     // The same host name without the address has to be looked up, and is not found.
     let without = ConnInfo::parse(&format!("{url}{separator}host={unknown}")).unwrap();
     let refused = refusal(&without).await;

@@ -181,4 +181,3 @@ impl ParamBuffer {
         &self.0
     }
 }
-
