@@ -99,7 +99,7 @@ impl Pool {
         abort: &Abort,
     ) -> Result<QueryResult> {
         let lease = self.getconn_abortable(timeout, abort).await?;
-        let mut held = Held::new(&lease.ticket);
+        let mut held = Held::new(self, lease.id());
         abort.run_on(Some(lease.conn.clone()));
         let outcome = lease
             .conn

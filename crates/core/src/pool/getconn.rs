@@ -215,6 +215,7 @@ impl<C: PoolConnection> Shared<C> {
         state.waiting.push_back(waiter.clone());
         state.counters.requests_queued += 1;
         self.maybe_grow(&mut state);
+        state.reconnection.client_waits();
         Ok(Ready::Queued(QueuedClient {
             pool: self.clone(),
             waiter,

@@ -22,6 +22,7 @@ mod lifecycle;
 mod maintenance;
 mod one_shot;
 mod pooled;
+mod reconnect;
 mod returns;
 mod shared;
 mod stats;
@@ -43,12 +44,13 @@ pub use config::{
 };
 pub use histogram::{Histogram, BUCKET_BOUNDS_MS};
 pub use pooled::{PoolConnection, DEFAULT_CONNECT_TIMEOUT};
+pub use reconnect::PROMPT_RETRY;
 pub use stats::{Counters, Durations, Stats};
 pub use ticket::{Lease, Ticket};
 
 use crate::connection::Connection;
 use crate::error::Result;
-use shared::Shared;
+use shared::{Checkout, Shared};
 
 /// What a pool call produced: its result already, or the work left for the runtime. Calls
 /// that need no I/O finish on the caller's thread, with no hop to the runtime and back.
@@ -126,18 +128,23 @@ impl<C: PoolConnection> Pool<C> {
     /// now, in call order. An idle connection with nothing left to run on it (no `check`, no
     /// deferred `configure`) is handed out at once; otherwise the rest is a future.
     pub fn getconn(&self, timeout: Option<Duration>) -> Outcome<Result<Lease<C>>> {
+        match self.check_out(timeout) {
+            Outcome::Now(checkout) => Outcome::Now(checkout.map(|checkout| Lease::new(self, checkout))),
+            Outcome::Later(checkout) => {
+                let pool = self.clone();
+                Outcome::Later(Box::pin(async move { Ok(Lease::new(&pool, checkout.await?)) }))
+            }
+        }
+    }
+
+    /// `getconn` without the client's ticket, for calls that return the connection themselves.
+    fn check_out(&self, timeout: Option<Duration>) -> Outcome<Result<Checkout<C>>> {
         let shared = self.shared.clone();
         match shared.request(timeout) {
             Err(e) => Outcome::Now(Err(e)),
             Ok(request) => match shared.ready_now(request) {
-                Ok(checkout) => Outcome::Now(Ok(Lease::new(self, checkout))),
-                Err(request) => {
-                    let pool = self.clone();
-                    Outcome::Later(Box::pin(async move {
-                        let checkout = shared.serve(request).await?;
-                        Ok(Lease::new(&pool, checkout))
-                    }))
-                }
+                Ok(checkout) => Outcome::Now(Ok(checkout)),
+                Err(request) => Outcome::Later(Box::pin(async move { shared.serve(request).await })),
             },
         }
     }

@@ -35,42 +35,47 @@ impl Pool {
             .await
     }
 
-    /// Takes a connection, runs `work` on it, commits or rolls back, and gives it back.
+    /// Takes a connection, runs `work` on it, commits or rolls back, and gives it back. The
+    /// checkout never leaves the engine, so it needs no ticket.
     async fn one_shot<T, F, W>(&self, timeout: Option<Duration>, work: W) -> Result<T>
     where
         W: FnOnce(Arc<Connection>) -> F,
         F: std::future::Future<Output = Result<T>>,
     {
-        let lease = self.getconn(timeout).finish().await?;
-        let mut held = Held::new(&lease.ticket);
-        let outcome = work(lease.conn).await;
+        let checkout = self.check_out(timeout).finish().await?;
+        let mut held = Held::new(self, checkout.id);
+        let outcome = work(checkout.conn).await;
         held.release();
-        let returned = self.finish_use(Some(&lease.ticket), outcome.is_ok()).finish().await;
+        let returned = match self.shared.take_checked_out(checkout.id) {
+            Ok(slot) => self.shared.finish_use(slot, outcome.is_ok()).finish().await,
+            Err(e) => Err(e),
+        };
         let result = outcome?;
         returned.map(|()| result)
     }
 }
 
-/// A lease a one-shot call holds: reclaimed if the call is dropped before its return.
+/// A checkout a one-shot call holds: reclaimed if the call is dropped before its return.
 pub(super) struct Held<'a, C: PoolConnection> {
-    ticket: Option<&'a super::Ticket<C>>,
+    pool: &'a Pool<C>,
+    id: Option<u64>,
 }
 
 impl<'a, C: PoolConnection> Held<'a, C> {
-    pub(super) fn new(ticket: &'a super::Ticket<C>) -> Self {
-        Held { ticket: Some(ticket) }
+    pub(super) fn new(pool: &'a Pool<C>, id: u64) -> Self {
+        Held { pool, id: Some(id) }
     }
 
     /// The call reached its return: nothing to reclaim.
     pub(super) fn release(&mut self) {
-        self.ticket = None;
+        self.id = None;
     }
 }
 
 impl<C: PoolConnection> Drop for Held<'_, C> {
     fn drop(&mut self) {
-        if let Some(ticket) = self.ticket {
-            ticket.reclaim();
+        if let Some(id) = self.id {
+            self.pool.reclaim(id);
         }
     }
 }

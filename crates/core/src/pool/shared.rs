@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::time::Instant;
 
+use super::reconnect::Reconnection;
 use super::stats::Counters;
 use super::tasks::Task;
 use super::waiter::Waiter;
@@ -69,6 +70,8 @@ pub(super) struct State<C: PoolConnection> {
     /// How many times `drain()` ran (a count, not a time: exact on any clock).
     pub(super) drains: u64,
     pub(super) counters: Counters,
+    /// The reconnection chains backing off, and who may call them early (reconnect.rs).
+    pub(super) reconnection: Reconnection,
     /// Why the last connection attempt failed, until one succeeds (failfast.rs).
     pub(super) last_connect_error: Option<crate::error::Error>,
     /// Set while `wait()` waits for the pool to fill.
@@ -143,6 +146,7 @@ impl<C: PoolConnection> Shared<C> {
             growing: false,
             drains: 0,
             counters: Counters::default(),
+            reconnection: Reconnection::default(),
             last_connect_error: None,
             filled: None,
             tasks: None,

@@ -14,6 +14,8 @@ pub(super) enum Task<C: PoolConnection> {
     AddConnection {
         attempt: Option<Attempt>,
         growing: bool,
+        /// Attempting every `PROMPT_RETRY` for the clients waiting (reconnect.rs).
+        prober: bool,
     },
     ReturnConnection {
         slot: Slot<C>,
@@ -31,6 +33,7 @@ impl<C: PoolConnection> Task<C> {
         Task::AddConnection {
             attempt: None,
             growing: false,
+            prober: false,
         }
     }
 
@@ -39,6 +42,7 @@ impl<C: PoolConnection> Task<C> {
         Task::AddConnection {
             attempt: None,
             growing: true,
+            prober: false,
         }
     }
 
@@ -86,7 +90,11 @@ pub(super) async fn worker<C: PoolConnection>(
 impl<C: PoolConnection> Shared<C> {
     async fn run(self: Arc<Self>, task: Task<C>) {
         match task {
-            Task::AddConnection { attempt, growing } => self.add_connection(attempt, growing).await,
+            Task::AddConnection {
+                attempt,
+                growing,
+                prober,
+            } => self.add_connection(attempt, growing, prober).await,
             Task::ReturnConnection { slot, from_getconn } => self.return_connection(slot, from_getconn).await,
             Task::ScheduleShrink => {
                 let state = self.state();
@@ -98,8 +106,9 @@ impl<C: PoolConnection> Shared<C> {
     }
 
     /// Opens one connection; on failure retries with backoff until `reconnect_timeout`, then
-    /// gives the slot up and calls `reconnect_failed`.
-    async fn add_connection(self: &Arc<Self>, attempt: Option<Attempt>, growing: bool) {
+    /// gives the slot up and calls `reconnect_failed`. While clients wait, a retry may come
+    /// sooner than the backoff says (reconnect.rs).
+    async fn add_connection(self: &Arc<Self>, attempt: Option<Attempt>, growing: bool, prober: bool) {
         let now = Instant::now();
         let mut attempt = attempt.unwrap_or_else(|| Attempt::new(self.settings().reconnect_timeout));
         let slot = match self.connect(!self.callbacks.hooks_inline).await {
@@ -122,22 +131,15 @@ impl<C: PoolConnection> Shared<C> {
                         if growing {
                             state.growing = false;
                         }
+                        state.reconnection.gave_up(prober);
                     }
                     if let Some(reconnect_failed) = &self.callbacks.reconnect_failed {
                         reconnect_failed().await;
                     }
                 } else {
                     attempt.update_delay(now);
-                    let delay = attempt.delay;
-                    let state = self.state();
-                    self.schedule_task(
-                        &state,
-                        Task::AddConnection {
-                            attempt: Some(attempt),
-                            growing,
-                        },
-                        delay,
-                    );
+                    let mut state = self.state();
+                    self.schedule_reconnect(&mut state, attempt, growing, prober);
                 }
                 return;
             }
@@ -145,6 +147,7 @@ impl<C: PoolConnection> Shared<C> {
         self.log(Level::Info, || "adding new connection to the pool".into());
         let mut state = self.state();
         self.add_to_pool(&mut state, slot);
+        state.reconnection.succeeded(prober);
         if growing {
             // Growth is serial: the next growth connection starts when this one is in.
             if state.nconns < state.min_size || (state.nconns < state.max_size && !state.waiting.is_empty()) {
