@@ -19,8 +19,8 @@ pub(super) enum Mode {
     Extended,
 }
 
-const COPY_IN_REFUSED: &str = "COPY ... FROM STDIN cannot run through query() or exec(): pgtide does not send COPY data \
-     yet; the COPY was aborted and the connection is usable (insert the rows with INSERT, or COPY from a server-side file)";
+const COPY_IN_REFUSED: &str = "COPY ... FROM STDIN cannot run through query() or exec(): send its data with \
+     copyFrom(); the COPY was aborted and the connection is usable";
 
 impl Connection {
     /// Hands each message of one exchange to `on_message` until ReadyForQuery, then records the
