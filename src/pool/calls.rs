@@ -12,8 +12,8 @@ use pgtide_core::{params, Pool, ResultFormats, RowSink};
 use super::{optional_seconds, NativePool};
 use crate::blocking::block_on;
 use crate::connection::{result_formats, NativeConnection};
-use crate::promise::{eager_promise, in_scope};
 use crate::errors::IntoNapi;
+use crate::promise::{eager_promise, in_scope};
 use crate::result::NativeResult;
 use crate::rows::row_sink;
 
