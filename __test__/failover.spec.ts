@@ -79,14 +79,17 @@ function judge(label: string, outcomes: Outcome[], clients: number, killedAt: nu
   for (const timeout of failures.filter((f) => f.kind === 'PoolTimeout' && f.at < promotedAt)) {
     expect(timeout.message).toMatch(/last connection error: .*(refused|closed|terminat|timeout|read-only|recovery)/is)
   }
-  expect(recovery).toBeLessThan(2)
+  // Clients wait in the queue while the pool attempts every 250 ms: the first write follows
+  // the promotion within a second, however long the outage was.
+  expect(recovery).toBeLessThan(1)
   return recovery
 }
 
 describe('writer failover: primary killed, standby promoted', () => {
-  it('AsyncConnectionPool under 20 writers', { timeout: 120_000 }, async () => {
+  /** 20 writers on an async pool; the primary killed, the standby promoted `outage` s later. */
+  async function asyncFailover(label: string, outageSeconds: number) {
     const { primary, standby } = await replicatedPair()
-    const app = `pgtide-failover-async-${process.pid}`
+    const app = `pgtide-failover-async-${process.pid}-${outageSeconds}`
     const pool = new AsyncConnectionPool(writerConninfo(primary, standby, app), {
       minSize: 4,
       maxSize: 8,
@@ -113,19 +116,25 @@ describe('writer failover: primary killed, standby promoted', () => {
     const writers = Array.from({ length: CLIENTS }, (_, i) => writer(i))
     await eventually(() => outcomes.filter((o) => o.ok).length > 200, 20)
 
-    const { killedAt, promotedAt } = await failOver(primary, standby, 1.5)
+    const { killedAt, promotedAt } = await failOver(primary, standby, outageSeconds)
     await eventually(() => outcomes.some((o) => o.ok && o.at > promotedAt), 10)
     await delay(1000)
     running = false
     // Every request settles.
     expect(await settleWithin(Promise.all(writers), 10)).not.toBe('pending')
-    judge('async pool, prompt promotion', outcomes, CLIENTS, killedAt, promotedAt)
+    judge(label, outcomes, CLIENTS, killedAt, promotedAt)
 
-    // Every pool connection is on the new primary (the old one is gone, so the count is all).
-    await pool.check()
-    const size = pool.getStats().poolSize
-    expect(size).toBeGreaterThanOrEqual(4)
+    // The pool refilled at once, every connection on the new primary (the old one is gone).
+    expect(pool.getStats().poolSize).toBeGreaterThanOrEqual(4)
     await eventually(async () => (await sessionsOn(standby, app)) === pool.getStats().poolSize, 10)
+  }
+
+  it('AsyncConnectionPool under 20 writers, standby promoted 1.5 s after the crash', { timeout: 120_000 }, async () => {
+    await asyncFailover('async pool, prompt promotion', 1.5)
+  })
+
+  it('AsyncConnectionPool under 20 writers, standby promoted 20 s after the crash', { timeout: 120_000 }, async () => {
+    await asyncFailover('async pool, late promotion', 20)
   })
 
   it('ConnectionPool shared by 4 writer threads', { timeout: 120_000 }, async () => {
@@ -169,7 +178,6 @@ describe('writer failover: primary killed, standby promoted', () => {
     // Every thread's last request settles and the thread ends.
     expect(await settleWithin(Promise.all(exits), 10)).not.toBe('pending')
     judge('sync pool, prompt promotion', outcomes, CLIENTS, killedAt, promotedAt)
-    pool.check()
     await eventually(async () => (await sessionsOn(standby, app)) === pool.getStats().poolSize, 10)
   })
 })

@@ -152,6 +152,8 @@ describe.skipIf(!installed)(suiteTitle, () => {
     const errors = errorsSince(work.outcomes, stopped)
     report(`restart, down ${((back - stopped) / 1000).toFixed(1)} s: errors ${JSON.stringify(errors)}, first answer ${firstAfter} ms after it listened again`)
     expect(Object.keys(errors).filter((kind) => kind.startsWith('foreign'))).toEqual([])
+    // Clients were waiting: the pool attempts every 250 ms, not at its backoff's next step.
+    expect(firstAfter).toBeLessThan(1000)
     // Lost connections in flight: at most one per pool connection.
     expect(errors.OperationalError ?? 0).toBeLessThanOrEqual(pool.getStats().poolMax ?? 20)
     await eventually(() => pool.getStats().poolSize >= 6, 10)

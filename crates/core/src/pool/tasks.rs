@@ -137,7 +137,11 @@ impl<C: PoolConnection> Shared<C> {
                         reconnect_failed().await;
                     }
                 } else {
-                    attempt.update_delay(now);
+                    // A prober keeps its place in the backoff schedule: its quick attempts are
+                    // the clients', and the schedule resumes where it was once they are served.
+                    if !prober || attempt.delay.is_zero() {
+                        attempt.update_delay(now);
+                    }
                     let mut state = self.state();
                     self.schedule_reconnect(&mut state, attempt, growing, prober);
                 }

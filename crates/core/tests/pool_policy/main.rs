@@ -8,6 +8,7 @@ mod growth;
 mod lifecycle;
 mod lifetime;
 mod null_pool;
+mod prompt_reconnect;
 mod queue;
 mod reconnect;
 mod returns;
