@@ -27,7 +27,7 @@ export async function replicated(standbyCount = 1): Promise<Replicated> {
     for (let i = 0; i < standbyCount; i++) standbys.push(await startStandby(primary))
     for (const standby of standbys) {
       const replica = await AsyncConnection.connect(standby.url, { autocommit: true })
-      await eventually(async () => (await replica.query(`SELECT to_regclass('writes') AS t`)).rows[0].t !== null, 20)
+      await eventually(async () => (await replica.query<{ t: string | null }>(`SELECT to_regclass('writes') AS t`)).rows[0]!.t !== null, 20)
       await replica.close()
     }
   } catch (error) {

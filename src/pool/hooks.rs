@@ -2,7 +2,7 @@
 //! through threadsafe functions the engine awaits; the sync pools' hooks are called directly,
 //! on the JS thread, inside the sync call that reached them.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::{self, ThreadId};
 
 use napi::bindgen_prelude::{FnArgs, Function, FunctionRef, Promise};
@@ -120,27 +120,18 @@ pub(super) fn fixed_params(params: &NativeConnectParams) -> napi::Result<pool::C
     Ok(Callbacks::fixed(info, options).connect_params)
 }
 
-/// A sync pool calls a conninfo function on the JS thread when a pool call connects there;
-/// background reconnections on the runtime's threads reuse the last parameters it returned.
+/// A sync pool's conninfo function can be called only on the JS thread (when a pool call
+/// connects there); what the engine does elsewhere is its policy (`remembered_params`).
 pub(super) fn inline_params(
     env: &Env,
     function: Function<(), NativeConnectParams>,
 ) -> napi::Result<pool::ConnectParams> {
     let first = parse_params(&function.call(())?).into_napi()?;
-    let latest = Arc::new(Mutex::new(first));
-    let function = Arc::new(JsThreadFunction::new(env, &function)?);
-    Ok(Arc::new(move || {
-        let outcome = if function.on_js_thread() {
-            function
-                .call(())
-                .and_then(|params| parse_params(&params))
-                .inspect(|fresh| {
-                    *latest.lock().unwrap() = fresh.clone();
-                })
-        } else {
-            Ok(latest.lock().unwrap().clone())
-        };
-        Box::pin(async move { outcome })
+    let function = JsThreadFunction::new(env, &function)?;
+    Ok(pool::remembered_params::<Connection>(first, move || {
+        function
+            .on_js_thread()
+            .then(|| function.call(()).and_then(|params| parse_params(&params)))
     }))
 }
 

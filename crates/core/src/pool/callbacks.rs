@@ -72,6 +72,31 @@ impl Callbacks {
     }
 }
 
+/// Connection parameters from a function that can be asked only sometimes (a sync pool's
+/// conninfo function runs on the JS thread, and reconnections run on the runtime's threads):
+/// `ask` gives fresh ones, or `None` when it cannot be called here; then the latest it gave
+/// are used again. `first` are the parameters it gave when the pool was made.
+pub fn remembered_params<C: PoolConnection>(
+    first: C::Params,
+    ask: impl Fn() -> Option<Result<C::Params>> + Send + Sync + 'static,
+) -> ConnectParams<C>
+where
+    C::Params: Clone + Sync,
+{
+    let latest = std::sync::Mutex::new(first);
+    Arc::new(move || {
+        let outcome = match ask() {
+            Some(Ok(fresh)) => {
+                *latest.lock().unwrap() = fresh.clone();
+                Ok(fresh)
+            }
+            Some(Err(e)) => Err(e),
+            None => Ok(latest.lock().unwrap().clone()),
+        };
+        Box::pin(async move { outcome })
+    })
+}
+
 impl<C: PoolConnection> Callbacks<C> {
     /// Connection parameters from `connect_params`, and no hooks.
     pub fn new(connect_params: ConnectParams<C>) -> Callbacks<C> {

@@ -36,7 +36,9 @@ use std::time::Duration;
 
 pub use abort::Abort;
 pub use backoff::{jitter, Attempt, DELAY_BACKOFF, DELAY_JITTER, INITIAL_DELAY};
-pub use callbacks::{BoxFuture, Callbacks, ConnectParams, ConnectionHook, Level, Logger, ReconnectFailed};
+pub use callbacks::{
+    remembered_params, BoxFuture, Callbacks, ConnectParams, ConnectionHook, Level, Logger, ReconnectFailed,
+};
 pub use check::check_connection;
 pub use config::{
     check_sizes, deadline_after, pool_size, seconds, whole_number, PoolConfig, PoolKind, PoolOptions, Settings,

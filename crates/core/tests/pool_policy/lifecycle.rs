@@ -162,3 +162,29 @@ async fn sync_pools_defer_configure_to_the_first_hand_out() {
     })
     .await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn parameters_that_cannot_be_asked_for_now_are_the_latest_given() {
+    // A sync pool's conninfo function, seen from the engine: sometimes it can be called (the
+    // JS thread), sometimes not (a reconnection on the runtime's threads).
+    let (first, second) = (Server::new(), Server::new());
+    let answer: Arc<std::sync::Mutex<Option<Arc<Server>>>> = Default::default();
+    let params = pgtide_core::pool::remembered_params::<Fake>(first.clone(), {
+        let answer = answer.clone();
+        move || answer.lock().unwrap().clone().map(Ok)
+    });
+    let (pool, _) = Setup::regular(0, 3).build_with(&first, |callbacks| callbacks.connect_params = params);
+    pool.open().unwrap();
+    let _a = pool.getconn(Some(secs(1.0))).finish().await.unwrap();
+    assert_eq!(first.opened_count(), 1, "the parameters given when the pool was made");
+    *answer.lock().unwrap() = Some(second.clone());
+    let _b = pool.getconn(Some(secs(1.0))).finish().await.unwrap();
+    assert_eq!(second.opened_count(), 1, "fresh ones when it can be asked");
+    *answer.lock().unwrap() = None;
+    let _c = pool.getconn(Some(secs(1.0))).finish().await.unwrap();
+    assert_eq!(
+        (first.opened_count(), second.opened_count()),
+        (1, 2),
+        "then the latest again"
+    );
+}
