@@ -104,6 +104,38 @@ describe('AsyncConnection.copyFrom', () => {
     expect(() => [...copyRows([{} as never])]).toThrow(/row 0 must be an array/)
   })
 
+  it("copyRows() in the binary format, given the columns' types, reads back as the same values", async () => {
+    const conn = await openAsync({ autocommit: true })
+    await conn.exec(`CREATE TEMP TABLE bin (b bool, s int2, i int4, l int8, f float4, d float8, t text, v varchar(10),
+      by bytea, j json, jb jsonb, u uuid, day date, ts timestamp, tz timestamptz)`)
+    const types = ['bool', 'int2', 'int4', 'int8', 'float4', 'float8', 'text', 'varchar', 'bytea', 'json', 'jsonb', 'uuid',
+      'date', 'timestamp', 'timestamptz'] as const
+    const at = new Date('2024-02-29T12:34:56.789Z')
+    const rows = [
+      [true, -32768, 2147483647, 9007199254740993n, 1.5, Math.PI, 'tab\there ☃', 'short', Buffer.from([0, 255]), { a: [1] },
+        { b: 'x' }, '0e2ab1c4-3f5d-4e1a-9b1c-2d3e4f5a6b7c', '2024-02-29', at, at],
+      [false, null, -1, '-5', -0.25, Number.NEGATIVE_INFINITY, '', null, Buffer.alloc(0), '"text"', [1, 2], null, at, null, null],
+    ]
+    async function* source() {
+      yield* rows
+    }
+    expect(await conn.copyFrom('COPY bin FROM STDIN (FORMAT binary)', copyRows(source(), { format: 'binary', types }))).toBe(2)
+    const { rows: back } = await conn.query('SELECT * FROM bin')
+    expect(back[0]).toEqual({
+      b: true, s: -32768, i: 2147483647, l: '9007199254740993', f: 1.5, d: Math.PI, t: 'tab\there ☃', v: 'short',
+      by: Buffer.from([0, 255]), j: { a: [1] }, jb: { b: 'x' }, u: '0e2ab1c4-3f5d-4e1a-9b1c-2d3e4f5a6b7c',
+      day: expect.anything(), ts: expect.anything(), tz: at,
+    })
+    expect(back[1]).toMatchObject({ b: false, s: null, i: -1, l: '-5', f: -0.25, d: Number.NEGATIVE_INFINITY, t: '', by: Buffer.alloc(0), j: 'text', jb: [1, 2] })
+    const { rows: days } = await conn.query("SELECT day::text AS day, ts::text AS ts FROM bin")
+    expect(days).toEqual([{ day: '2024-02-29', ts: '2024-02-29 12:34:56.789' }, { day: '2024-02-29', ts: null }])
+    // Bad values and types are named before anything is sent.
+    expect(() => [...copyRows([[1]], { format: 'binary', types: ['int4', 'text'] as never })]).toThrow(/1 values for 2 column types/)
+    expect(() => [...copyRows([['x']], { format: 'binary', types: ['int4'] })]).toThrow(/row 0, column 1: expected a 32-bit integer/)
+    expect(() => copyRows([], { format: 'binary', types: ['numeric' as never] })).toThrow(/column 1's type "numeric"/)
+    expect(() => copyRows([], { format: 'binary' })).toThrow(/needs 'types'/)
+  })
+
   it('a source that throws midway leaves no rows and a usable connection', async () => {
     const conn = await openAsync({ autocommit: true })
     await conn.exec(TABLE)

@@ -1,7 +1,9 @@
 // `copyRows()`: rows of JavaScript values as COPY's text format (tab-separated columns, `\N`
 // for NULL, backslash escapes), ready for `copyFrom()`. The values map as parameters do: a
 // Date as its ISO instant, a Buffer as bytea's hex form, an array as an array literal, any
-// other object as JSON.
+// other object as JSON. The binary format is copy-binary.ts's.
+
+import { BinaryRows, binaryEncoders, type CopyBinaryType } from './copy-binary'
 
 /** One row: its column values in the order of the COPY's column list. */
 export type CopyRow = readonly unknown[]
@@ -13,15 +15,53 @@ const ESCAPED = /[\\\n\r\t]/g
 const ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' }
 const NEEDS_QUOTE = /[{},"\\\s]|^$|^null$/i
 
-/** Rows of values as COPY text, in Buffers of about 64 kB (sync rows: a sync iterable). */
-export function copyRows(rows: Iterable<CopyRow>): Generator<Buffer, void, undefined>
-export function copyRows(rows: AsyncIterable<CopyRow>): AsyncGenerator<Buffer, void, undefined>
+/** `copyRows()`'s options. */
+export interface CopyRowsOptions {
+  /** `text` (default), or `binary` for `COPY ... (FORMAT binary)`, which needs `types`. */
+  format?: 'text' | 'binary'
+  /** The binary format's column types, one per column, in the COPY's column order. */
+  types?: readonly CopyBinaryType[]
+}
+
+/**
+ * Rows of values as COPY data (text, or binary with `types`), in Buffers of about 64 kB: sync
+ * rows give a sync iterable, async rows an async one.
+ */
+export function copyRows(rows: Iterable<CopyRow>, options?: CopyRowsOptions): Generator<Buffer, void, undefined>
+export function copyRows(rows: AsyncIterable<CopyRow>, options?: CopyRowsOptions): AsyncGenerator<Buffer, void, undefined>
 export function copyRows(
   rows: Iterable<CopyRow> | AsyncIterable<CopyRow>,
+  options: CopyRowsOptions = {},
 ): Generator<Buffer, void, undefined> | AsyncGenerator<Buffer, void, undefined> {
-  if (rows !== null && typeof rows === 'object' && Symbol.asyncIterator in rows) return asyncChunks(rows)
-  if (rows !== null && typeof rows === 'object' && Symbol.iterator in rows) return syncChunks(rows)
+  if (typeof options !== 'object' || options === null) throw new TypeError(`copyRows() options must be an object, not ${options === null ? 'null' : typeof options}`)
+  const { format = 'text', types } = options
+  if (format !== 'text' && format !== 'binary') throw new TypeError(`copyRows() option 'format' must be 'text' or 'binary', not ${JSON.stringify(format)}`)
+  const encoders = format === 'binary' ? binaryEncoders(types) : undefined
+  if (rows !== null && typeof rows === 'object' && Symbol.asyncIterator in rows) {
+    return encoders ? asyncBinary(rows, encoders) : asyncChunks(rows)
+  }
+  if (rows !== null && typeof rows === 'object' && Symbol.iterator in rows) {
+    return encoders ? syncBinary(rows, encoders) : syncChunks(rows)
+  }
   throw new TypeError(`copyRows() takes an iterable or async iterable of rows, not ${rows === null ? 'null' : typeof rows}`)
+}
+
+function* syncBinary(rows: Iterable<CopyRow>, encoders: ReturnType<typeof binaryEncoders>): Generator<Buffer, void, undefined> {
+  const out = new BinaryRows(encoders)
+  for (const row of rows) {
+    const chunk = out.add(row)
+    if (chunk !== undefined) yield chunk
+  }
+  yield out.end()
+}
+
+async function* asyncBinary(rows: AsyncIterable<CopyRow>, encoders: ReturnType<typeof binaryEncoders>): AsyncGenerator<Buffer, void, undefined> {
+  const out = new BinaryRows(encoders)
+  for await (const row of rows) {
+    const chunk = out.add(row)
+    if (chunk !== undefined) yield chunk
+  }
+  yield out.end()
 }
 
 function* syncChunks(rows: Iterable<CopyRow>): Generator<Buffer, void, undefined> {
