@@ -4,11 +4,11 @@
 
 import { afterEach, describe, expect, it } from 'vitest'
 
-import { AsyncConnectionPool, type ListenEvent } from '../dist/index.js'
+import { AsyncConnectionPool, ConnectionPool, type ListenEvent } from '../dist/index.js'
 import { databaseUrl, eventually } from './helpers'
 import { openAsync } from './open'
 
-const pools: AsyncConnectionPool[] = []
+const pools: { close(): unknown }[] = []
 afterEach(async () => {
   await Promise.all(pools.splice(0).map((p) => p.close()))
 })
@@ -111,4 +111,31 @@ describe('AsyncConnectionPool.listen', () => {
     await expect(p.listen('' as string, () => {})).rejects.toThrow(/channel must be a non-empty string/)
     await expect(p.listen('x', 'nope' as never)).rejects.toThrow(/handler function/)
   })
+})
+
+describe('ConnectionPool.listen (sync pool)', () => {
+  it('receives notifications before and after a termination; close() gives the connection back', async () => {
+    const p = new ConnectionPool(databaseUrl(), { minSize: 1, maxSize: 2 })
+    pools.push(p)
+    p.wait()
+    const admin = await openAsync({ autocommit: true })
+    const channel = channelName()
+    const events: ListenEvent[] = []
+    await p.listen(channel, (event) => void events.push(event))
+    await admin.query('SELECT pg_notify($1, $2)', [channel, 'before'])
+    await eventually(() => events.length === 1)
+    const pid = await listenerPid(admin, channel)
+    await admin.query('SELECT pg_terminate_backend($1)', [pid])
+    await eventually(() => events.some((e) => e.type === 'reconnected'), 15)
+    await admin.query('SELECT pg_notify($1, $2)', [channel, 'after'])
+    await eventually(() => events.length === 3)
+    expect(events).toEqual([
+      expect.objectContaining({ type: 'notification', payload: 'before' }),
+      { type: 'reconnected', channel },
+      expect.objectContaining({ type: 'notification', payload: 'after' }),
+    ])
+    const newPid = await listenerPid(admin, channel)
+    p.close()
+    await eventually(async () => (await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [newPid])).rows.length === 0)
+  }, 30_000)
 })

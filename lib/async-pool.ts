@@ -181,7 +181,7 @@ export class AsyncConnectionPool extends BasePool {
     return this.connection((conn) => conn.pipeline(fn), options)
   }
 
-  private listener: PoolListener | undefined
+  private listener: PoolListener<AsyncConnection> | undefined
 
   /**
    * Calls `handler` with each notification on `channel`, received by one connection of the pool

@@ -6,7 +6,6 @@
 // listener's own transaction), and goes back to the pool when the last channel is unlistened
 // or the pool closes.
 
-import type { AsyncConnection } from './connection'
 import type { Notification } from './notifications'
 import { callSafely } from './user-code'
 
@@ -37,18 +36,29 @@ function checkChannel(channel: unknown, method: string): string {
   return channel
 }
 
-/** @internal The listening side of an async pool. */
-export class PoolListener {
+/** What the listener needs of a connection: an AsyncConnection's, or a sync Connection's. */
+export interface ListeningConnection {
+  exec(sql: string): unknown
+  rollback(): unknown
+  autocommit: boolean
+  readonly broken: boolean
+  notifications(): AsyncIterableIterator<Notification>
+}
+
+/** @internal The listening side of a pool (async, or sync: its calls then block briefly). */
+export class PoolListener<C extends ListeningConnection> {
   private readonly handlers = new Map<string, Set<ListenHandler>>()
   /** The connection listening now, once its LISTENs are done. */
-  private current: Promise<AsyncConnection> | undefined
+  private current: Promise<C> | undefined
+  /** The connection held now, to give back at once when a sync pool closes. */
+  private held: C | undefined
   private stopping: (() => void) | undefined
   private loop: Promise<void> | undefined
   private closed = false
 
   constructor(
-    private readonly getconn: () => Promise<AsyncConnection>,
-    private readonly putconn: (conn: AsyncConnection) => Promise<void>,
+    private readonly getconn: () => C | Promise<C>,
+    private readonly putconn: (conn: C) => unknown,
   ) {}
 
   async listen(channel: string, handler: ListenHandler): Promise<Unlisten> {
@@ -59,7 +69,7 @@ export class PoolListener {
     const fresh = set === undefined
     if (set === undefined) this.handlers.set(channel, (set = new Set()))
     set.add(handler)
-    let conn: AsyncConnection | undefined
+    let conn: C | undefined
     try {
       conn = await this.connection()
       // A connection taken after the channel was added LISTENed it already; LISTEN again is harmless.
@@ -84,7 +94,7 @@ export class PoolListener {
     if (this.handlers.size === 0) return this.stop()
     const conn = await this.current?.catch(() => undefined)
     // A lost connection forgets its LISTENs anyway.
-    await conn?.exec(`UNLISTEN ${identifier(channel)}`).catch(() => {})
+    await this.quietly(() => conn?.exec(`UNLISTEN ${identifier(channel)}`))
   }
 
   /** Stops listening and gives the connection back (the pool is closing). */
@@ -94,10 +104,38 @@ export class PoolListener {
     await this.stop()
   }
 
+  /**
+   * A sync pool's close: the connection goes back now (the pool is about to close), and the
+   * loop ends at its next turn.
+   */
+  closeNow(): void {
+    this.closed = true
+    this.handlers.clear()
+    this.stopping?.()
+    const conn = this.held
+    this.held = undefined
+    if (conn !== undefined) {
+      try {
+        this.putconn(conn)
+      } catch {
+        // a connection the pool cannot take back is closed with it
+      }
+    }
+  }
+
+  /** A call whose failure changes nothing (sync or async). */
+  private async quietly(call: () => unknown): Promise<void> {
+    try {
+      await call()
+    } catch {
+      // nothing to do
+    }
+  }
+
   /** The listening connection, starting the loop that keeps one if none runs. */
-  private connection(): Promise<AsyncConnection> {
+  private connection(): Promise<C> {
     if (this.loop === undefined) {
-      let ready!: (conn: AsyncConnection) => void
+      let ready!: (conn: C) => void
       let failed!: (error: unknown) => void
       this.current = new Promise((resolve, reject) => ((ready = resolve), (failed = reject)))
       this.current.catch(() => {})
@@ -118,13 +156,14 @@ export class PoolListener {
    * Takes a connection, LISTENs every channel, delivers until it is lost, and again. The
    * first attempt's failure is the first `listen()`'s; later ones are retried with backoff.
    */
-  private async keepListening(ready: (conn: AsyncConnection) => void, failed: (error: unknown) => void): Promise<void> {
+  private async keepListening(ready: (conn: C) => void, failed: (error: unknown) => void): Promise<void> {
     let first = true
     let retry = FIRST_RETRY
     while (!this.closed && this.handlers.size > 0) {
-      let conn: AsyncConnection
+      let conn: C
       try {
         conn = await this.getconn()
+        this.held = conn
       } catch (error) {
         if (first) return failed(error)
         if (this.closed) return
@@ -151,7 +190,7 @@ export class PoolListener {
       } catch (error) {
         if (first) {
           await stream.return?.()
-          await this.putconn(conn).catch(() => {})
+          await this.giveBack(conn)
           return failed(error)
         }
         // Lost while LISTENing: the next connection does it again.
@@ -159,10 +198,16 @@ export class PoolListener {
         this.stopping = undefined
       }
       await stream.return?.()
-      if (!conn.broken) await conn.exec('UNLISTEN *').catch(() => {})
-      // A lost connection goes back too: the pool replaces it.
-      await this.putconn(conn).catch(() => {})
+      if (!conn.broken && this.held === conn) await this.quietly(() => conn.exec('UNLISTEN *'))
+      await this.giveBack(conn)
     }
+  }
+
+  /** A lost connection goes back too: the pool replaces it. Not twice (`closeNow`). */
+  private async giveBack(conn: C): Promise<void> {
+    if (this.held !== conn) return
+    this.held = undefined
+    await this.quietly(() => this.putconn(conn))
   }
 
   /** Hands notifications over until the connection is lost (the stream throws) or stopped. */

@@ -19,6 +19,7 @@ import { abortError } from './signal'
 import { streamRequest, syncLeasedRows, type PoolStreamOptions } from './stream'
 import { copyToArgument, type CopyChunk } from './copy'
 import type { SyncPipeline } from './pipeline'
+import { PoolListener, type ListenHandler, type Unlisten } from './listen'
 import { checkoutChannel, queryChannel } from './tracing'
 
 /**
@@ -60,6 +61,7 @@ export class ConnectionPool extends BasePool {
 
   /** Closes the pool: waiting clients get PoolClosed, checked-out connections close when returned. */
   close(timeout = 5): void {
+    this.listener?.closeNow()
     native(() => this.native.closeSync(numberArgument(timeout, 'close() timeout')))
   }
 
@@ -147,6 +149,25 @@ export class ConnectionPool extends BasePool {
   /** `pipeline()` on a connection of the pool, held for the pipeline only (committed, or rolled back when it fails). */
   pipeline<T>(fn: (p: SyncPipeline) => T, options?: CallOptions): T {
     return this.connection((conn) => conn.pipeline(fn), options)
+  }
+
+  private listener: PoolListener<Connection> | undefined
+
+  /**
+   * `AsyncConnectionPool.listen()` for a sync pool: the handler runs on the event loop (between
+   * blocking calls), and taking or re-taking the listening connection blocks briefly.
+   */
+  listen(channel: string, handler: ListenHandler): Promise<Unlisten> {
+    this.listener ??= new PoolListener<Connection>(
+      () => this.getconn(),
+      (conn) => this.putconn(conn),
+    )
+    return this.listener.listen(channel, handler)
+  }
+
+  /** Stops `handler` on `channel` (every handler of it, without one); the last channel gives the connection back. */
+  async unlisten(channel: string, handler?: ListenHandler): Promise<void> {
+    await this.listener?.unlisten(channel, handler)
   }
 
   /**
