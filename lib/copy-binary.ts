@@ -168,7 +168,8 @@ export function binaryEncoders(types: unknown): Encoder[] {
     const encoder = typeof type === 'string' ? ENCODERS[type as CopyBinaryType] : undefined
     if (encoder === undefined || !Object.hasOwn(ENCODERS, type as string)) {
       throw new TypeError(
-        `copyRows(): column ${i + 1}'s type ${JSON.stringify(type)} has no binary encoder here (known: ${Object.keys(ENCODERS).join(', ')})`,
+        `copyRows(): column ${i + 1}'s type ${JSON.stringify(type)} has no binary encoder here ` +
+          `(known: ${Object.keys(ENCODERS).join(', ')})`,
       )
     }
     return encoder
@@ -191,7 +192,9 @@ export class BinaryRows {
   /** Adds a row; a Buffer when about 64 kB have gathered. */
   add(row: unknown): Buffer | undefined {
     const index = this.index++
-    if (!Array.isArray(row)) throw new TypeError(`copyRows(): row ${index} must be an array of values, not ${row === null ? 'null' : typeof row}`)
+    if (!Array.isArray(row)) {
+      throw new TypeError(`copyRows(): row ${index} must be an array of values, not ${row === null ? 'null' : typeof row}`)
+    }
     if (row.length !== this.encoders.length) {
       throw new TypeError(`copyRows(): row ${index} has ${row.length} values for ${this.encoders.length} column types`)
     }
@@ -203,7 +206,9 @@ export class BinaryRows {
         continue
       }
       const wanted = this.encoders[i]!(this.w, value)
-      if (typeof wanted === 'string') throw new TypeError(`copyRows(): row ${index}, column ${i + 1}: expected ${wanted}, not ${typeof value}`)
+      if (typeof wanted === 'string') {
+        throw new TypeError(`copyRows(): row ${index}, column ${i + 1}: expected ${wanted}, not ${typeof value}`)
+      }
     }
     return this.w.at >= CHUNK_SIZE ? this.w.take() : undefined
   }

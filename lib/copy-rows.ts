@@ -33,9 +33,13 @@ export function copyRows(
   rows: Iterable<CopyRow> | AsyncIterable<CopyRow>,
   options: CopyRowsOptions = {},
 ): Generator<Buffer, void, undefined> | AsyncGenerator<Buffer, void, undefined> {
-  if (typeof options !== 'object' || options === null) throw new TypeError(`copyRows() options must be an object, not ${options === null ? 'null' : typeof options}`)
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`copyRows() options must be an object, not ${options === null ? 'null' : typeof options}`)
+  }
   const { format = 'text', types } = options
-  if (format !== 'text' && format !== 'binary') throw new TypeError(`copyRows() option 'format' must be 'text' or 'binary', not ${JSON.stringify(format)}`)
+  if (format !== 'text' && format !== 'binary') {
+    throw new TypeError(`copyRows() option 'format' must be 'text' or 'binary', not ${JSON.stringify(format)}`)
+  }
   const encoders = format === 'binary' ? binaryEncoders(types) : undefined
   if (rows !== null && typeof rows === 'object' && Symbol.asyncIterator in rows) {
     return encoders ? asyncBinary(rows, encoders) : asyncChunks(rows)
@@ -46,7 +50,9 @@ export function copyRows(
   throw new TypeError(`copyRows() takes an iterable or async iterable of rows, not ${rows === null ? 'null' : typeof rows}`)
 }
 
-function* syncBinary(rows: Iterable<CopyRow>, encoders: ReturnType<typeof binaryEncoders>): Generator<Buffer, void, undefined> {
+type Encoders = ReturnType<typeof binaryEncoders>
+
+function* syncBinary(rows: Iterable<CopyRow>, encoders: Encoders): Generator<Buffer, void, undefined> {
   const out = new BinaryRows(encoders)
   for (const row of rows) {
     const chunk = out.add(row)
@@ -55,7 +61,7 @@ function* syncBinary(rows: Iterable<CopyRow>, encoders: ReturnType<typeof binary
   yield out.end()
 }
 
-async function* asyncBinary(rows: AsyncIterable<CopyRow>, encoders: ReturnType<typeof binaryEncoders>): AsyncGenerator<Buffer, void, undefined> {
+async function* asyncBinary(rows: AsyncIterable<CopyRow>, encoders: Encoders): AsyncGenerator<Buffer, void, undefined> {
   const out = new BinaryRows(encoders)
   for await (const row of rows) {
     const chunk = out.add(row)
@@ -92,7 +98,9 @@ async function* asyncChunks(rows: AsyncIterable<CopyRow>): AsyncGenerator<Buffer
 
 /** One row as a line of COPY text. */
 export function copyLine(row: CopyRow, index = 0): string {
-  if (!Array.isArray(row)) throw new TypeError(`copyRows(): row ${index} must be an array of values, not ${row === null ? 'null' : typeof row}`)
+  if (!Array.isArray(row)) {
+    throw new TypeError(`copyRows(): row ${index} must be an array of values, not ${row === null ? 'null' : typeof row}`)
+  }
   let line = ''
   for (let i = 0; i < row.length; i++) {
     if (i > 0) line += '\t'
@@ -138,7 +146,8 @@ function arrayLiteral(values: readonly unknown[], row: number, column: number): 
   const items = values.map((item) => {
     if (item === null || item === undefined) return 'NULL'
     if (Array.isArray(item)) return arrayLiteral(item, row, column)
-    const text = typeof item === 'string' ? item : typeof item === 'object' ? literal(item, row, column) : field(item, row, column)
+    const text =
+      typeof item === 'string' ? item : typeof item === 'object' ? literal(item, row, column) : field(item, row, column)
     return NEEDS_QUOTE.test(text) ? `"${text.replace(/["\\]/g, '\\$&')}"` : text
   })
   return `{${items.join(',')}}`

@@ -28,7 +28,9 @@ export function copyFromArguments(sql: unknown, source: unknown, sync: boolean):
     (typeof (source as Iterable<unknown>)[Symbol.iterator] === 'function' ||
       (!sync && typeof (source as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'))
   if (!iterable || typeof source === 'string') {
-    const kinds = sync ? 'an iterable of Buffers or strings' : 'a Readable, an async iterable or an iterable of Buffers or strings'
+    const kinds = sync
+      ? 'an iterable of Buffers or strings'
+      : 'a Readable, an async iterable or an iterable of Buffers or strings'
     throw new TypeError(`copyFrom(): the data source must be ${kinds}, not ${describe(source)}`)
   }
 }

@@ -24,14 +24,15 @@ export type Unlisten = () => Promise<void>
 const FIRST_RETRY = 100
 const LAST_RETRY = 5000
 
-/** A channel name as an SQL identifier: exactly as given (`NOTIFY Chan` lowercases; `pg_notify('Chan', ...)` does not). */
+/** A channel name as an SQL identifier, exactly as given (`NOTIFY Chan` lowercases it; `pg_notify('Chan', ...)` does not). */
 function identifier(channel: string): string {
   return '"' + channel.replaceAll('"', '""') + '"'
 }
 
 function checkChannel(channel: unknown, method: string): string {
   if (typeof channel !== 'string' || channel === '' || channel.includes('\0')) {
-    throw new TypeError(`${method}: the channel must be a non-empty string without NUL, not ${typeof channel === 'string' ? JSON.stringify(channel) : typeof channel}`)
+    const what = typeof channel === 'string' ? JSON.stringify(channel) : typeof channel
+    throw new TypeError(`${method}: the channel must be a non-empty string without NUL, not ${what}`)
   }
   return channel
 }

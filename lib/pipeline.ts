@@ -232,7 +232,11 @@ export class SyncPipeline extends BasePipeline {
  * @internal `AsyncConnection.pipeline()`: `fn`'s value, once every statement was answered; the
  * first statement error if `fn` returned but a statement failed.
  */
-export async function asyncPipeline<T>(conn: NativeConnection, decode: Decode, fn: (p: AsyncPipeline) => T | Promise<T>): Promise<T> {
+export async function asyncPipeline<T>(
+  conn: NativeConnection,
+  decode: Decode,
+  fn: (p: AsyncPipeline) => T | Promise<T>,
+): Promise<T> {
   checkFunction(fn)
   const pipeline = new AsyncPipeline(await nativeAsync(native(() => conn.openPipeline())), decode)
   let result: T
