@@ -27,7 +27,6 @@ struct RawHandle {
 /// poll, prepare, ...), fixed for all of libuv 1.x.
 #[repr(C)]
 #[derive(Clone, Copy)]
-#[allow(dead_code)] // only the kinds made here are named
 enum HandleType {
     Poll = 8,
     Prepare = 9,
