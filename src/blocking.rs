@@ -1,4 +1,4 @@
-//! Blocking the JS thread on a future, for the `*Sync` methods: `pgtide_core::blocking`'s
+//! Blocking the JS thread on a future, for the `*Sync` methods: `pgtide_core::wait::block_on`'s
 //! loop (which nests, unlike tokio's `block_on`: a sync pool runs the user's hooks on the JS
 //! thread inside a blocking call, and those hooks run sync queries), inside the
 //! runtime's context so that the future's timers and tasks have their runtime.
