@@ -99,6 +99,33 @@ describe('AsyncConnection.pipeline', () => {
     expect((await conn.query('SELECT count(*)::int4 AS n FROM q')).rows).toEqual([{ n: 2 }])
   })
 
+  it('runs inside transaction(), and explicit BEGIN/COMMIT statements work in it', async () => {
+    const conn = await openAsync({ autocommit: true })
+    await conn.exec('CREATE TEMP TABLE r (id int4)')
+    await caught(() =>
+      conn.transaction(async () => {
+        await conn.pipeline((p) => {
+          p.query('INSERT INTO r VALUES (1)')
+          p.query('INSERT INTO r VALUES (2)')
+        })
+        expect(conn.transactionStatus).toBe('intrans')
+        throw new Error('undo')
+      }),
+    )
+    expect((await conn.query('SELECT count(*)::int4 AS n FROM r')).rows).toEqual([{ n: 0 }])
+    // An explicit block inside the pipeline commits by itself; the failure after it changes nothing in it.
+    await caught(() =>
+      conn.pipeline((p) => {
+        p.query('BEGIN')
+        p.query('INSERT INTO r VALUES (3)')
+        p.query('COMMIT')
+        p.query('SELECT 1 / 0')
+      }),
+    )
+    expect((await conn.query('SELECT array_agg(id)::int4[] AS ids FROM r')).rows).toEqual([{ ids: [3] }])
+    expect(conn.transactionStatus).toBe('idle')
+  })
+
   it("rethrows the callback's error after the queued statements settle; the connection stays usable", async () => {
     const conn = await openAsync({ autocommit: true })
     let queued: Promise<unknown> | undefined
