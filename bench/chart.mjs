@@ -15,6 +15,7 @@ const PANELS = [
   ['W3 md5', 'W3 10,000 rows × 3 columns, rows/s'],
   ['W3 wide', 'W3 10,000 rows × 5 columns, rows/s'],
   ['W4 ms', 'W4 cold start to 10 connections, ms'],
+  ['floor ratio', 'W4 ÷ libpq opening 10 connections at once'],
   ['W5 neverSettled', 'W5 backends killed: requests never settled'],
   ['W5 firstSuccessMs', 'W5 backends killed: ms to first success'],
   ['W5 recoveredOps', 'W5 backends killed: ops/s after recovery'],

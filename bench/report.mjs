@@ -64,29 +64,41 @@ function metricRow(workload, metric, result) {
   }
 }
 
-/** Each library's W2 throughput as a share of pgbench's, when both ran. */
-function ceilingRow(rows) {
+/** Each library's W2 throughput as a share of pgbench's (as many clients as W2's pool), when both ran. */
+function ceilingRow(rows, facts) {
   const w2 = rows.find((r) => r.workload === 'W2' && r.key === 'ops')
   const pgbench = rows.find((r) => r.workload === 'ceiling')?.values.pgbench
   if (!w2 || !pgbench) return null
-  const values = {}
-  for (const [id, value] of Object.entries(w2.values)) {
-    values[id] = stat(value.rounds.map((ops) => (100 * ops) / pgbench.median))
-  }
-  return {
-    workload: 'ceiling',
-    key: 'share',
-    label: `W2 beside pgbench -S -M prepared at ${formatValue(pgbench.median, 'tps')} tps`,
+  const clients = facts.ceiling?.clients
+  const who = clients ? `, ${clients} clients as W2's pool has connections,` : ''
+  return sideRow('ceiling', 'share', w2, (ops) => (100 * ops) / pgbench.median, {
+    label: `W2 beside pgbench -S -M prepared${who} at ${formatValue(pgbench.median, 'tps')} tps`,
     unit: '%',
     better: 'higher',
-    target: null,
-    subject: 'pgtide',
-    values,
-    reference: null,
-    ratio: NaN,
-    meets: null,
-  }
+  })
 }
+
+/** Each library's W4 cold start as a multiple of libpq's (the same connections at once), when both ran. */
+function floorRow(rows, facts) {
+  const w4 = rows.find((r) => r.workload === 'W4' && r.key === 'ms')
+  const libpq = rows.find((r) => r.workload === 'floor')?.values.libpq
+  if (!w4 || !libpq) return null
+  return sideRow('floor', 'ratio', w4, (ms) => ms / libpq.median, {
+    label: `W4 ÷ libpq opening its ${facts.floor?.connections ?? '?'} connections at once in ${formatValue(libpq.median, 'ms')} ms`,
+    unit: '×',
+    better: 'lower',
+  })
+}
+
+/** A row of each library's values of `row` set against a C client's figure by `measure`. */
+function sideRow(workload, key, row, measure, { label, unit, better }) {
+  const values = {}
+  for (const [id, value] of Object.entries(row.values)) values[id] = stat(value.rounds.map(measure))
+  return { workload, key, label, unit, better, target: null, subject: 'pgtide', values, reference: null, ratio: NaN, meets: null }
+}
+
+/** The C clients' own rows: in the notes and in the rows set against them, not in the table. */
+const C_CLIENTS = ['ceiling', 'floor']
 
 export function summarise(workloads, results) {
   const rows = []
@@ -99,10 +111,17 @@ export function summarise(workloads, results) {
     if (Object.keys(result.skipped).length) notes.skipped[workload.id] = result.skipped
     if (result.facts) notes.facts[workload.id] = result.facts
   }
-  const ceiling = ceilingRow(rows)
-  const table = rows.filter((r) => r.workload !== 'ceiling')
+  const table = rows.filter((r) => !C_CLIENTS.includes(r.workload))
+  const ceiling = ceilingRow(rows, notes.facts)
   if (ceiling) table.splice(table.findLastIndex((r) => r.workload === 'W2') + 1, 0, ceiling)
-  return { rows: table, pgbench: rows.find((r) => r.workload === 'ceiling') ?? null, notes }
+  const floor = floorRow(rows, notes.facts)
+  if (floor) table.splice(table.findLastIndex((r) => r.workload === 'W4') + 1, 0, floor)
+  return {
+    rows: table,
+    pgbench: rows.find((r) => r.workload === 'ceiling') ?? null,
+    libpq: rows.find((r) => r.workload === 'floor') ?? null,
+    notes,
+  }
 }
 
 // ---- markdown ----
@@ -114,6 +133,7 @@ export function formatValue(value, unit) {
     return value.toFixed(digits)
   }
   if (unit === 'MB') return value.toFixed(1)
+  if (unit === '×') return `${value.toFixed(2)}×`
   if (unit === 'requests') return Number.isInteger(value) ? String(value) : value.toFixed(1)
   return Math.round(value).toLocaleString('en-US')
 }
@@ -151,7 +171,7 @@ function targetCell(row) {
   return `${row.better === 'higher' ? '≥' : '≤'} ${target.ratio}× ${mark}`
 }
 
-const UNIT_SUFFIX = { '%': '% of it' }
+const UNIT_SUFFIX = { '%': '% of it', '×': '× the floor' }
 
 export function markdownTable(summary) {
   const header = ['workload', ...PEERS.map((p) => p.label), 'pgtide ÷ reference', 'target']
@@ -195,7 +215,18 @@ function notesText(run, summary) {
   if (addon?.addonMb) lines.push(`- The pgtide addon (\`${addon.addon}\`, release build) is ${addon.addonMb.toFixed(1)} MB.`)
   if (summary.pgbench) {
     const { median: tps } = summary.pgbench.values.pgbench
-    lines.push(`- pgbench -S -M prepared, 10 clients, 2 threads: ${formatValue(tps, 'tps')} tps (the C client's ceiling).`)
+    const { clients = '?', threads = '?' } = facts.ceiling ?? {}
+    lines.push(
+      `- pgbench -S -M prepared, ${clients} clients (W2's pool size), ${threads} threads: ${formatValue(tps, 'tps')} tps ` +
+        `(the C client's ceiling for W2).`,
+    )
+  }
+  if (summary.libpq) {
+    const { median: ms } = summary.libpq.values.libpq
+    lines.push(
+      `- libpq (bench/libpq-floor.c) opening ${facts.floor?.connections ?? '?'} connections at once: ${formatValue(ms, 'ms')} ms ` +
+        `(the server's floor for W4's cold start).`,
+    )
   }
   return lines.join('\n')
 }

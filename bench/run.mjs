@@ -30,6 +30,7 @@ const WORKLOAD_FILES = [
   'w5-kill.mjs',
   'w6-sync.mjs',
   'pgbench.mjs',
+  'libpq-floor.mjs',
   'memory.mjs',
 ]
 

@@ -1,5 +1,6 @@
 // The ceiling: pgbench, PostgreSQL's C client, running `-S -M prepared` (one prepared
-// primary-key SELECT per transaction) with the pool's client count, against the same server.
+// primary-key SELECT per transaction) with as many clients as W2's pool has connections
+// (POOL_SIZE, imported, so the two cannot drift apart), against the same server.
 // The report sets each library's W2 throughput beside it. pgbench runs in a database of its
 // own (pgtide_bench, scale 1), created and initialised once.
 
@@ -8,9 +9,11 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import { AsyncConnection } from '../../dist/index.mjs'
+import { POOL_SIZE } from './w2-concurrent.mjs'
 
 const DATABASE = 'pgtide_bench'
-const CLIENTS = 10
+const CLIENTS = POOL_SIZE
+const THREADS = 2
 
 /** pgbench from PG_BINDIR, pg_config, the newest /usr/lib/postgresql/N/bin, or PATH. */
 export function findPgbench() {
@@ -54,6 +57,9 @@ export default {
   peers: ['pgbench'],
   metrics: [{ key: 'tps', label: `pgbench -S -M prepared, ${CLIENTS} clients`, unit: 'tps', better: 'higher' }],
 
+  /** For the report: the client count it ran with (W2's pool size). */
+  facts: () => ({ clients: CLIENTS, threads: THREADS }),
+
   /** Finds pgbench and initialises its database once; returns false (skipped) without pgbench. */
   async prepare({ url, admin, log }) {
     this.pgbench = findPgbench()
@@ -76,7 +82,7 @@ export default {
 
   async measure(_subject, { timing }) {
     const seconds = String(timing.pgbenchSeconds)
-    const args = ['-S', '-M', 'prepared', '-n', '-c', String(CLIENTS), '-j', '2', '-T', seconds, this.url]
+    const args = ['-S', '-M', 'prepared', '-n', '-c', String(CLIENTS), '-j', String(THREADS), '-T', seconds, this.url]
     const out = await run(this.pgbench, args)
     const match = /tps = ([\d.]+) \(without initial connection time\)/.exec(out)
     if (!match) throw new Error(`no tps in pgbench's output: ${out.trim().split('\n').slice(-3).join(' | ')}`)

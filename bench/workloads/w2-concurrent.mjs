@@ -3,9 +3,12 @@
 
 import { concurrent } from '../measure.mjs'
 
+/** The pool's size: also pgbench's client count (pgbench.mjs), so the two compare. */
+export const POOL_SIZE = 10
+
 export default {
   id: 'W2',
-  title: '100 concurrent workers, pool of 10, SELECT $1::int',
+  title: `100 concurrent workers, pool of ${POOL_SIZE}, SELECT $1::int`,
   peers: ['pgtide', 'pgtide-pg', 'pg', 'pg-native', 'postgres'],
   metrics: [
     { key: 'ops', label: 'W2 100 workers, SELECT $1::int', unit: 'ops/s', better: 'higher', target: { ratio: 1.3 } },
@@ -14,7 +17,7 @@ export default {
   ],
 
   async measure(peer, { url, timing }) {
-    const pool = await peer.pool({ url, size: 10, appName: `bench-w2-${peer.id}` })
+    const pool = await peer.pool({ url, size: POOL_SIZE, appName: `bench-w2-${peer.id}` })
     try {
       await pool.ready()
       const op = (worker, i) => pool.query('SELECT $1::int', [worker * 1000 + (i % 1000)])

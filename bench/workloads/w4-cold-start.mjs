@@ -5,9 +5,12 @@
 import { median } from '../stats.mjs'
 import { now, sleep } from '../measure.mjs'
 
+/** The pool's size: also the connection count of the libpq floor (libpq-floor.mjs). */
+export const POOL_SIZE = 10
+
 export default {
   id: 'W4',
-  title: 'cold start: a new pool of 10 to 10 ready connections',
+  title: `cold start: a new pool of ${POOL_SIZE} to ${POOL_SIZE} ready connections`,
   peers: ['pgtide', 'pg', 'pg-native', 'postgres'],
   metrics: [{ key: 'ms', label: 'W4 cold start to 10 connections', unit: 'ms', better: 'lower', target: { ratio: 0.6 } }],
 
@@ -15,7 +18,7 @@ export default {
     const times = []
     for (let rep = 0; rep < timing.reps; rep++) {
       const start = now()
-      const pool = await peer.pool({ url, size: 10, appName: `bench-w4-${peer.id}` })
+      const pool = await peer.pool({ url, size: POOL_SIZE, appName: `bench-w4-${peer.id}` })
       try {
         await pool.ready()
         times.push(now() - start)
