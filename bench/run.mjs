@@ -29,6 +29,7 @@ const BENCH = path.dirname(fileURLToPath(import.meta.url))
 const WORKLOAD_FILES = [
   'w1-checkout.mjs',
   'w2-concurrent.mjs',
+  'w2-connection.mjs',
   'w3-rows.mjs',
   'w4-cold-start.mjs',
   'w5-kill.mjs',
