@@ -51,8 +51,9 @@ export class PoolListener<C extends ListeningConnection> {
   private readonly handlers = new Map<string, Set<ListenHandler>>()
   /** The connection listening now, once its LISTENs are done. */
   private current: Promise<C> | undefined
-  /** The connection held now, to give back at once when a sync pool closes. */
+  /** The connection held now, to give back at once when a sync pool closes, and its notifications. */
   private held: C | undefined
+  private heldStream: AsyncIterableIterator<Notification> | undefined
   private stopping: (() => void) | undefined
   private loop: Promise<void> | undefined
   private closed = false
@@ -115,6 +116,8 @@ export class PoolListener<C extends ListeningConnection> {
     this.stopping?.()
     const conn = this.held
     this.held = undefined
+    // Stop listening on it first: a connection back in the pool must not keep an idle reader.
+    void this.heldStream?.return?.()
     if (conn !== undefined) {
       try {
         this.putconn(conn)
@@ -174,6 +177,7 @@ export class PoolListener<C extends ListeningConnection> {
       }
       retry = FIRST_RETRY
       const stream = conn.notifications()
+      this.heldStream = stream
       const stopped = new Promise<void>((resolve) => (this.stopping = resolve))
       try {
         if (!conn.autocommit) {
