@@ -104,6 +104,17 @@ describe('AsyncConnection.copyFrom', () => {
     expect(() => [...copyRows([{} as never])]).toThrow(/row 0 must be an array/)
   })
 
+  it('copyRows() binary text columns: ASCII, accents, emoji at the start, middle and end, short and long', async () => {
+    const conn = await openAsync({ autocommit: true })
+    await conn.exec('CREATE TEMP TABLE words (n int4, w text)')
+    const words = ['plain', 'é', '😀 first', 'last 😀', 'a☃b', '', 'x'.repeat(63) + 'é', 'é' + 'y'.repeat(100), '😀'.repeat(40)]
+    const rows = words.map((w, n) => [n, w])
+    const copied = await conn.copyFrom('COPY words FROM STDIN (FORMAT binary)', copyRows(rows, { format: 'binary', types: ['int4', 'text'] }))
+    expect(copied).toBe(words.length)
+    const { rows: back } = await conn.query<{ w: string }>('SELECT w FROM words ORDER BY n')
+    expect(back.map((r) => r.w)).toEqual(words)
+  })
+
   it("copyRows() in the binary format, given the columns' types, reads back as the same values", async () => {
     const conn = await openAsync({ autocommit: true })
     await conn.exec(`CREATE TEMP TABLE bin (b bool, s int2, i int4, l int8, f float4, d float8, t text, v varchar(10),

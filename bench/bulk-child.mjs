@@ -21,14 +21,23 @@ function* copyText() {
   }
 }
 
+/** The same rows as arrays of values, for copyRows(). */
+function* rowArrays() {
+  for (let j = 0; j < ROWS; j++) yield [j, `name ${j}`, j * 1.5]
+}
+
 /** Each library's way in: `setup` (untimed), `copy` and `stream` (timed), `count`, `close`. */
 async function library() {
-  if (peer === 'pgtide') {
-    const { AsyncConnection } = await import(new URL('../dist/index.mjs', import.meta.url).href)
+  if (peer === 'pgtide' || peer === 'pgtide-binary') {
+    const { AsyncConnection, copyRows } = await import(new URL('../dist/index.mjs', import.meta.url).href)
     const conn = await AsyncConnection.connect(url, { autocommit: true })
+    const types = ['int4', 'text', 'float8']
     return {
       run: (sql) => conn.exec(sql),
-      copy: () => conn.copyFrom(`COPY ${TABLE} FROM STDIN`, Readable.from(copyText())),
+      copy: () =>
+        peer === 'pgtide'
+          ? conn.copyFrom(`COPY ${TABLE} FROM STDIN`, Readable.from(copyText()))
+          : conn.copyFrom(`COPY ${TABLE} FROM STDIN (FORMAT binary)`, copyRows(rowArrays(), { format: 'binary', types })),
       async stream() {
         let n = 0
         for await (const row of conn.stream(STREAM_SQL, [ROWS], { batchSize: BATCH })) n += row.id > 0 ? 1 : 0

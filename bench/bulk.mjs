@@ -1,5 +1,7 @@
 // Bulk data in one run, pgtide beside its peers: COPY ingestion of ROWS rows × 3 columns
-// (pgtide's copyFrom, pg-copy-streams, postgres.js's .writable()) and streaming ROWS rows
+// (pgtide's copyFrom, pg-copy-streams, postgres.js's .writable(), all given the same COPY text;
+// and pgtide's copyRows() encoding row arrays in COPY's binary format, which the server reads
+// without parsing numbers: each library's own best way in) and streaming ROWS rows
 // (pgtide's stream, pg-query-stream, postgres.js's .cursor()), each in a fresh process so its
 // peak RSS is its own. The libraries' order rotates from round to round; the table gives the
 // median time and the highest peak RSS.
@@ -14,7 +16,8 @@ import { parseArgs } from 'node:util'
 const BENCH = path.dirname(fileURLToPath(import.meta.url))
 const PEERS = {
   copy: [
-    ['pgtide', 'pgtide copyFrom'],
+    ['pgtide', 'pgtide copyFrom (the same text)'],
+    ['pgtide-binary', 'pgtide copyFrom(copyRows(rows, binary))'],
     ['pg', 'pg + pg-copy-streams'],
     ['postgres', 'postgres.js .writable()'],
   ],

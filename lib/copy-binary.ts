@@ -31,10 +31,12 @@ const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1')
 const PG_EPOCH_MS = 946_684_800_000
 const DAY_MS = 86_400_000
 const CHUNK_SIZE = 64 * 1024
+/** Strings up to this long are copied character by character while they are ASCII. */
+const SHORT_TEXT = 64
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i
 const DAY = /^(\d{4})-(\d{2})-(\d{2})$/
 
-/** A growing buffer. */
+/** A growing buffer, written field by field without a closure per value (the hot path). */
 class Writer {
   buf = Buffer.allocUnsafe(CHUNK_SIZE * 2)
   at = 0
@@ -56,21 +58,40 @@ class Writer {
     this.at = this.buf.writeInt32BE(n, this.at)
   }
 
-  /** A field: its length, then what `write` puts. */
-  field(length: number, write: (buf: Buffer, at: number) => void): void {
+  /** A field of `length` bytes: writes its length and returns where its value goes in `buf`. */
+  fixed(length: number): number {
     this.room(4 + length)
-    this.at = this.buf.writeInt32BE(length, this.at)
-    write(this.buf, this.at)
-    this.at += length
+    const at = this.buf.writeInt32BE(length, this.at)
+    this.at = at + length
+    return at
   }
 
   bytes(bytes: Uint8Array): void {
-    this.field(bytes.length, (buf, at) => buf.set(bytes, at))
+    this.buf.set(bytes, this.fixed(bytes.length))
   }
 
+  /**
+   * UTF-8 text in one pass: room for the longest encoding, the text, then the length it took.
+   * A short string's ASCII head is copied here: a `buf.write` per value costs more than the
+   * copy (about 200 ns a call against 80 for the loop, for a 10-character string).
+   */
   text(text: string): void {
-    const length = Buffer.byteLength(text, 'utf8')
-    this.field(length, (buf, at) => buf.write(text, at, length, 'utf8'))
+    const n = text.length
+    this.room(4 + n * 3)
+    const buf = this.buf
+    let at = this.at + 4
+    let k = 0
+    if (n <= SHORT_TEXT) {
+      for (; k < n; k++) {
+        const c = text.charCodeAt(k)
+        if (c > 0x7f) break
+        buf[at++] = c
+      }
+    }
+    // The rest from the first non-ASCII character (a code point's start) or all of a long one.
+    if (k < n) at += buf.write(k === 0 ? text : text.slice(k), at, 'utf8')
+    buf.writeInt32BE(at - this.at - 4, this.at)
+    this.at = at
   }
 
   take(): Buffer {
@@ -103,38 +124,58 @@ function micros(value: unknown): bigint | undefined {
   return BigInt(value.getTime() - PG_EPOCH_MS) * 1000n
 }
 
-const text: Encoder = (w, v) => (typeof v === 'string' ? void w.text(v) : 'a string')
+const text: Encoder = (w, v) => (typeof v === 'string' ? w.text(v) : 'a string')
+
+/** An 8-byte integer field. */
+function int64(w: Writer, n: bigint): void {
+  const at = w.fixed(8)
+  w.buf.writeBigInt64BE(n, at)
+}
 
 const ENCODERS: Record<CopyBinaryType, Encoder> = {
-  bool: (w, v) => (typeof v === 'boolean' ? w.field(1, (b, at) => b.writeUInt8(v ? 1 : 0, at)) : 'a boolean'),
+  bool: (w, v) => {
+    if (typeof v !== 'boolean') return 'a boolean'
+    w.buf[w.fixed(1)] = v ? 1 : 0
+  },
   int2: (w, v) => {
     const n = integer(16, v)
-    return n === undefined ? 'an integer from -32768 to 32767' : w.field(2, (b, at) => b.writeInt16BE(n, at))
+    if (n === undefined) return 'an integer from -32768 to 32767'
+    const at = w.fixed(2)
+    w.buf.writeInt16BE(n, at)
   },
   int4: (w, v) => {
     const n = integer(32, v)
-    return n === undefined ? 'a 32-bit integer' : w.field(4, (b, at) => b.writeInt32BE(n, at))
+    if (n === undefined) return 'a 32-bit integer'
+    const at = w.fixed(4)
+    w.buf.writeInt32BE(n, at)
   },
   int8: (w, v) => {
     const n = bigint(v)
     if (n === undefined || n < -(2n ** 63n) || n >= 2n ** 63n) return 'a 64-bit integer (number, bigint or digits)'
-    w.field(8, (b, at) => b.writeBigInt64BE(n, at))
+    int64(w, n)
   },
-  float4: (w, v) => (typeof v === 'number' ? w.field(4, (b, at) => b.writeFloatBE(v, at)) : 'a number'),
-  float8: (w, v) => (typeof v === 'number' ? w.field(8, (b, at) => b.writeDoubleBE(v, at)) : 'a number'),
+  float4: (w, v) => {
+    if (typeof v !== 'number') return 'a number'
+    const at = w.fixed(4)
+    w.buf.writeFloatBE(v, at)
+  },
+  float8: (w, v) => {
+    if (typeof v !== 'number') return 'a number'
+    const at = w.fixed(8)
+    w.buf.writeDoubleBE(v, at)
+  },
   text,
   varchar: text,
   bpchar: text,
   name: text,
-  bytea: (w, v) => (v instanceof Uint8Array ? void w.bytes(v) : 'a Buffer or Uint8Array'),
+  bytea: (w, v) => (v instanceof Uint8Array ? w.bytes(v) : 'a Buffer or Uint8Array'),
   // A string is JSON text already; anything else is serialised.
-  json: (w, v) => void w.text(typeof v === 'string' ? v : JSON.stringify(v)),
+  json: (w, v) => w.text(typeof v === 'string' ? v : JSON.stringify(v)),
   jsonb: (w, v) => {
     const json = Buffer.from(typeof v === 'string' ? v : JSON.stringify(v), 'utf8')
-    w.field(json.length + 1, (b, at) => {
-      b.writeUInt8(1, at) // jsonb's binary format version
-      b.set(json, at + 1)
-    })
+    const at = w.fixed(json.length + 1)
+    w.buf[at] = 1 // jsonb's binary format version
+    w.buf.set(json, at + 1)
   },
   uuid: (w, v) => {
     if (typeof v !== 'string' || !UUID.test(v)) return 'a UUID string'
@@ -146,16 +187,18 @@ const ENCODERS: Record<CopyBinaryType, Encoder> = {
     if (day !== null) ms = Date.UTC(Number(day[1]), Number(day[2]) - 1, Number(day[3]))
     else if (v instanceof Date && !Number.isNaN(v.getTime())) ms = v.getTime()
     if (ms === undefined) return "a Date or a 'YYYY-MM-DD' string"
-    const days = Math.floor((ms - PG_EPOCH_MS) / DAY_MS)
-    w.field(4, (b, at) => b.writeInt32BE(days, at))
+    const at = w.fixed(4)
+    w.buf.writeInt32BE(Math.floor((ms - PG_EPOCH_MS) / DAY_MS), at)
   },
   timestamp: (w, v) => {
     const n = micros(v)
-    return n === undefined ? 'a valid Date' : w.field(8, (b, at) => b.writeBigInt64BE(n, at))
+    if (n === undefined) return 'a valid Date'
+    int64(w, n)
   },
   timestamptz: (w, v) => {
     const n = micros(v)
-    return n === undefined ? 'a valid Date' : w.field(8, (b, at) => b.writeBigInt64BE(n, at))
+    if (n === undefined) return 'a valid Date'
+    int64(w, n)
   },
 }
 
