@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 
 import { AsyncConnectionPool, ConnectionPool, type ListenEvent } from '../dist/index.js'
-import { databaseUrl, eventually } from './helpers'
+import { databaseUrl, eventually, recordingLogger } from './helpers'
 import { openAsync } from './open'
 
 const pools: { close(): unknown }[] = []
@@ -138,4 +138,24 @@ describe('ConnectionPool.listen (sync pool)', () => {
     p.close()
     await eventually(async () => (await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [newPid])).rows.length === 0)
   }, 30_000)
+})
+
+describe('listen() and leak detection', () => {
+  it('the listening connection, held on purpose, is never reported as a leak (async and sync pools)', async () => {
+    const { logger, warnings } = recordingLogger('warn')
+    const asyncPool = new AsyncConnectionPool(databaseUrl(), { minSize: 1, maxSize: 2, leakDetectionThreshold: 0.1, logger })
+    const syncPool = new ConnectionPool(databaseUrl(), { minSize: 1, maxSize: 2, leakDetectionThreshold: 0.1, logger })
+    pools.push(asyncPool, syncPool)
+    await asyncPool.wait()
+    syncPool.wait()
+    await asyncPool.listen(channelName(), () => {})
+    await syncPool.listen(channelName(), () => {})
+    // A real leak on the same pool is still found, so the watch is on.
+    void (await asyncPool.getconn())
+    await eventually(() => warnings().some((w) => w.startsWith('connection leak detection')), 5)
+    await new Promise((resolve) => setTimeout(resolve, 300)) // past the threshold for the listeners too
+    const leaks = warnings().filter((w) => w.startsWith('connection leak detection'))
+    expect(leaks).toHaveLength(1)
+    expect(leaks[0]).toMatch(/listen\.spec\.ts/)
+  })
 })

@@ -191,7 +191,8 @@ export class AsyncConnectionPool extends BasePool {
    */
   listen(channel: string, handler: ListenHandler): Promise<Unlisten> {
     this.listener ??= new PoolListener(
-      () => this.getconn(),
+      // Held for as long as anyone listens, on purpose: never reported as a leak.
+      () => this.checkout({}, undefined),
       (conn) => this.putconn(conn),
     )
     return this.listener.listen(channel, handler)

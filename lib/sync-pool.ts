@@ -159,7 +159,8 @@ export class ConnectionPool extends BasePool {
    */
   listen(channel: string, handler: ListenHandler): Promise<Unlisten> {
     this.listener ??= new PoolListener<Connection>(
-      () => this.getconn(),
+      // Held for as long as anyone listens, on purpose: never reported as a leak.
+      () => this.take({}, undefined),
       (conn) => this.putconn(conn),
     )
     return this.listener.listen(channel, handler)
