@@ -2,10 +2,13 @@
 // bytes). Each result shape (column names, types, formats) gets one row-decoding function,
 // generated once and cached: a straight-line read of every column and one object literal per
 // row, so V8 builds every row with the same hidden class and calls each column's decoder from
-// a call site of its own.
+// a call site of its own. A json or jsonb column is parsed whole, once per result
+// (lib/json-column.ts), before the rows are built.
 
 import type { NativeField } from './native'
+import { jsonColumn, JSON_BATCH_LIMIT } from './json-column'
 import { DEFAULT_TYPE_SETTINGS, TypeDecoders, type Decoder, type TypeSettings } from './types'
+import { JSON_TEXT_AFTER } from './types/binary'
 import { int32 } from './types/decoder'
 
 /** One result column, in pg's shape; every result of a statement shares them (frozen). */
@@ -84,21 +87,32 @@ export function propertyKey(name: string): string {
 }
 
 function generatedRows(names: string[], decoders: Decoder[]): RowsDecoder {
-  const lines = ['return function decodeRows(buf, count) {', '  const rows = new Array(count)', '  let at = 0, size = 0']
+  // Columns of JSON text: parsed whole (jsonColumn) when the result is not too large for one text.
+  const jsonSkip = decoders.map((d) => JSON_TEXT_AFTER.get(d))
+  const batched = jsonSkip.some((skip) => skip !== undefined)
+  const lines = ['return function decodeRows(buf, count) {']
+  if (batched) {
+    lines.push('  const whole = buf.length <= batchLimit')
+    jsonSkip.forEach((skip, c) => {
+      if (skip !== undefined) lines.push(`  const j${c} = whole ? jsonColumn(buf, count, ${names.length}, ${c}, ${skip}) : null`)
+    })
+  }
+  lines.push('  const rows = new Array(count)', '  let at = 0, size = 0')
   lines.push('  for (let r = 0; r < count; r++) {')
   names.forEach((_, c) => {
     lines.push(
       '    size = (buf[at] << 24) | (buf[at + 1] << 16) | (buf[at + 2] << 8) | buf[at + 3]',
       '    at += 4',
       `    let v${c} = null`,
-      `    if (size >= 0) { v${c} = d${c}(buf, at, at + size); at += size }`,
     )
+    if (jsonSkip[c] === undefined) lines.push(`    if (size >= 0) { v${c} = d${c}(buf, at, at + size); at += size }`)
+    else lines.push(`    if (j${c} !== null) v${c} = j${c}[r]`, `    else if (size >= 0) v${c} = d${c}(buf, at, at + size)`, '    if (size > 0) at += size')
   })
   lines.push(`    rows[r] = { ${names.map((name, c) => `${propertyKey(name)}: v${c}`).join(', ')} }`)
   lines.push('  }', '  return rows', '}')
-  const parameters = decoders.map((_, c) => `d${c}`)
+  const parameters = [...decoders.map((_, c) => `d${c}`), 'jsonColumn', 'batchLimit']
   // The names enter the source only as JSON string literals; the decoders only as arguments.
-  return new Function(...parameters, lines.join('\n'))(...decoders) as RowsDecoder
+  return new Function(...parameters, lines.join('\n'))(...decoders, jsonColumn, JSON_BATCH_LIMIT) as RowsDecoder
 }
 
 function genericRows(names: string[], decoders: Decoder[]): RowsDecoder {

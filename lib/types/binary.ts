@@ -42,6 +42,15 @@ export const json: Decoder = (buf, start, end) => JSON.parse((buf as SlicingBuff
 /** jsonb's binary form is a version byte (1) and then the JSON text. */
 export const jsonb: Decoder = (buf, start, end) => JSON.parse((buf as SlicingBuffer).utf8Slice(start + 1, end))
 
+/**
+ * The decoders whose value is JSON text after a prefix of this many bytes: a result decoder may
+ * parse a whole column of them at once (lib/decode.ts), which gives the same values.
+ */
+export const JSON_TEXT_AFTER = new Map<Decoder, number>([
+  [json, 0],
+  [jsonb, 1],
+])
+
 const PG_EPOCH_MS = 946_684_800_000 // 2000-01-01, PostgreSQL's epoch
 const PG_EPOCH_DAYS = 10_957
 const INT32_MAX = 0x7fffffff
