@@ -314,18 +314,12 @@ async fn abort_copy_in(conn: &Connection, hold: &mut OwnedHold, reason: &str) ->
 
 impl Drop for CopyIn {
     fn drop(&mut self) {
-        let Some(mut hold) = self.hold.take() else {
+        let Some(hold) = self.hold.take() else {
             return;
         };
-        hold.exchanging = true;
-        let conn = self.conn.clone();
-        let runtime = conn.runtime.clone();
-        // As a dropped cursor: a runtime that refuses the task leaves the connection broken.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-            runtime.spawn(async move {
-                let _ = abort_copy_in(&conn, &mut hold, "the COPY was abandoned").await;
-            });
-        }));
+        hold.finish_in_background(|conn, mut hold| async move {
+            let _ = abort_copy_in(&conn, &mut hold, "the COPY was abandoned").await;
+        });
     }
 }
 
@@ -444,17 +438,12 @@ async fn close_copy_out(conn: &Connection, hold: &mut OwnedHold, abort: &Arc<Abo
 
 impl Drop for CopyOut {
     fn drop(&mut self) {
-        let Some(mut hold) = self.hold.take() else {
+        let Some(hold) = self.hold.take() else {
             return;
         };
-        hold.exchanging = true;
-        let conn = self.conn.clone();
         let abort = self.abort.clone();
-        let runtime = conn.runtime.clone();
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-            runtime.spawn(async move {
-                let _ = close_copy_out(&conn, &mut hold, &abort).await;
-            });
-        }));
+        hold.finish_in_background(|conn, mut hold| async move {
+            let _ = close_copy_out(&conn, &mut hold, &abort).await;
+        });
     }
 }

@@ -255,19 +255,12 @@ async fn close_portal(conn: &Connection, hold: &mut OwnedHold) -> Result<()> {
 
 impl Drop for Cursor {
     fn drop(&mut self) {
-        let Some(mut hold) = self.hold.take() else {
+        let Some(hold) = self.hold.take() else {
             return;
         };
         // Until the close has run, the portal is open: dropped unrun, the hold breaks the connection.
-        hold.exchanging = true;
-        let conn = self.conn.clone();
-        let runtime = conn.runtime.clone();
-        // A runtime shutting down may refuse the task: the hold then drops here, and the
-        // connection, its portal left open, is marked broken.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-            runtime.spawn(async move {
-                let _ = close_portal(&conn, &mut hold).await;
-            });
-        }));
+        hold.finish_in_background(|conn, mut hold| async move {
+            let _ = close_portal(&conn, &mut hold).await;
+        });
     }
 }

@@ -111,6 +111,23 @@ impl OwnedHold {
     pub(super) fn session(&mut self) -> &mut Session {
         self.session.as_mut().expect("the session is held until the hold drops")
     }
+
+    /// Ends, on the connection's runtime, an exchange whose owner (a cursor, a COPY, a
+    /// pipeline) was dropped unfinished: `finish` closes the portal, aborts the COPY or sends
+    /// the last Sync. Until it has run the hold counts as mid-exchange, so a runtime shutting
+    /// down that refuses the task drops the hold here and the connection is marked broken.
+    pub(super) fn finish_in_background<F, Fut>(mut self, finish: F)
+    where
+        F: FnOnce(Arc<Connection>, OwnedHold) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.exchanging = true;
+        let conn = self.conn.clone();
+        let runtime = conn.runtime.clone();
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            runtime.spawn(finish(conn, self));
+        }));
+    }
 }
 
 impl Drop for OwnedHold {

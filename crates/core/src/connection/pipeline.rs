@@ -338,17 +338,11 @@ async fn read_statement(conn: &Connection, session: &mut Session, fields: Arc<[F
 
 impl Drop for Pipeline {
     fn drop(&mut self) {
-        let Some(mut hold) = self.hold.take() else {
+        let Some(hold) = self.hold.take() else {
             return;
         };
-        hold.exchanging = true;
-        let conn = self.conn.clone();
-        let runtime = conn.runtime.clone();
-        // As a dropped cursor: a runtime that refuses the task leaves the connection broken.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-            runtime.spawn(async move {
-                let _ = end_pipeline(&conn, &mut hold).await;
-            });
-        }));
+        hold.finish_in_background(|conn, mut hold| async move {
+            let _ = end_pipeline(&conn, &mut hold).await;
+        });
     }
 }
