@@ -97,8 +97,20 @@ function sideRow(workload, key, row, measure, { label, unit, better }) {
   return { workload, key, label, unit, better, target: null, subject: 'pgtide', values, reference: null, ratio: NaN, meets: null }
 }
 
+/** Each library's W3 5-column rows/s as a share of pgbench running the same select, when both ran. */
+function w3FloorRow(rows) {
+  const w3 = rows.find((r) => r.workload === 'W3' && r.key === 'wide')
+  const pgbench = rows.find((r) => r.workload === 'W3floor')?.values.pgbench
+  if (!w3 || !pgbench) return null
+  return sideRow('W3floor', 'share', w3, (rate) => (100 * rate) / pgbench.median, {
+    label: `W3 5 columns beside pgbench running the same select at ${formatValue(pgbench.median, 'rows/s')} rows/s`,
+    unit: '%',
+    better: 'higher',
+  })
+}
+
 /** The C clients' own rows: in the notes and in the rows set against them, not in the table. */
-const C_CLIENTS = ['ceiling', 'floor']
+const C_CLIENTS = ['ceiling', 'floor', 'W3floor']
 
 export function summarise(workloads, results) {
   const rows = []
@@ -114,12 +126,15 @@ export function summarise(workloads, results) {
   const table = rows.filter((r) => !C_CLIENTS.includes(r.workload))
   const ceiling = ceilingRow(rows, notes.facts)
   if (ceiling) table.splice(table.findLastIndex((r) => r.workload === 'W2') + 1, 0, ceiling)
+  const w3Floor = w3FloorRow(rows)
+  if (w3Floor) table.splice(table.findLastIndex((r) => r.workload === 'W3') + 1, 0, w3Floor)
   const floor = floorRow(rows, notes.facts)
   if (floor) table.splice(table.findLastIndex((r) => r.workload === 'W4') + 1, 0, floor)
   return {
     rows: table,
     pgbench: rows.find((r) => r.workload === 'ceiling') ?? null,
     libpq: rows.find((r) => r.workload === 'floor') ?? null,
+    w3Floor: rows.find((r) => r.workload === 'W3floor') ?? null,
     notes,
   }
 }
@@ -220,6 +235,15 @@ function notesText(run, summary) {
       `- pgbench -S -M prepared, ${clients} clients (W2's pool size), ${threads} threads: ${formatValue(tps, 'tps')} tps ` +
         `(the C client's ceiling for W2).`,
     )
+  }
+  if (summary.w3Floor) {
+    const { median: rate } = summary.w3Floor.values.pgbench ?? {}
+    if (rate) {
+      lines.push(
+        `- pgbench running W3's 5-column select (prepared, one client): ${formatValue(rate, 'rows/s')} rows/s ` +
+          `(the server's own pace for it: libpq reads the rows and drops them).`,
+      )
+    }
   }
   if (summary.libpq) {
     const { median: ms } = summary.libpq.values.libpq

@@ -31,6 +31,7 @@ const WORKLOAD_FILES = [
   'w2-concurrent.mjs',
   'w2-connection.mjs',
   'w3-rows.mjs',
+  'w3-floor.mjs',
   'w4-cold-start.mjs',
   'w5-kill.mjs',
   'w6-sync.mjs',

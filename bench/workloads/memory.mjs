@@ -13,6 +13,9 @@ const MB = 1024 * 1024
 
 /** The .node file index.js loads on this platform. */
 export function addonPath() {
+  // napi-rs's loader takes this one first when it is set (a private copy of a build).
+  const chosen = process.env.NAPI_RS_NATIVE_LIBRARY_PATH
+  if (chosen) return path.resolve(chosen)
   const platform = `${process.platform}-${process.arch}`
   const file = fs.readdirSync(ROOT).find((name) => name.startsWith(`pgtide.${platform}`) && name.endsWith('.node'))
   return file ? path.join(ROOT, file) : null

@@ -30,7 +30,8 @@ export function findPgbench() {
   return dirs.map((dir) => path.join(dir, 'pgbench')).find((file) => fs.existsSync(file)) ?? null
 }
 
-function run(file, args) {
+/** Runs pgbench with `args`; resolves to its output. */
+export function runPgbench(file, args) {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
@@ -72,7 +73,7 @@ export default {
       const { rows: tables } = await conn.query(`SELECT to_regclass('pgbench_accounts') IS NOT NULL AS ready`)
       if (!tables[0].ready) {
         log(`initialising ${DATABASE} (pgbench -i -s 1)`)
-        await run(this.pgbench, ['-i', '-s', '1', '-q', this.url])
+        await runPgbench(this.pgbench, ['-i', '-s', '1', '-q', this.url])
       }
     } finally {
       await conn.close()
@@ -83,7 +84,7 @@ export default {
   async measure(_subject, { timing }) {
     const seconds = String(timing.pgbenchSeconds)
     const args = ['-S', '-M', 'prepared', '-n', '-c', String(CLIENTS), '-j', String(THREADS), '-T', seconds, this.url]
-    const out = await run(this.pgbench, args)
+    const out = await runPgbench(this.pgbench, args)
     const match = /tps = ([\d.]+) \(without initial connection time\)/.exec(out)
     if (!match) throw new Error(`no tps in pgbench's output: ${out.trim().split('\n').slice(-3).join(' | ')}`)
     return { tps: Number(match[1]) }

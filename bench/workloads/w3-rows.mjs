@@ -4,7 +4,7 @@
 
 import { sequential } from '../measure.mjs'
 
-const ROWS = 10_000
+export const ROWS = 10_000
 
 export const MD5_SQL = `SELECT g, md5(g::text), now() FROM generate_series(1, ${ROWS}) g`
 
