@@ -1,7 +1,7 @@
-// A json or jsonb column of a whole result parsed with one JSON.parse: the values' texts copied
-// into one `[v1,v2,...]` text (NULL as `null`), then parsed once. Each value comes out as its
-// own JSON.parse would give it, and a result of 10,000 small documents costs a third less than
-// 10,000 calls, each with its string to make and throw away (docs/performance.md).
+// A json or jsonb column parsed a few dozen values at a time: their texts copied into one
+// `[v1,v2,...]` text (NULL as `null`), parsed with one JSON.parse. Each value comes out as its
+// own JSON.parse would give it, with a string to make and a call per group rather than per
+// value (docs/performance.md has the measurements, and why groups rather than the whole column).
 
 import type { SlicingBuffer } from './types/decoder'
 
@@ -12,10 +12,12 @@ const NULL = [0x6e, 0x75, 0x6c, 0x6c] // null
 
 /** The scratch kept between calls grows to this size; larger texts get a buffer of their own. */
 const KEEP_LIMIT = 1024 * 1024
-/** Past this many bytes of rows, values are parsed one by one: one text stays well under V8's string limit. */
+/** Past this many bytes of rows, values are parsed one by one (a group of huge values could pass V8's string limit). */
 export const JSON_BATCH_LIMIT = 256 * 1024 * 1024
 /** Values longer than this are copied with Buffer.copy; shorter ones byte by byte (no native call). */
 const NATIVE_COPY = 64
+/** Values per JSON.parse. */
+const GROUP = 64
 
 let kept = Buffer.allocUnsafe(64 * 1024)
 
@@ -33,11 +35,13 @@ function scratch(size: number): Buffer {
 export function jsonColumn(buf: Buffer, count: number, width: number, column: number, skip: number): unknown[] {
   // Every value's text, a comma each, `null` at most 4 bytes for a 4-byte length, brackets.
   const out = scratch(buf.length + count + 2)
+  const values: unknown[] = new Array(count)
+  let first = 0 // the group's first row
   let w = 0
   out[w++] = OPEN
   let at = 0
   for (let r = 0; r < count; r++) {
-    if (r > 0) out[w++] = COMMA
+    if (r > first) out[w++] = COMMA
     for (let c = 0; c < width; c++) {
       const size = (buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!
       at += 4
@@ -57,7 +61,14 @@ export function jsonColumn(buf: Buffer, count: number, width: number, column: nu
       }
       at = end
     }
+    if (r - first === GROUP - 1 || r === count - 1) {
+      out[w++] = CLOSE
+      const group = JSON.parse((out as SlicingBuffer).utf8Slice(0, w)) as unknown[]
+      for (let i = 0; i < group.length; i++) values[first + i] = group[i]
+      first = r + 1
+      w = 0
+      out[w++] = OPEN
+    }
   }
-  out[w++] = CLOSE
-  return JSON.parse((out as SlicingBuffer).utf8Slice(0, w)) as unknown[]
+  return values
 }
