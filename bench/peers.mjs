@@ -173,10 +173,17 @@ export async function availablePeers(ids) {
       await probe(id)
       available.push(peer)
     } catch (error) {
-      skipped[id] = error.message.split('\n')[0]
+      skipped[id] = reasonOf(error)
     }
   }
   return { available, skipped }
+}
+
+/** Why a peer does not load, in one line; an addon built for another Node says so. */
+function reasonOf(error) {
+  const first = error.message.split('\n')[0]
+  const abi = /undefined symbol: _ZN2v8|NODE_MODULE_VERSION/.test(error.message)
+  return abi ? `its native addon was built for another Node.js than ${process.version} (${first})` : first
 }
 
 async function probe(id) {
