@@ -26,6 +26,10 @@ import { checkoutChannel, queryChannel } from './tracing'
 
 const ABORTED_WAITING = 'the request for a connection was aborted'
 
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as PromiseLike<unknown>).then === 'function'
+}
+
 /** A pool of `AsyncConnection`s with psycopg_pool's behaviour. */
 export class AsyncConnectionPool extends BasePool {
   /** @internal The engine's kind of pool for this class. */
@@ -65,20 +69,49 @@ export class AsyncConnectionPool extends BasePool {
    * Runs `fn` with a connection: commits if it returns, rolls back if it throws, and always
    * returns the connection to the pool.
    */
-  async connection<T>(fn: (conn: AsyncConnection) => Promise<T> | T, options?: CallOptions): Promise<T> {
-    if (typeof fn !== 'function') throw new TypeError(`connection() needs a function, not ${typeof fn}`)
-    const origin = this.detectsLeaks ? leakOrigin(this.connection) : undefined
-    const taken = this.checkout(callOptions(options, 'connection()'), origin)
-    const conn = taken instanceof Promise ? await taken : taken
-    let succeeded = false
+  connection<T>(fn: (conn: AsyncConnection) => Promise<T> | T, options?: CallOptions): Promise<T> {
+    // Plain Promise chains, no async frames: a block costs the checkout's Promise (none when a
+    // connection is idle), fn's, and the return's (none when it needs no I/O).
+    let taken: AsyncConnection | Promise<AsyncConnection>
     try {
-      const result = await fn(conn)
-      succeeded = true
-      return result
-    } finally {
-      const returning = this.finishUse(conn, succeeded)
-      if (returning) await returning
+      if (typeof fn !== 'function') throw new TypeError(`connection() needs a function, not ${typeof fn}`)
+      const origin = this.detectsLeaks ? leakOrigin(this.connection) : undefined
+      taken = this.checkout(callOptions(options, 'connection()'), origin)
+    } catch (error) {
+      return Promise.reject(error)
     }
+    if (taken instanceof Promise) return taken.then((conn) => this.runBlock(conn, fn))
+    return this.runBlock(taken, fn)
+  }
+
+  /** `fn` on a connection taken for it, then the commit (or rollback) and the return. */
+  private runBlock<T>(conn: AsyncConnection, fn: (conn: AsyncConnection) => Promise<T> | T): Promise<T> {
+    let outcome: Promise<T> | T
+    try {
+      outcome = fn(conn)
+    } catch (error) {
+      return this.afterFailure(conn, error)
+    }
+    if (!isThenable(outcome)) return this.afterSuccess(conn, outcome)
+    return Promise.resolve(outcome).then(
+      (result) => this.afterSuccess(conn, result),
+      (error: unknown) => this.afterFailure(conn, error),
+    )
+  }
+
+  private afterSuccess<T>(conn: AsyncConnection, result: T): Promise<T> {
+    let returning: Promise<void> | undefined
+    try {
+      returning = this.finishUse(conn, true)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return returning ? returning.then(() => result) : Promise.resolve(result)
+  }
+
+  private afterFailure<T>(conn: AsyncConnection, error: unknown): Promise<T> {
+    const returning = this.finishUse(conn, false)
+    return returning ? returning.then(() => Promise.reject(error)) : Promise.reject(error)
   }
 
   /**
@@ -235,7 +268,12 @@ export class AsyncConnectionPool extends BasePool {
     }
     const ready = native(() => this.native.getconn(timeout))
     if (!(ready instanceof Promise)) return this.handedOut(ready, origin)
-    return nativeAsync(ready).then((conn) => this.handedOut(conn, origin))
+    return ready.then(
+      (conn) => this.handedOut(conn, origin),
+      (error: unknown) => {
+        throw fromNative(error)
+      },
+    )
   }
 
   private handedOut(conn: NativeConnection, origin: string | undefined): AsyncConnection {
