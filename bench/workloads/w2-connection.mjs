@@ -19,7 +19,7 @@ export default {
     { key: 'ops', label: 'W2c connection(fn), SELECT $1::int', unit: 'ops/s', better: 'higher' },
     { key: 'p99', label: 'W2c connection(fn) p99', unit: 'ms', better: 'lower' },
     { key: 'queryOps', label: 'W2c pool.query beside it', unit: 'ops/s', better: 'higher' },
-    { key: 'share', label: 'W2c connection(fn) ÷ pool.query', unit: '×', better: 'higher' },
+    { key: 'share', label: 'W2c connection(fn) against pool.query', unit: '%', better: 'higher' },
   ],
 
   async measure(_peer, { url, timing }) {
@@ -43,7 +43,7 @@ export default {
         query = await run(viaQuery)
         block = await run(viaBlock)
       }
-      return { ops: block.ops, p50: block.p50, p99: block.p99, queryOps: query.ops, queryP99: query.p99, share: block.ops / query.ops }
+      return { ops: block.ops, p50: block.p50, p99: block.p99, queryOps: query.ops, queryP99: query.p99, share: (100 * block.ops) / query.ops }
     } finally {
       await pool.close()
     }
