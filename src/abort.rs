@@ -11,9 +11,9 @@ use pgtide_core::pool::Abort;
 
 use crate::connection::result_formats;
 use crate::connection::NativeConnection;
-use crate::promise::eager_promise;
 use crate::errors::IntoNapi;
 use crate::pool::{optional_seconds, pooled, NativePool};
+use crate::promise::eager_promise;
 use crate::result::NativeResult;
 use crate::rows::row_sink;
 

@@ -12,10 +12,10 @@ use pgtide_core::{params, AbortHandle, ConnInfo, ConnectOptions, Connection, Res
 
 use crate::blocking::block_on;
 use crate::cursor::{open_cursor, NativeCursor};
-use crate::promise::eager_promise;
 use crate::errors::IntoNapi;
 use crate::notifications::{notice_handler, JsListener, NativeNotification};
 use crate::pool::PoolLease;
+use crate::promise::eager_promise;
 use crate::result::NativeResult;
 use crate::rows::row_sink;
 

@@ -13,8 +13,8 @@ use tokio::sync::Mutex;
 
 use crate::blocking::block_on;
 use crate::connection::NativeConnection;
-use crate::promise::eager_promise;
 use crate::errors::IntoNapi;
+use crate::promise::eager_promise;
 
 #[napi]
 pub struct NativeCopyIn {

@@ -11,8 +11,8 @@ use pgtide_core::{params, Connection, Cursor, ResultFormats};
 use tokio::sync::Mutex;
 
 use crate::blocking::block_on;
-use crate::promise::eager_promise;
 use crate::errors::IntoNapi;
+use crate::promise::eager_promise;
 use crate::result::NativeResult;
 
 #[napi]

@@ -76,7 +76,12 @@ impl Link {
 }
 
 /// The threadsafe function's callback, on the JS thread (`env` is null while it is torn down).
-unsafe extern "C" fn on_js_thread(env: sys::napi_env, _js_callback: sys::napi_value, _context: *mut c_void, data: *mut c_void) {
+unsafe extern "C" fn on_js_thread(
+    env: sys::napi_env,
+    _js_callback: sys::napi_value,
+    _context: *mut c_void,
+    data: *mut c_void,
+) {
     // SAFETY: every call of this function passes a `Box<Delivery>` made by `Link::deliver`,
     // and N-API hands each one to this callback exactly once.
     let delivery = unsafe { Box::from_raw(data.cast::<Delivery>()) };
@@ -102,7 +107,9 @@ pub fn link(env: sys::napi_env) -> napi::Result<Arc<Link>> {
     let label = "pgtide";
     // SAFETY: `env` is this JS thread's environment (calls from JS pass their own); `label`
     // is valid UTF-8 of the length given, copied by the call.
-    check_status!(unsafe { sys::napi_create_string_utf8(env, label.as_ptr().cast(), label.len() as isize, &mut name) })?;
+    check_status!(unsafe {
+        sys::napi_create_string_utf8(env, label.as_ptr().cast(), label.len() as isize, &mut name)
+    })?;
     let mut tsfn = ptr::null_mut();
     // SAFETY: as above; no JS function, a native callback (`on_js_thread`) that takes the
     // data it is given, one initial thread, no finalizer and no context.

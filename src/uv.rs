@@ -138,7 +138,9 @@ impl PollHandle {
         let raw_fd = fd.as_raw_fd();
         let data = HandleData::Poll { _fd: fd, key, on_ready };
         // SAFETY: a live loop, zeroed memory of a poll handle's size, and an open descriptor.
-        let handle = Handle::new(HandleType::Poll, data, |raw| unsafe { uv_poll_init(event_loop.0.as_ptr(), raw, raw_fd) })?;
+        let handle = Handle::new(HandleType::Poll, data, |raw| unsafe {
+            uv_poll_init(event_loop.0.as_ptr(), raw, raw_fd)
+        })?;
         Some(PollHandle(handle))
     }
 
@@ -182,7 +184,9 @@ impl PrepareHandle {
     pub fn new(event_loop: Loop, each_turn: fn()) -> Option<PrepareHandle> {
         let data = HandleData::Prepare(each_turn);
         // SAFETY: a live loop and zeroed memory of a prepare handle's size.
-        let handle = Handle::new(HandleType::Prepare, data, |raw| unsafe { uv_prepare_init(event_loop.0.as_ptr(), raw) })?;
+        let handle = Handle::new(HandleType::Prepare, data, |raw| unsafe {
+            uv_prepare_init(event_loop.0.as_ptr(), raw)
+        })?;
         // SAFETY: an open, initialised prepare handle on its loop's thread.
         unsafe {
             uv_prepare_start(handle.as_ptr(), on_prepare);

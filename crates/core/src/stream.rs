@@ -86,7 +86,9 @@ impl Stream {
     /// One end of a socket pair, for tests of the ways to wait.
     #[cfg(test)]
     pub(crate) fn unix_pair_end(socket: std::os::unix::net::UnixStream) -> Stream {
-        socket.set_nonblocking(true).expect("a socket pair end turns non-blocking");
+        socket
+            .set_nonblocking(true)
+            .expect("a socket pair end turns non-blocking");
         Stream::new(Plain::Unix(socket))
     }
 
