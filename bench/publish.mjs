@@ -31,9 +31,11 @@ export function publish(run, summary, report, log) {
   for (const file of ['README.md', 'docs/benchmarks.md']) replaceBetweenMarkers(path.join(ROOT, file), report, log)
 }
 
-// `node bench/publish.mjs bench/results/FILE.json`: publishes a saved run again.
+// `node bench/publish.mjs bench/results/FILE.json [MORE.json...]`: publishes a saved run again;
+// several files (the runs of one --node bench) as a table per Node, the chart from the first.
 if (process.argv[1] && fs.realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { markdownReport } = await import('./report.mjs')
-  const { run, summary } = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'))
-  publish(run, summary, markdownReport(run, summary), (message) => console.error(`[bench] ${message}`))
+  const { markdownReport, perNodeReport } = await import('./report.mjs')
+  const runs = process.argv.slice(2).map((file) => JSON.parse(fs.readFileSync(file, 'utf8')))
+  const report = runs.length > 1 ? perNodeReport(runs) : markdownReport(runs[0].run, runs[0].summary)
+  publish(runs[0].run, runs[0].summary, report, (message) => console.error(`[bench] ${message}`))
 }

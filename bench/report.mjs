@@ -84,7 +84,7 @@ function floorRow(rows, facts) {
   const libpq = rows.find((r) => r.workload === 'floor')?.values.libpq
   if (!w4 || !libpq) return null
   return sideRow('floor', 'ratio', w4, (ms) => ms / libpq.median, {
-    label: `W4 ÷ libpq opening its ${facts.floor?.connections ?? '?'} connections at once in ${formatValue(libpq.median, 'ms')} ms`,
+    label: `W4 ÷ the floor, libpq opening its ${facts.floor?.connections ?? '?'} connections at once in ${formatValue(libpq.median, 'ms')} ms`,
     unit: '×',
     better: 'lower',
   })
@@ -186,7 +186,7 @@ function targetCell(row) {
   return `${row.better === 'higher' ? '≥' : '≤'} ${target.ratio}× ${mark}`
 }
 
-const UNIT_SUFFIX = { '%': '% of it', '×': '× the floor' }
+const UNIT_SUFFIX = { '%': '% of it', '×': 'ratio' }
 
 export function markdownTable(summary) {
   const header = ['workload', ...PEERS.map((p) => p.label), 'pgtide ÷ reference', 'target']
@@ -259,3 +259,9 @@ export function markdownReport(run, summary) {
   const notes = notesText(run, summary)
   return [caption(run), '', markdownTable(summary), ...(notes ? ['', notes] : [])].join('\n')
 }
+
+/** Runs of the same bench on several Nodes (--node): one table each, headed by its Node. */
+export function perNodeReport(runs) {
+  return runs.map(({ run, summary }) => `**Node ${run.machine.node.slice(1)}**\n\n${markdownReport(run, summary)}`).join('\n\n')
+}
+

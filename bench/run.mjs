@@ -21,7 +21,7 @@ import { runOnNodes } from './nodes.mjs'
 import { availablePeers, PEER_IDS } from './peers.mjs'
 import { prepare } from './prepare.mjs'
 import { publish } from './publish.mjs'
-import { markdownReport, summarise } from './report.mjs'
+import { markdownReport, perNodeReport, summarise } from './report.mjs'
 import { openServer } from './server.mjs'
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url))
@@ -144,9 +144,7 @@ function mainOnNodes(opts) {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-')
   const runs = runOnNodes(opts.nodes, { argv: process.argv.slice(2), stamp, log })
   if (runs.length === 0) throw new Error(`no run on Node ${opts.nodes.join(', ')} completed`)
-  const report = runs
-    .map(({ run, summary }) => `**Node ${run.machine.node.slice(1)}**\n\n${markdownReport(run, summary)}`)
-    .join('\n\n')
+  const report = perNodeReport(runs)
   console.log(report)
   if (opts.publish) publish(runs[0].run, runs[0].summary, report, log)
 }
