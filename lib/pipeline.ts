@@ -11,8 +11,12 @@ import type { QueryResult } from './connection'
 import type { NativeConnection, NativeResult } from './native'
 import { encodeParams } from './params'
 
-/** @internal Turns a native result into `query()`'s shape (the connection's decoder). */
-type Decode = (result: NativeResult) => unknown
+/**
+ * Turns a native result into `query()`'s shape (the connection's decoder). Exported from this
+ * module only (not from the package) so that the .d.ts, where the pipelines' protected members
+ * name it, declares it.
+ */
+export type Decode = (result: NativeResult) => unknown
 
 interface NativeStep {
   sql?: string
