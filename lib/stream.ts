@@ -92,21 +92,94 @@ async function abortable<T>(conn: NativeConnection, signal: AbortSignal | undefi
   }
 }
 
-/** @internal The rows of `request` on `conn`, read as they are taken. */
-export async function* asyncRows<R>(conn: NativeConnection, decoder: ResultDecoder, request: StreamRequest): AsyncGenerator<R, void, undefined> {
-  const { sql, encoded, batchSize, signal } = request
-  const cursor = await abortable(conn, signal, () => conn.openCursor(sql, encoded, false))
-  try {
-    do {
-      const batch = await abortable(conn, signal, () => cursor.read(batchSize))
-      for (const row of decodeBatch<R>(decoder, batch)) {
-        throwIfAborted(signal)
-        yield row
-      }
-    } while (!cursor.done)
-    throwIfAborted(signal)
-  } finally {
-    await closeEarly(cursor)
+/**
+ * @internal The rows of `request` on `conn`, read as they are taken. An iterator written out
+ * rather than an async generator: a generator's `yield` costs a few microtask turns per row
+ * (170-210 ms per million rows, against 70 for this), and a batch's rows are at hand already.
+ * The same ways out as a generator: the end, `return()` (a `break` or a throw in the loop body),
+ * an error or an abort close the portal.
+ */
+export function asyncRows<R>(conn: NativeConnection, decoder: ResultDecoder, request: StreamRequest): AsyncIterableIterator<R> {
+  return new AsyncRows<R>(conn, decoder, request)
+}
+
+const settled = (): void => {}
+
+class AsyncRows<R> implements AsyncIterableIterator<R> {
+  private cursor: NativeCursor | undefined
+  private rows: R[] = []
+  private index = 0
+  private finished = false
+  /** A read (or the open) under way: the next `next()` waits for it, as a generator's would. */
+  private busy: Promise<unknown> | undefined
+
+  constructor(
+    private readonly conn: NativeConnection,
+    private readonly decoder: ResultDecoder,
+    private readonly request: StreamRequest,
+  ) {}
+
+  [Symbol.asyncIterator](): this {
+    return this
+  }
+
+  next(): Promise<IteratorResult<R, undefined>> {
+    if (this.busy !== undefined) return this.busy.then(() => this.next())
+    return this.take()
+  }
+
+  private take(): Promise<IteratorResult<R, undefined>> {
+    if (this.finished) return Promise.resolve({ done: true, value: undefined })
+    if (this.index < this.rows.length) {
+      if (this.request.signal?.aborted) return this.fail(abortError(this.request.signal, ABORTED))
+      return Promise.resolve({ done: false, value: this.rows[this.index++]! })
+    }
+    const step = this.fill().then(
+      () => this.take(),
+      (error: unknown) => this.fail(error),
+    )
+    // Settles with the step, whatever its outcome (the caller of next() has that).
+    const busy = step.then(settled, settled)
+    this.busy = busy
+    void busy.then(() => {
+      if (this.busy === busy) this.busy = undefined
+    })
+    return step
+  }
+
+  /** The next batch; at the end of the result, the iterator finishes. */
+  private async fill(): Promise<void> {
+    const { sql, encoded, batchSize, signal } = this.request
+    if (this.cursor === undefined) {
+      this.cursor = await abortable(this.conn, signal, () => this.conn.openCursor(sql, encoded, false))
+    } else if (this.cursor.done) {
+      throwIfAborted(signal)
+      this.finished = true
+      return
+    }
+    const cursor = this.cursor
+    const batch = await abortable(this.conn, signal, () => cursor.read(batchSize))
+    this.rows = decodeBatch<R>(this.decoder, batch)
+    this.index = 0
+  }
+
+  /** Stops early (a `break`, or a throw in the loop body): the portal is closed. */
+  async return(): Promise<IteratorResult<R, undefined>> {
+    await this.busy?.catch(() => {})
+    await this.finish()
+    return { done: true, value: undefined }
+  }
+
+  private async fail(error: unknown): Promise<never> {
+    await this.finish()
+    throw error
+  }
+
+  private async finish(): Promise<void> {
+    if (this.finished) return
+    this.finished = true
+    this.rows = []
+    if (this.cursor !== undefined) await closeEarly(this.cursor)
   }
 }
 
