@@ -450,17 +450,23 @@ impl Connection {
         begin
     }
 
-    async fn run_script(&self, session: &mut Session, sql: &str) -> Result<()> {
-        // Evicted statements are closed by the next extended-protocol request, not here: a
-        // Close is an extended-protocol message, and a simple Query must not follow one unsynced.
+    /// Sends `sql` as a simple Query, after the implicit BEGIN if one is due, and reads the
+    /// BEGIN's answer: the outer error is the send's, the inner one the BEGIN's (which the
+    /// caller reports before the statement's own).
+    async fn send_simple_after_begin(&self, session: &mut Session, sql: &str) -> Result<Result<()>> {
         let began = self.queue_implicit_begin(session);
         frontend::query(sql, &mut session.wire.out).map_err(exchange::encode_error)?;
         session.wire.flush().await?;
-        let begin_outcome = if began {
-            self.read_until_ready(session, exchange::Mode::Simple, |_| Ok(())).await
-        } else {
-            Ok(())
-        };
+        if !began {
+            return Ok(Ok(()));
+        }
+        Ok(self.read_until_ready(session, exchange::Mode::Simple, |_| Ok(())).await)
+    }
+
+    async fn run_script(&self, session: &mut Session, sql: &str) -> Result<()> {
+        // Evicted statements are closed by the next extended-protocol request, not here: a
+        // Close is an extended-protocol message, and a simple Query must not follow one unsynced.
+        let begin_outcome = self.send_simple_after_begin(session, sql).await?;
         let script_outcome = self.read_until_ready(session, exchange::Mode::Simple, |_| Ok(())).await;
         begin_outcome.and(script_outcome)
     }

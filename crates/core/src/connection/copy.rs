@@ -102,14 +102,7 @@ impl Connection {
     /// server's CopyInResponse or CopyOutResponse. Anything else is read out to the
     /// ReadyForQuery and reported.
     async fn send_copy(&self, session: &mut Session, sql: &str, direction: Direction) -> Result<CopyFormat> {
-        let began = self.queue_implicit_begin(session);
-        frontend::query(sql, &mut session.wire.out).map_err(encode_error)?;
-        session.wire.flush().await?;
-        let begin_outcome = if began {
-            self.read_until_ready(session, Mode::Simple, |_| Ok(())).await
-        } else {
-            Ok(())
-        };
+        let begin_outcome = self.send_simple_after_begin(session, sql).await?;
         if self.broken() {
             return begin_outcome.map(|()| CopyFormat::Text);
         }

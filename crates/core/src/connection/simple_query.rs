@@ -10,9 +10,8 @@
 use std::sync::Arc;
 
 use postgres_protocol::message::backend::Message;
-use postgres_protocol::message::frontend;
 
-use super::exchange::{encode_error, protocol, Mode};
+use super::exchange::{protocol, Mode};
 use super::query::{copy_field, described_fields};
 use super::{Connection, Session};
 use crate::cancel::AbortHandle;
@@ -43,14 +42,7 @@ impl Connection {
     async fn run_simple_query(&self, session: &mut Session, sql: &str) -> Result<Vec<QueryResult>> {
         // Like `run_script`: evicted statements are closed by the next extended-protocol
         // request, since a Close must not precede a simple Query unsynced.
-        let began = self.queue_implicit_begin(session);
-        frontend::query(sql, &mut session.wire.out).map_err(encode_error)?;
-        session.wire.flush().await?;
-        let begin_outcome = if began {
-            self.read_until_ready(session, Mode::Simple, |_| Ok(())).await
-        } else {
-            Ok(())
-        };
+        let begin_outcome = self.send_simple_after_begin(session, sql).await?;
 
         let mut results = Vec::new();
         // The statement whose rows are arriving: opened by its RowDescription (or
