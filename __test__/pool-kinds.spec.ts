@@ -130,11 +130,11 @@ describe.each(KINDS)('$name', (kind) => {
     expect(await use(pool, (c) => c.backendPid)).not.toBe(a.backendPid)
   })
 
-  it("keeps all 16 stats keys (psycopg's 15 and connectionsLeaked)", async () => {
+  it("keeps all 17 stats keys (psycopg's 15, connectionsLeaked and requestsPipelined)", async () => {
     const pool = make()
     await use(pool, (c) => c.query('SELECT 1'))
     const stats = pool.getStats()
-    expect(Object.keys(stats)).toHaveLength(16)
+    expect(Object.keys(stats)).toHaveLength(17)
     expect(stats).toMatchObject({ requestsNum: 1, poolMin: minSize(kind), poolMax: 2 })
   })
 

@@ -671,7 +671,7 @@ describe('stats', () => {
     await pool.connection((c) => c.close())
     const popped = pool.popStats()
     expect(popped).toMatchObject({ requestsNum: 8, returnsBad: 1 })
-    expect(Object.keys(popped)).toHaveLength(16) // psycopg's 15 and connectionsLeaked
+    expect(Object.keys(popped)).toHaveLength(17) // psycopg's 15, connectionsLeaked and requestsPipelined
     await pidOf(pool)
     expect(pool.getStats()).toMatchObject({ requestsNum: 1, returnsBad: 0, poolMin: 3, poolMax: 3 })
   })

@@ -53,6 +53,7 @@ const METRICS: readonly Metric[] = [
   counter('connectionsErrors', 'connection_errors_total', 'Failed connection attempts.'),
   counter('connectionsLost', 'connections_lost_total', 'Connections found broken by a check.'),
   counter('connectionsLeaked', 'connections_leaked_total', 'Checkouts held past leakDetectionThreshold.'),
+  counter('requestsPipelined', 'requests_pipelined_total', "Statements run on another query's round trip (pipelining)."),
 ]
 
 interface HistogramMetric {

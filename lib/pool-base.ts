@@ -9,7 +9,7 @@ import type { NativePool } from './pool-native'
 import { numberArgument, type NormalisedPoolOptions } from './pool-options'
 import { serverOf, type TracedServer } from './tracing'
 
-/** psycopg's 15 keys in camelCase, and pgtide's `connectionsLeaked`; always all present. */
+/** psycopg's 15 keys in camelCase, and pgtide's `connectionsLeaked` and `requestsPipelined`; always all present. */
 export type PoolStats = NativeStats
 
 /** One duration histogram: observations per bucket (not cumulative; the last is `+Inf`). */

@@ -33,6 +33,7 @@ function nativeOptions(options: NormalisedPoolOptions<never, never>) {
     maxIdle: options.maxIdle,
     reconnectTimeout: options.reconnectTimeout,
     leakDetectionThreshold: options.leakDetectionThreshold,
+    pipelining: options.pipelining,
     logLevel: options.logLevel,
   }
 }

@@ -52,6 +52,14 @@ export interface PoolOptions<C, P> {
    * option); 0 = off (default).
    */
   leakDetectionThreshold?: number
+  /**
+   * Concurrent `query()` calls that would wait for a connection may share the round trip of
+   * one that has a connection instead, each statement still its own implicit transaction (only
+   * in autocommit, only for SELECT, INSERT, UPDATE, DELETE, MERGE, WITH, VALUES and TABLE, and
+   * not with a `reset` hook). `true` (default): up to 8 statements per round trip; a number sets
+   * that depth; `false` (or 1) gives every statement a connection to itself.
+   */
+  pipelining?: boolean | number
   /** Called when reconnection gives up. */
   reconnectFailed?: (pool: P) => MaybePromise<void>
   /** Background workers that open connections (default 3). */
@@ -84,6 +92,7 @@ const OPTION_NAMES = new Set([
   'maxIdle',
   'reconnectTimeout',
   'leakDetectionThreshold',
+  'pipelining',
   'reconnectFailed',
   'numWorkers',
   'connectionOptions',
@@ -109,6 +118,8 @@ export interface NormalisedPoolOptions<C, P> {
   maxIdle: number | undefined
   reconnectTimeout: number | undefined
   leakDetectionThreshold: number | undefined
+  /** A depth (1: off); undefined takes the engine's default. */
+  pipelining: number | undefined
   configure?: (conn: C) => MaybePromise<void>
   check?: (conn: C) => MaybePromise<void>
   reset?: (conn: C) => MaybePromise<void>
@@ -168,6 +179,15 @@ export function numberArgument(value: unknown, what: string, optional = false): 
 function boolean(options: Record<string, unknown>, name: string, fallback: boolean): boolean {
   const value = options[name] ?? fallback
   if (typeof value !== 'boolean') throw new TypeError(`pool option '${name}' must be a boolean, not ${describe(value)}`)
+  return value
+}
+
+/** `pipelining` as the depth the engine takes: `false` is 1 (off), `true` its default. */
+function pipeliningOf(options: Record<string, unknown>): number | undefined {
+  const value = options.pipelining
+  if (value === undefined || value === null || value === true) return undefined
+  if (value === false) return 1
+  if (typeof value !== 'number') throw new TypeError(`pool option 'pipelining' must be a boolean or a number, not ${describe(value)}`)
   return value
 }
 
@@ -252,6 +272,7 @@ export function poolOptionsFrom<C, P>(
     maxIdle: number(options, 'maxIdle'),
     reconnectTimeout: number(options, 'reconnectTimeout'),
     leakDetectionThreshold: number(options, 'leakDetectionThreshold'),
+    pipelining: pipeliningOf(options),
     configure: callback(options, 'configure'),
     check: callback(options, 'check'),
     reset: callback(options, 'reset'),

@@ -6,8 +6,8 @@ use std::time::Duration;
 use napi::bindgen_prelude::{BufferSlice, Either, PromiseRaw};
 use napi::Env;
 use napi_derive::napi;
-use pgtide_core::pool::Outcome;
-use pgtide_core::{params, Pool, ResultFormats, RowSink};
+use pgtide_core::pool::{Outcome, Statement};
+use pgtide_core::{Pool, ResultFormats, RowSink};
 
 use super::{optional_seconds, NativePool};
 use crate::blocking::block_on;
@@ -163,9 +163,13 @@ async fn pool_query(
     rows: Option<RowSink>,
     formats: ResultFormats,
 ) -> napi::Result<NativeResult> {
-    let params = params::decode(&params).into_napi()?;
-    let result = pool.query(&sql, &params, timeout, rows, formats).await;
-    result.map(NativeResult::from).into_napi()
+    let statement = Statement {
+        sql,
+        params,
+        formats,
+        rows,
+    };
+    pool.query(statement, timeout).await.map(NativeResult::from).into_napi()
 }
 
 async fn pool_simple_query(pool: Pool, sql: String, timeout: Option<Duration>) -> napi::Result<Vec<NativeResult>> {

@@ -27,6 +27,8 @@ pub struct NativePoolOptions {
     pub max_idle: Option<f64>,
     pub reconnect_timeout: Option<f64>,
     pub leak_detection_threshold: Option<f64>,
+    /// `pipelining` as a depth (false: 1), unchecked; `None` for the default.
+    pub pipelining: Option<f64>,
     /// The least severe log record to send to `log`: "debug", "info" or "warning".
     pub log_level: String,
 }
@@ -60,6 +62,7 @@ pub struct NativeStats {
     pub connections_errors: f64,
     pub connections_lost: f64,
     pub connections_leaked: f64,
+    pub requests_pipelined: f64,
 }
 
 fn connect_options(params: &NativeConnectParams) -> ConnectOptions {
@@ -117,6 +120,7 @@ impl NativePool {
             max_idle: options.max_idle,
             reconnect_timeout: options.reconnect_timeout,
             leak_detection_threshold: options.leak_detection_threshold,
+            pipeline_depth: options.pipelining,
         };
         let config = PoolConfig::from_options(kind, options.name, options.close_returns, &numbers).into_napi()?;
         Ok(NativePool {
@@ -145,5 +149,6 @@ pub(super) fn native_stats(stats: pool::Stats) -> NativeStats {
         connections_errors: c.connections_errors as f64,
         connections_lost: c.connections_lost as f64,
         connections_leaked: c.connections_leaked as f64,
+        requests_pipelined: c.requests_pipelined as f64,
     }
 }

@@ -10,6 +10,7 @@
 //! holds it between requests (`idle.rs`); requests never wait on it.
 
 mod abort_grace;
+mod batch;
 mod copy;
 mod cursor;
 mod exchange;
@@ -40,6 +41,7 @@ use crate::tls::TlsMaterial;
 use crate::transaction::TransactionBlocks;
 use crate::wire::Wire;
 
+pub use batch::{Answered, BatchStatement};
 pub use copy::{CopyFormat, CopyIn, CopyOut};
 pub use cursor::Cursor;
 pub use pipeline::{Pipeline, PipelineStep};

@@ -30,6 +30,7 @@ fn pool_with(
         max_size: max,
         num_workers: 3,
         close_returns: false,
+        pipeline_depth: pgtide_core::pool::DEFAULT_PIPELINE_DEPTH,
         settings,
     };
     (Pool::new(config, callbacks), records)

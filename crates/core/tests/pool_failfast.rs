@@ -25,6 +25,7 @@ fn config(name: &str, min: usize, max: usize) -> PoolConfig {
         max_size: max,
         num_workers: 2,
         close_returns: false,
+        pipeline_depth: pgtide_core::pool::DEFAULT_PIPELINE_DEPTH,
         settings: Settings::default(),
     }
 }

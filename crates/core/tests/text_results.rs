@@ -5,7 +5,7 @@ mod common;
 
 use common::{connect, connect_with, text_rows};
 use pgtide_core::params::{FORMAT_BINARY, FORMAT_TEXT};
-use pgtide_core::pool::{Callbacks, PoolKind, Settings};
+use pgtide_core::pool::{Callbacks, PoolKind, Settings, Statement};
 use pgtide_core::{ConnInfo, ConnectOptions, Param, Pool, PoolConfig, ResultFormats};
 
 const EVERY_TYPE: &str = "SELECT 42::int4 AS i, true AS b, \
@@ -103,9 +103,19 @@ pub fn one_connection_pool() -> Pool {
         max_size: 1,
         num_workers: 1,
         close_returns: false,
+        pipeline_depth: pgtide_core::pool::DEFAULT_PIPELINE_DEPTH,
         settings: Settings::default(),
     };
     Pool::new(config, Callbacks::fixed(info, ConnectOptions::default()))
+}
+
+fn statement(sql: &str, formats: ResultFormats) -> Statement {
+    Statement {
+        sql: sql.into(),
+        params: Vec::new(),
+        formats,
+        rows: None,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,12 +123,12 @@ async fn the_pool_passes_the_formats_on() {
     let pool = one_connection_pool();
     pool.open().unwrap();
     let result = pool
-        .query("SELECT true", &[], None, None, ResultFormats::AllText)
+        .query(statement("SELECT true", ResultFormats::AllText), None)
         .await
         .unwrap();
     assert_eq!(text_rows(&result), [[Some("t".to_string())]]);
     let preferred = pool
-        .query("SELECT true", &[], None, None, ResultFormats::Preferred)
+        .query(statement("SELECT true", ResultFormats::Preferred), None)
         .await
         .unwrap();
     assert_eq!(preferred.rows, [0, 0, 0, 1, 1]);

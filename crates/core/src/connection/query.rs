@@ -174,28 +174,31 @@ impl Connection {
         params: &[Param<'_>],
         formats: ResultFormats,
     ) -> Result<QueryResult, Executed> {
-        let fields = statement.fields_in(formats);
-        // Encoded first: a value that does not fit is reported before anything is sent.
-        let encoded = params::encode(params, &statement.param_types).map_err(Executed::BeforeBind)?;
         let began = self.queue_implicit_begin(session);
-        queue_closes(session);
-        let out = &mut session.wire.out;
-        queue_bind(out, "", statement, &encoded, fields).map_err(Executed::BeforeBind)?;
-        frontend::execute("", 0, out).map_err(|e| Executed::BeforeBind(encode_error(e)))?;
-        frontend::sync(out);
+        let fields = queue_execute(session, statement, params, formats).map_err(Executed::BeforeBind)?;
         session.wire.flush().await.map_err(Executed::BeforeBind)?;
         if began {
             self.read_until_ready(session, Mode::Extended, |_| Ok(()))
                 .await
                 .map_err(Executed::BeforeBind)?;
         }
+        self.read_executed(session, fields, formats).await
+    }
 
+    /// Reads the answer to one queued Bind/Execute/Sync up to its ReadyForQuery, streaming
+    /// the rows to the session's row sink if it has one.
+    pub(super) async fn read_executed(
+        &self,
+        session: &mut Session,
+        fields: Arc<[Field]>,
+        formats: ResultFormats,
+    ) -> Result<QueryResult, Executed> {
         let sink = session.rows.clone();
         let mut bound = false;
         let mut copy_out = false;
         let mut result = QueryResult {
             tag: String::new(),
-            fields: fields.clone(),
+            fields,
             rows: Vec::new(),
             row_count: 0,
         };
@@ -245,6 +248,25 @@ impl Connection {
     }
 }
 
+/// Queues Bind/Execute/Sync of `statement` (with the Closes of evicted statements before it)
+/// and returns the result's columns. Parameters are encoded first: a value that does not fit
+/// is reported with nothing queued.
+pub(super) fn queue_execute(
+    session: &mut Session,
+    statement: &Prepared,
+    params: &[Param<'_>],
+    formats: ResultFormats,
+) -> Result<Arc<[Field]>> {
+    let fields = statement.fields_in(formats);
+    let encoded = params::encode(params, &statement.param_types)?;
+    queue_closes(session);
+    let out = &mut session.wire.out;
+    queue_bind(out, "", statement, &encoded, fields)?;
+    frontend::execute("", 0, out).map_err(encode_error)?;
+    frontend::sync(out);
+    Ok(fields.clone())
+}
+
 /// The columns a RowDescription describes, each in the format `format_of` gives it.
 pub(super) fn described_fields(
     body: &RowDescriptionBody,
@@ -267,13 +289,13 @@ pub(super) fn described_fields(
 }
 
 /// How far a failed Bind/Execute got: a failure before BindComplete ran nothing.
-enum Executed {
+pub(super) enum Executed {
     BeforeBind(Error),
     AfterBind(Error),
 }
 
 impl Executed {
-    fn into_error(self) -> Error {
+    pub(super) fn into_error(self) -> Error {
         match self {
             Executed::BeforeBind(e) | Executed::AfterBind(e) => e,
         }

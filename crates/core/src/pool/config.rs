@@ -23,6 +23,9 @@ pub struct PoolConfig {
     pub max_size: usize,
     pub num_workers: usize,
     pub close_returns: bool,
+    /// At most this many concurrent `Pool::query` statements share a connection's round trip
+    /// (`ride.rs`); 1: each has a connection to itself.
+    pub pipeline_depth: usize,
     pub settings: Settings,
 }
 
@@ -58,6 +61,12 @@ pub const MAX_POOL_SIZE: usize = 262_143;
 /// The most background workers a pool may have; past a handful they only contend.
 pub const MAX_WORKERS: usize = 1_024;
 
+/// `pipelining: true`: how many statements may share a connection's round trip.
+pub const DEFAULT_PIPELINE_DEPTH: usize = 8;
+
+/// Past this a statement would wait behind too many others for too little gain.
+pub const MAX_PIPELINE_DEPTH: usize = 64;
+
 /// "No limit" (JavaScript's `Infinity`), and what any longer duration becomes: a century, past
 /// any process's life, yet short enough that deadlines and jitter computed from it never overflow.
 pub const NO_LIMIT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
@@ -74,6 +83,8 @@ pub struct PoolOptions {
     pub max_idle: Option<f64>,
     pub reconnect_timeout: Option<f64>,
     pub leak_detection_threshold: Option<f64>,
+    /// `pipelining` as a count: 1 is off; `None` is the default depth.
+    pub pipeline_depth: Option<f64>,
 }
 
 impl PoolConfig {
@@ -106,6 +117,10 @@ impl PoolConfig {
             None => defaults.max_waiting,
             Some(v) => whole_number("pool option 'maxWaiting'", v, usize::MAX)?,
         };
+        let pipeline_depth = match options.pipeline_depth {
+            None => DEFAULT_PIPELINE_DEPTH,
+            Some(v) => whole_number("pool option 'pipelining'", v, MAX_PIPELINE_DEPTH)?.max(1),
+        };
         Ok(PoolConfig {
             kind,
             name,
@@ -113,6 +128,7 @@ impl PoolConfig {
             max_size,
             num_workers,
             close_returns,
+            pipeline_depth,
             settings: Settings {
                 timeout: seconds_or("timeout", options.timeout, defaults.timeout)?,
                 max_waiting,

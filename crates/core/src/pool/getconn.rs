@@ -7,17 +7,19 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::ride::Ride;
 use super::shared::{describe, Checkout, State};
 use super::stats::millis;
 use super::tasks::Task;
 use super::unclaimed::{CountedConnect, Unclaimed};
-use super::waiter::Waiter;
+use super::waiter::{Turn, Waiter};
 use super::{deadline_after, Attempt, Level, PoolConnection, PoolKind, Shared};
 use crate::error::{Error, Result};
 
 impl<C: PoolConnection> Shared<C> {
-    /// The synchronous half of `getconn`: counts the request and takes its place.
-    pub(super) fn request(self: &Arc<Self>, timeout: Option<Duration>) -> Result<Request<C>> {
+    /// The synchronous half of `getconn`: counts the request and takes its place. A request
+    /// with a `ride` may be served by boarding another client's connection (`serve_turn`).
+    pub(super) fn request(self: &Arc<Self>, timeout: Option<Duration>, ride: Option<Arc<Ride>>) -> Result<Request<C>> {
         let timeout = timeout.unwrap_or_else(|| self.settings().timeout);
         let deadline = deadline_after(timeout);
         self.log(Level::Info, || {
@@ -29,7 +31,9 @@ impl<C: PoolConnection> Shared<C> {
             self.check_open(&state)?;
             self.refuse_if_unconnectable(&mut state)?;
         }
-        let first = self.take_or_queue(deadline).map_err(|e| self.timed_out(e, timeout))?;
+        let first = self
+            .take_or_queue(deadline, ride)
+            .map_err(|e| self.timed_out(e, timeout))?;
         Ok(Request {
             first,
             deadline,
@@ -76,6 +80,27 @@ impl<C: PoolConnection> Shared<C> {
             .map_err(|e| self.timed_out(e, timeout))
     }
 
+    /// `serve` for a request made with a ride: the statement's answer if the client boarded
+    /// another's connection while it waited, else a connection as `serve` gives it.
+    pub(super) async fn serve_turn(self: &Arc<Self>, request: Request<C>) -> Result<Turn<C>> {
+        let Request {
+            first,
+            deadline,
+            timeout,
+        } = request;
+        let first = match first {
+            Ready::Queued(mut client) => match client.wait(deadline).await.map_err(|e| self.timed_out(e, timeout))? {
+                Turn::Answer(answer) => return Ok(Turn::Answer(answer)),
+                Turn::Lease(lease) => Ready::Lease(lease),
+            },
+            first => first,
+        };
+        self.getconn_checked(first, deadline)
+            .await
+            .map(Turn::Lease)
+            .map_err(|e| self.timed_out(e, timeout))
+    }
+
     /// Serves a connection that passed the user's `check`, retrying with backoff.
     async fn getconn_checked(self: &Arc<Self>, first: Ready<C>, deadline: Instant) -> Result<Checkout<C>> {
         let mut attempt: Option<Attempt> = None;
@@ -85,7 +110,7 @@ impl<C: PoolConnection> Shared<C> {
                 Some(ready) => ready,
                 // A retry after a failed check never serves past the deadline.
                 None if Instant::now() >= deadline => return Err(Error::PoolTimeout(String::new())),
-                None => self.take_or_queue(deadline)?,
+                None => self.take_or_queue(deadline, None)?,
             };
             let lease = self.lease_for(ready, deadline).await?;
             let unclaimed = Unclaimed::new(self, lease.id);
@@ -165,11 +190,17 @@ impl<C: PoolConnection> Shared<C> {
         match ready {
             Ready::Lease(lease) => Ok(lease),
             Ready::Connect => self.connect_for_client(deadline).await,
-            Ready::Queued(mut client) => client.wait(deadline).await,
+            Ready::Queued(mut client) => match client.wait(deadline).await? {
+                Turn::Lease(lease) => Ok(lease),
+                // Only a request made with a ride boards, and `serve_turn` waits for those.
+                Turn::Answer(_) => Err(Error::Interface(
+                    "a statement was answered where a connection was expected".into(),
+                )),
+            },
         }
     }
 
-    fn take_or_queue(self: &Arc<Self>, deadline: Instant) -> Result<Ready<C>> {
+    fn take_or_queue(self: &Arc<Self>, deadline: Instant, ride: Option<Arc<Ride>>) -> Result<Ready<C>> {
         let mut state = self.state();
         match self.kind {
             PoolKind::Regular => {
@@ -211,7 +242,7 @@ impl<C: PoolConnection> Shared<C> {
                 state.waiting.len()
             )));
         }
-        let waiter = Arc::new(Waiter::new());
+        let waiter = Arc::new(Waiter::new(ride));
         state.waiting.push_back(waiter.clone());
         state.counters.requests_queued += 1;
         self.maybe_grow(&mut state);
@@ -300,15 +331,19 @@ struct QueuedClient<C: PoolConnection> {
 }
 
 impl<C: PoolConnection> QueuedClient<C> {
-    pub(super) async fn wait(&mut self, deadline: Instant) -> Result<Checkout<C>> {
+    pub(super) async fn wait(&mut self, deadline: Instant) -> Result<Turn<C>> {
         let outcome = self.waiter.wait(deadline).await;
         self.done = true;
+        if let Some(Ok(Turn::Answer(answer))) = outcome {
+            // Its wait was counted when it boarded.
+            return Ok(Turn::Answer(answer));
+        }
         let mut state = self.pool.state();
         let waited = self.started.elapsed();
         state.counters.requests_wait_ms += millis(waited);
         state.counters.durations.requests_wait.record(waited);
         match outcome {
-            Some(Ok(lease)) => Ok(lease),
+            Some(Ok(turn)) => Ok(turn),
             Some(Err(e)) => {
                 state.counters.requests_errors += 1;
                 Err(e)

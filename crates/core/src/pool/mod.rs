@@ -24,6 +24,7 @@ mod one_shot;
 mod pooled;
 mod reconnect;
 mod returns;
+mod ride;
 mod shared;
 mod stats;
 mod tasks;
@@ -42,11 +43,12 @@ pub use callbacks::{
 pub use check::check_connection;
 pub use config::{
     check_sizes, deadline_after, pool_size, seconds, whole_number, PoolConfig, PoolKind, PoolOptions, Settings,
-    MAX_POOL_SIZE, MAX_WORKERS, NO_LIMIT,
+    DEFAULT_PIPELINE_DEPTH, MAX_PIPELINE_DEPTH, MAX_POOL_SIZE, MAX_WORKERS, NO_LIMIT,
 };
 pub use histogram::{Histogram, BUCKET_BOUNDS_MS};
 pub use pooled::{PoolConnection, DEFAULT_CONNECT_TIMEOUT};
 pub use reconnect::PROMPT_RETRY;
+pub use ride::Statement;
 pub use stats::{Counters, Durations, Stats};
 pub use ticket::{Lease, Ticket};
 
@@ -142,7 +144,7 @@ impl<C: PoolConnection> Pool<C> {
     /// `getconn` without the client's ticket, for calls that return the connection themselves.
     fn check_out(&self, timeout: Option<Duration>) -> Outcome<Result<Checkout<C>>> {
         let shared = self.shared.clone();
-        match shared.request(timeout) {
+        match shared.request(timeout, None) {
             Err(e) => Outcome::Now(Err(e)),
             Ok(request) => match shared.ready_now(request) {
                 Ok(checkout) => Outcome::Now(Ok(checkout)),

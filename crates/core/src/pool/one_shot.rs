@@ -4,28 +4,25 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::ride::{run_alone, Ride, Statement};
+use super::shared::Checkout;
 use super::{Pool, PoolConnection};
 use crate::connection::Connection;
 use crate::error::Result;
-use crate::params::Param;
-use crate::result::{QueryResult, ResultFormats, RowSink};
+use crate::params;
+use crate::result::QueryResult;
 
 impl Pool {
     /// The statement's error wins over the return's; a caller that goes away midway leaves
-    /// nothing checked out. `rows` streams a large result's rows as they arrive (see
-    /// `RowSink`); the columns come in `formats`.
-    pub async fn query(
-        &self,
-        sql: &str,
-        params: &[Param<'_>],
-        timeout: Option<Duration>,
-        rows: Option<RowSink>,
-        formats: ResultFormats,
-    ) -> Result<QueryResult> {
-        self.one_shot(timeout, |conn| async move {
-            conn.query_with(sql, params, None, rows, formats).await
-        })
-        .await
+    /// nothing checked out. Concurrent calls may share a connection's round trip (`ride.rs`).
+    pub async fn query(&self, statement: Statement, timeout: Option<Duration>) -> Result<QueryResult> {
+        if self.may_pipeline(&statement.sql) {
+            return self.query_riding(Arc::new(Ride::new(statement)), timeout).await;
+        }
+        let statement = &statement;
+        let params = params::decode(&statement.params)?;
+        self.one_shot(timeout, |conn| async move { run_alone(&conn, statement, params).await })
+            .await
     }
 
     /// `query` over the simple protocol (`Connection::simple_query`): any number of statements
@@ -35,14 +32,23 @@ impl Pool {
             .await
     }
 
-    /// Takes a connection, runs `work` on it, commits or rolls back, and gives it back. The
-    /// checkout never leaves the engine, so it needs no ticket.
+    /// Takes a connection, runs `work` on it, commits or rolls back, and gives it back.
     async fn one_shot<T, F, W>(&self, timeout: Option<Duration>, work: W) -> Result<T>
     where
         W: FnOnce(Arc<Connection>) -> F,
         F: std::future::Future<Output = Result<T>>,
     {
         let checkout = self.check_out(timeout).finish().await?;
+        self.use_and_return(checkout, work).await
+    }
+
+    /// `one_shot` from a checkout already made. The checkout never leaves the engine, so it
+    /// needs no ticket.
+    pub(super) async fn use_and_return<T, F, W>(&self, checkout: Checkout<Connection>, work: W) -> Result<T>
+    where
+        W: FnOnce(Arc<Connection>) -> F,
+        F: std::future::Future<Output = Result<T>>,
+    {
         let mut held = Held::new(self, checkout.id);
         let outcome = work(checkout.conn).await;
         held.release();

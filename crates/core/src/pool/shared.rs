@@ -1,8 +1,8 @@
 //! The pool's state behind its lock, and the small operations every part of the engine uses:
 //! checking a connection out and in, logging, queuing worker tasks.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -45,6 +45,9 @@ pub(super) struct Shared<C: PoolConnection> {
     pub(super) kind: PoolKind,
     pub(super) num_workers: usize,
     pub(super) close_returns: bool,
+    pub(super) pipeline_depth: usize,
+    /// How many statements `State::slow_statements` holds, read without the lock.
+    pub(super) slow_count: AtomicUsize,
     /// Fixed at construction (psycopg lets them change; pgtide's API does not).
     pub(super) settings: Settings,
     pub(super) callbacks: Callbacks<C>,
@@ -80,6 +83,8 @@ pub(super) struct State<C: PoolConnection> {
     pub(super) workers: Vec<tokio::task::JoinHandle<()>>,
     /// Flips to true at close, so scheduled tasks stop sleeping.
     pub(super) closing: Option<watch::Sender<bool>>,
+    /// Statements (by `Ride::key`) last seen running long: they neither carry nor ride.
+    pub(super) slow_statements: HashSet<u64>,
 }
 
 impl<C: PoolConnection> State<C> {
@@ -152,12 +157,15 @@ impl<C: PoolConnection> Shared<C> {
             tasks: None,
             workers: Vec::new(),
             closing: None,
+            slow_statements: HashSet::new(),
         };
         Shared {
             name: config.name,
             kind: config.kind,
             num_workers: config.num_workers,
             close_returns: config.close_returns && config.kind == PoolKind::Regular,
+            pipeline_depth: config.pipeline_depth,
+            slow_count: AtomicUsize::new(0),
             settings: config.settings,
             callbacks,
             state: Mutex::new(state),

@@ -19,6 +19,8 @@ pub struct Counters {
     pub connections_lost: u64,
     /// Checkouts held past `leakDetectionThreshold` (HikariCP's leak detection; not psycopg's).
     pub connections_leaked: u64,
+    /// Statements run on another client's round trip (`ride.rs`; not psycopg's).
+    pub requests_pipelined: u64,
     /// The durations behind `requests_wait_ms` (queued requests only), `usage_ms` and
     /// `connections_ms`, by bucket.
     pub durations: Durations,

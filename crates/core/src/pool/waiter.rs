@@ -1,31 +1,68 @@
 //! A client waiting in the pool's queue. The pool offers it a connection (or an error) under
 //! the pool lock; a client that has given up refuses the offer, so nothing is ever handed to
-//! nobody.
+//! nobody. A client waiting to run one statement may instead board another client's connection
+//! (`ride.rs`): it then waits, with no deadline, for that statement's answer.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use super::ride::Ride;
 use super::shared::Checkout;
-use crate::error::Error;
+use crate::error::{Error, Result};
+use crate::result::QueryResult;
 
 enum Slot<C> {
     Waiting,
     Served(Result<Checkout<C>, Error>),
+    /// Boarded: another client runs this one's statement.
+    Riding,
+    Answered(Result<QueryResult>),
     Gone,
+}
+
+/// What a wait ends with.
+pub(super) enum Turn<C> {
+    Lease(Checkout<C>),
+    /// The statement ran on another client's connection: its outcome.
+    Answer(Result<QueryResult>),
 }
 
 pub(super) struct Waiter<C> {
     slot: Mutex<Slot<C>>,
     ready: Notify,
+    /// The statement this client would run, if it may board another's connection.
+    pub ride: Option<Arc<Ride>>,
+    pub queued_at: Instant,
 }
 
 impl<C> Waiter<C> {
-    pub fn new() -> Waiter<C> {
+    pub fn new(ride: Option<Arc<Ride>>) -> Waiter<C> {
         Waiter {
             slot: Mutex::new(Slot::Waiting),
             ready: Notify::new(),
+            ride,
+            queued_at: Instant::now(),
+        }
+    }
+
+    /// Takes the client out of waiting to ride; false if it has gone or been served.
+    pub fn board(&self) -> bool {
+        let mut slot = self.slot.lock().unwrap();
+        if !matches!(*slot, Slot::Waiting) {
+            return false;
+        }
+        *slot = Slot::Riding;
+        true
+    }
+
+    /// The boarded client's outcome; dropped if it has gone.
+    pub fn answer(&self, outcome: Result<QueryResult>) {
+        let mut slot = self.slot.lock().unwrap();
+        if matches!(*slot, Slot::Riding) {
+            *slot = Slot::Answered(outcome);
+            self.ready.notify_one();
         }
     }
 
@@ -51,25 +88,36 @@ impl<C> Waiter<C> {
         true
     }
 
-    /// Waits until served or until `deadline`; `None` on timeout.
-    pub async fn wait(&self, deadline: Instant) -> Option<Result<Checkout<C>, Error>> {
+    /// Waits until served or until `deadline`; `None` on timeout. A boarded client is served
+    /// already: it waits for its answer past the deadline.
+    pub async fn wait(&self, deadline: Instant) -> Option<Result<Turn<C>, Error>> {
         loop {
-            if let Some(outcome) = self.take() {
-                return Some(outcome);
-            }
-            if tokio::time::timeout_at(deadline, self.ready.notified()).await.is_err() {
-                return self.take();
+            let riding = match self.take() {
+                Ok(outcome) => return Some(outcome),
+                Err(riding) => riding,
+            };
+            if riding {
+                self.ready.notified().await;
+            } else if tokio::time::timeout_at(deadline, self.ready.notified()).await.is_err() {
+                match self.take() {
+                    Ok(outcome) => return Some(outcome),
+                    Err(true) => continue,
+                    Err(false) => return None,
+                }
             }
         }
     }
 
-    fn take(&self) -> Option<Result<Checkout<C>, Error>> {
+    /// The outcome, or whether the client is still riding.
+    fn take(&self) -> Result<Result<Turn<C>, Error>, bool> {
         let mut slot = self.slot.lock().unwrap();
         match std::mem::replace(&mut *slot, Slot::Gone) {
-            Slot::Served(outcome) => Some(outcome),
+            Slot::Served(outcome) => Ok(outcome.map(Turn::Lease)),
+            Slot::Answered(outcome) => Ok(Ok(Turn::Answer(outcome))),
             other => {
+                let riding = matches!(other, Slot::Riding);
                 *slot = other;
-                None
+                Err(riding)
             }
         }
     }

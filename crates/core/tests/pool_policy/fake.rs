@@ -249,6 +249,7 @@ impl Setup {
             max_size: self.max_size,
             num_workers: self.num_workers,
             close_returns: self.close_returns,
+            pipeline_depth: 1,
             settings: self.settings,
         };
         (Pool::new(config, callbacks), log)
