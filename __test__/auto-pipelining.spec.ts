@@ -42,7 +42,7 @@ describe('pool.query() pipelining', () => {
     const p = await pool()
     await p.query(QUEUEING, [0]) // prepared on the connection
     const settled = await concurrently(200, (i) => p.query<{ n: number }>(QUEUEING, [i]))
-    expect(settled.map((s) => (s.status === 'fulfilled' ? s.value.rows[0].n : s.reason))).toEqual(
+    expect(settled.map((s) => (s.status === 'fulfilled' ? s.value.rows[0]!.n : s.reason))).toEqual(
       Array.from({ length: 200 }, (_, i) => i),
     )
     expect(p.getStats().requestsPipelined).toBeGreaterThan(0)
@@ -60,7 +60,7 @@ describe('pool.query() pipelining', () => {
     expect(failed).toEqual(Array.from({ length: 101 }, (_, i) => i + 2).filter((id) => id % 7 === 0 && id <= 101))
     for (const s of settled) if (s.status === 'rejected') expect((s.reason as DatabaseError).code).toBe('22012')
     const { rows } = await p.query<{ n: number }>('SELECT count(*)::int4 AS n FROM auto_pipelining_rows')
-    expect(rows[0].n).toBe(1 + 100 - failed.length)
+    expect(rows[0]!.n).toBe(1 + 100 - failed.length)
     expect(p.getStats().requestsPipelined).toBeGreaterThan(0)
     await p.query('DROP TABLE auto_pipelining_rows')
   })
@@ -73,7 +73,7 @@ describe('pool.query() pipelining', () => {
 
     const transactional = await pool({ connectionOptions: { autocommit: false } })
     const results = await concurrently(50, (i) => transactional.query<{ n: number }>(QUEUEING, [i]))
-    expect(results.every((r, i) => r.status === 'fulfilled' && r.value.rows[0].n === i)).toBe(true)
+    expect(results.every((r, i) => r.status === 'fulfilled' && r.value.rows[0]!.n === i)).toBe(true)
     expect(transactional.getStats().requestsQueued).toBeGreaterThan(0)
     expect(transactional.getStats().requestsPipelined).toBe(0)
 
@@ -118,7 +118,7 @@ describe('pool.query() pipelining', () => {
     expect(lost.length).toBeGreaterThan(1)
     expect(p.getStats().requestsPipelined).toBeGreaterThan(0)
     for (const s of lost) expect((s as PromiseRejectedResult).reason).toBeInstanceOf(OperationalError)
-    for (const [i, s] of settled.entries()) if (s.status === 'fulfilled') expect(s.value.rows[0].n).toBe(i)
+    for (const [i, s] of settled.entries()) if (s.status === 'fulfilled') expect(s.value.rows[0]!.n).toBe(i)
     expect((await p.query<{ n: number }>('SELECT 1 AS n')).rows).toEqual([{ n: 1 }])
   })
 
