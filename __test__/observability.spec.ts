@@ -78,7 +78,7 @@ describe('prometheusMetrics', () => {
 
     const text = prometheusMetrics([orders, odd])
     const families = parseExposition(text)
-    expect(families.size).toBe(16 + 3) // one per stat, and the three histograms
+    expect(families.size).toBe(17 + 3) // one per stat, and the three histograms
     for (const [name, family] of families) {
       expect(name.startsWith('pgtide_pool_')).toBe(true)
       if (family.type === 'histogram') continue

@@ -22,12 +22,13 @@ export function withAppName(url, appName) {
   return parsed.href
 }
 
-async function pgtideAsync({ url, size, appName }) {
+async function pgtideAsync({ url, size, appName }, pipelining = true) {
   const { AsyncConnectionPool } = await import(PGTIDE)
   const pool = new AsyncConnectionPool(withAppName(url, appName), {
     minSize: size,
     name: appName,
     connectionOptions: { autocommit: true },
+    pipelining,
   })
   return {
     ready: () => pool.wait(),
@@ -153,6 +154,9 @@ export const PEERS = [
   { id: 'pg', label: 'pg', pool: pgJs },
   { id: 'pg-native', label: 'pg-native', pool: pgNative, session: pgNativeSession },
   { id: 'postgres', label: 'postgres.js', pool: postgresJs },
+  // pgtide's pool with automatic pipelining off, last so the table keeps its columns: what
+  // pipelining gains and costs (W2).
+  { id: 'pgtide-unpipelined', label: 'pgtide, pipelining off', pool: (options) => pgtideAsync(options, false) },
 ]
 
 export const PEER_IDS = PEERS.map((peer) => peer.id)

@@ -9,7 +9,7 @@ export const POOL_SIZE = 10
 export default {
   id: 'W2',
   title: `100 concurrent workers, pool of ${POOL_SIZE}, SELECT $1::int`,
-  peers: ['pgtide', 'pgtide-pg', 'pg', 'pg-native', 'postgres'],
+  peers: ['pgtide', 'pgtide-unpipelined', 'pgtide-pg', 'pg', 'pg-native', 'postgres'],
   metrics: [
     { key: 'ops', label: 'W2 100 workers, SELECT $1::int', unit: 'ops/s', better: 'higher', target: { ratio: 1.3 } },
     { key: 'p50', label: 'W2 p50', unit: 'ms', better: 'lower' },

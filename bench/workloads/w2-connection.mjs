@@ -2,6 +2,9 @@
 // `pool.connection(async (conn) => conn.query(...))`, psycopg's way, beside `pool.query` on the
 // same pool in the same round (halves alternated from round to round, so drift hits both).
 // pgtide only: the share says what a `connection(fn)` block costs over the one-call path.
+// pool.query runs with pipelining off here: a block holds its connection to itself, so the
+// like-for-like comparison is one statement per connection round trip on both sides (W2 shows
+// what pipelining adds on top).
 
 import { concurrent } from '../measure.mjs'
 import { POOL_SIZE } from './w2-concurrent.mjs'
@@ -18,7 +21,7 @@ export default {
   metrics: [
     { key: 'ops', label: 'W2c connection(fn), SELECT $1::int', unit: 'ops/s', better: 'higher' },
     { key: 'p99', label: 'W2c connection(fn) p99', unit: 'ms', better: 'lower' },
-    { key: 'queryOps', label: 'W2c pool.query beside it', unit: 'ops/s', better: 'higher' },
+    { key: 'queryOps', label: 'W2c pool.query beside it, pipelining off', unit: 'ops/s', better: 'higher' },
     { key: 'share', label: 'W2c connection(fn) against pool.query', unit: '%', better: 'higher' },
   ],
 
@@ -27,7 +30,11 @@ export default {
     const parsed = new URL(url)
     parsed.searchParams.set('application_name', 'bench-w2c')
     // Autocommit, as the pgtide peer runs: one statement and no transaction, like the peers.
-    const pool = new AsyncConnectionPool(parsed.href, { minSize: POOL_SIZE, connectionOptions: { autocommit: true } })
+    const pool = new AsyncConnectionPool(parsed.href, {
+      minSize: POOL_SIZE,
+      connectionOptions: { autocommit: true },
+      pipelining: false,
+    })
     try {
       await pool.wait()
       const param = (worker, i) => [worker * 1000 + (i % 1000)]
