@@ -121,12 +121,4 @@ describe('pool.query() pipelining', () => {
     for (const [i, s] of settled.entries()) if (s.status === 'fulfilled') expect(s.value.rows[0]!.n).toBe(i)
     expect((await p.query<{ n: number }>('SELECT 1 AS n')).rows).toEqual([{ n: 1 }])
   })
-
-  it("refuses a pipelining option that is neither a boolean nor a depth, naming it", () => {
-    expect(() => new AsyncConnectionPool(databaseUrl(), { open: false, pipelining: 'yes' as never })).toThrow(
-      /pool option 'pipelining' must be a boolean or a number/,
-    )
-    expect(() => new AsyncConnectionPool(databaseUrl(), { open: false, pipelining: 65 })).toThrow(/pipelining/)
-    expect(() => new AsyncConnectionPool(databaseUrl(), { open: false, pipelining: 2.5 })).toThrow(/pipelining/)
-  })
 })

@@ -163,6 +163,20 @@ describe('getting and returning', () => {
     expect([...counts.values()]).toEqual([2, 2, 2, 2])
   })
 
+  it("lends the connection returned last with idleOrder: 'lifo'", async () => {
+    const pool = makePool({ minSize: 4, idleOrder: 'lifo' })
+    await pool.wait()
+    const pids: number[] = []
+    for (let i = 0; i < 8; i++) pids.push(await pidOf(pool))
+    expect(new Set(pids).size).toBe(1)
+    const [a, b] = [await pool.getconn(), await pool.getconn()]
+    const [pidA, pidB] = [a.backendPid, b.backendPid]
+    await pool.putconn(a)
+    await pool.putconn(b)
+    expect(await pidOf(pool)).toBe(pidB)
+    expect(pidA).not.toBe(pidB)
+  })
+
   it('commits when the block returns and rolls back when it throws', async () => {
     const pool = makePool({ minSize: 1 })
     await pool.connection((c) => c.exec('DROP TABLE IF EXISTS pool_commit; CREATE TABLE pool_commit (x int4)'))

@@ -10,7 +10,9 @@
 // blocking connection held for W6. The peers are installed in
 // bench/node_modules (bench/package.json); one that fails to load is skipped with its reason.
 // pgtide pools run with autocommit on, so every library does the same work: one statement, no
-// transaction (psycopg's default would add a COMMIT round trip to each checkout).
+// transaction (psycopg's default would add a COMMIT round trip to each checkout); and lend the
+// connection returned last (`idleOrder: 'lifo'`), as pg-pool does (psycopg's default, the one
+// idle longest, spreads one-after-another work over every backend, each with colder caches).
 
 const PGTIDE = new URL('../dist/index.mjs', import.meta.url).href
 const PGTIDE_PG = new URL('../dist/pg.mjs', import.meta.url).href
@@ -28,6 +30,7 @@ async function pgtideAsync({ url, size, appName }, pipelining = true) {
     minSize: size,
     name: appName,
     connectionOptions: { autocommit: true },
+    idleOrder: 'lifo',
     pipelining,
   })
   return {
@@ -44,6 +47,7 @@ async function pgtideSync({ url, size, appName }) {
     minSize: size,
     name: appName,
     connectionOptions: { autocommit: true },
+    idleOrder: 'lifo',
   })
   return {
     sync: true,

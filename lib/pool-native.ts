@@ -34,6 +34,7 @@ function nativeOptions(options: NormalisedPoolOptions<never, never>) {
     reconnectTimeout: options.reconnectTimeout,
     leakDetectionThreshold: options.leakDetectionThreshold,
     pipelining: options.pipelining,
+    idleOrder: options.idleOrder,
     logLevel: options.logLevel,
   }
 }

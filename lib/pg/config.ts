@@ -316,6 +316,8 @@ export function poolOptionsOf(config: PoolConfig): AsyncPoolOptions<AsyncConnect
     timeout: secondsOrNever(milliseconds(numbers, 'connectionTimeoutMillis')),
     maxIdle: secondsOrNever(idle),
     maxLifetime: lifetime === 0 ? Infinity : lifetime,
+    // pg-pool lends the client released last.
+    idleOrder: 'lifo',
     ...pgtide,
     connectionOptions: autocommitOn(pgtide.connectionOptions, tlsOf(config)),
   }

@@ -29,6 +29,8 @@ pub struct NativePoolOptions {
     pub leak_detection_threshold: Option<f64>,
     /// `pipelining` as a depth (false: 1), unchecked; `None` for the default.
     pub pipelining: Option<f64>,
+    /// "fifo" or "lifo", unchecked; `None` for FIFO.
+    pub idle_order: Option<String>,
     /// The least severe log record to send to `log`: "debug", "info" or "warning".
     pub log_level: String,
 }
@@ -121,6 +123,7 @@ impl NativePool {
             reconnect_timeout: options.reconnect_timeout,
             leak_detection_threshold: options.leak_detection_threshold,
             pipeline_depth: options.pipelining,
+            idle_order: options.idle_order,
         };
         let config = PoolConfig::from_options(kind, options.name, options.close_returns, &numbers).into_napi()?;
         Ok(NativePool {

@@ -31,6 +31,7 @@ fn pool_with(
         num_workers: 3,
         close_returns: false,
         pipeline_depth: pgtide_core::pool::DEFAULT_PIPELINE_DEPTH,
+        idle_order: Default::default(),
         settings,
     };
     (Pool::new(config, callbacks), records)

@@ -26,6 +26,7 @@ fn config(name: &str, min: usize, max: usize) -> PoolConfig {
         num_workers: 2,
         close_returns: false,
         pipeline_depth: pgtide_core::pool::DEFAULT_PIPELINE_DEPTH,
+        idle_order: Default::default(),
         settings: Settings::default(),
     }
 }

@@ -104,6 +104,7 @@ pub fn one_connection_pool() -> Pool {
         num_workers: 1,
         close_returns: false,
         pipeline_depth: pgtide_core::pool::DEFAULT_PIPELINE_DEPTH,
+        idle_order: Default::default(),
         settings: Settings::default(),
     };
     Pool::new(config, Callbacks::fixed(info, ConnectOptions::default()))

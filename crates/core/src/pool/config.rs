@@ -26,7 +26,31 @@ pub struct PoolConfig {
     /// At most this many concurrent `Pool::query` statements share a connection's round trip
     /// (`ride.rs`); 1: each has a connection to itself.
     pub pipeline_depth: usize,
+    pub idle_order: IdleOrder,
     pub settings: Settings,
+}
+
+/// Which idle connection a request takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IdleOrder {
+    /// The one idle longest: every connection is used in turn (psycopg's order).
+    #[default]
+    Fifo,
+    /// The one returned last: a few connections stay busy and warm, the rest idle (and past
+    /// `min_size`, are closed after `max_idle`).
+    Lifo,
+}
+
+impl IdleOrder {
+    pub fn parse(name: &str) -> Result<IdleOrder> {
+        match name {
+            "fifo" => Ok(IdleOrder::Fifo),
+            "lifo" => Ok(IdleOrder::Lifo),
+            other => Err(Error::Value(format!(
+                "pool option 'idleOrder' must be 'fifo' or 'lifo', not {other:?}"
+            ))),
+        }
+    }
 }
 
 /// The settings psycopg keeps as public, mutable attributes, read live.
@@ -85,6 +109,8 @@ pub struct PoolOptions {
     pub leak_detection_threshold: Option<f64>,
     /// `pipelining` as a count: 1 is off; `None` is the default depth.
     pub pipeline_depth: Option<f64>,
+    /// `idleOrder` as JavaScript spells it; `None` is FIFO.
+    pub idle_order: Option<String>,
 }
 
 impl PoolConfig {
@@ -129,6 +155,10 @@ impl PoolConfig {
             num_workers,
             close_returns,
             pipeline_depth,
+            idle_order: options
+                .idle_order
+                .as_deref()
+                .map_or(Ok(IdleOrder::Fifo), IdleOrder::parse)?,
             settings: Settings {
                 timeout: seconds_or("timeout", options.timeout, defaults.timeout)?,
                 max_waiting,

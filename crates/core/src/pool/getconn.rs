@@ -13,7 +13,7 @@ use super::stats::millis;
 use super::tasks::Task;
 use super::unclaimed::{CountedConnect, Unclaimed};
 use super::waiter::{Turn, Waiter};
-use super::{deadline_after, Attempt, Level, PoolConnection, PoolKind, Shared};
+use super::{deadline_after, Attempt, IdleOrder, Level, PoolConnection, PoolKind, Shared};
 use crate::error::{Error, Result};
 
 impl<C: PoolConnection> Shared<C> {
@@ -205,7 +205,7 @@ impl<C: PoolConnection> Shared<C> {
         match self.kind {
             PoolKind::Regular => {
                 let now = Instant::now();
-                while let Some(slot) = state.idle.pop_front() {
+                while let Some(slot) = self.next_idle(&mut state) {
                     state.nconns_min = state.nconns_min.min(state.idle.len());
                     // An idle connection past its lifetime, or known lost, is replaced, never
                     // handed out; so is one whose server ended the session while it sat idle
@@ -253,6 +253,15 @@ impl<C: PoolConnection> Shared<C> {
             started: Instant::now(),
             done: false,
         }))
+    }
+
+    /// The idle connection `idle_order` lends next. Returns go to the back and the shrink takes
+    /// from the front (the one unused longest) in either order.
+    fn next_idle(&self, state: &mut State<C>) -> Option<super::shared::Slot<C>> {
+        match self.idle_order {
+            IdleOrder::Fifo => state.idle.pop_front(),
+            IdleOrder::Lifo => state.idle.pop_back(),
+        }
     }
 
     /// A queued client gives up (timeout, or its future was dropped): it leaves the queue, and

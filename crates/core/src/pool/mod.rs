@@ -42,8 +42,8 @@ pub use callbacks::{
 };
 pub use check::check_connection;
 pub use config::{
-    check_sizes, deadline_after, pool_size, seconds, whole_number, PoolConfig, PoolKind, PoolOptions, Settings,
-    DEFAULT_PIPELINE_DEPTH, MAX_PIPELINE_DEPTH, MAX_POOL_SIZE, MAX_WORKERS, NO_LIMIT,
+    check_sizes, deadline_after, pool_size, seconds, whole_number, IdleOrder, PoolConfig, PoolKind, PoolOptions,
+    Settings, DEFAULT_PIPELINE_DEPTH, MAX_PIPELINE_DEPTH, MAX_POOL_SIZE, MAX_WORKERS, NO_LIMIT,
 };
 pub use histogram::{Histogram, BUCKET_BOUNDS_MS};
 pub use pooled::{PoolConnection, DEFAULT_CONNECT_TIMEOUT};

@@ -13,7 +13,7 @@ use super::reconnect::Reconnection;
 use super::stats::Counters;
 use super::tasks::Task;
 use super::waiter::Waiter;
-use super::{Callbacks, Level, PoolConfig, PoolConnection, PoolKind, Settings};
+use super::{Callbacks, IdleOrder, Level, PoolConfig, PoolConnection, PoolKind, Settings};
 
 /// Lease ids name one checkout, unique across pools; 0 means "none".
 static NEXT_LEASE_ID: AtomicU64 = AtomicU64::new(1);
@@ -46,6 +46,7 @@ pub(super) struct Shared<C: PoolConnection> {
     pub(super) num_workers: usize,
     pub(super) close_returns: bool,
     pub(super) pipeline_depth: usize,
+    pub(super) idle_order: IdleOrder,
     /// How many statements `State::slow_statements` holds, read without the lock.
     pub(super) slow_count: AtomicUsize,
     /// Fixed at construction (psycopg lets them change; pgtide's API does not).
@@ -165,6 +166,7 @@ impl<C: PoolConnection> Shared<C> {
             num_workers: config.num_workers,
             close_returns: config.close_returns && config.kind == PoolKind::Regular,
             pipeline_depth: config.pipeline_depth,
+            idle_order: config.idle_order,
             slow_count: AtomicUsize::new(0),
             settings: config.settings,
             callbacks,

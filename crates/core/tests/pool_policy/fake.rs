@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pgtide_core::pool::{Callbacks, Level, Pool, PoolConfig, PoolConnection, PoolKind, Settings};
+use pgtide_core::pool::{Callbacks, IdleOrder, Level, Pool, PoolConfig, PoolConnection, PoolKind, Settings};
 use pgtide_core::{Error, Result, TransactionStatus};
 use tokio::time::Instant;
 
@@ -207,6 +207,7 @@ pub struct Setup {
     pub max_size: usize,
     pub num_workers: usize,
     pub close_returns: bool,
+    pub idle_order: IdleOrder,
     pub settings: Settings,
 }
 
@@ -218,6 +219,7 @@ impl Setup {
             max_size,
             num_workers: 3,
             close_returns: false,
+            idle_order: IdleOrder::Fifo,
             settings: Settings::default(),
         }
     }
@@ -250,6 +252,7 @@ impl Setup {
             num_workers: self.num_workers,
             close_returns: self.close_returns,
             pipeline_depth: 1,
+            idle_order: self.idle_order,
             settings: self.settings,
         };
         (Pool::new(config, callbacks), log)

@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use pgtide_core::pool::{Outcome, Pool};
+use pgtide_core::pool::{IdleOrder, Outcome, Pool};
 use pgtide_core::Error;
 use tokio::time::Instant;
 
@@ -73,6 +73,33 @@ async fn idle_connections_are_used_round_robin() {
     assert_eq!(pids[0..3], pids[3..6], "{pids:?}");
     assert_ne!(pids[0], pids[1]);
     assert_ne!(pids[1], pids[2]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn idle_order_lifo_lends_the_connection_returned_last() {
+    let server = Server::new();
+    let setup = Setup {
+        idle_order: IdleOrder::Lifo,
+        ..Setup::regular(3, 3)
+    };
+    let (pool, _) = setup.open(&server).await;
+    let mut pids = Vec::new();
+    for _ in 0..4 {
+        let lease = pool.getconn(None).finish().await.unwrap();
+        pids.push(lease.conn.pid);
+        pool.putconn(Some(&lease.ticket)).finish().await.unwrap();
+    }
+    assert!(
+        pids.iter().all(|pid| *pid == pids[0]),
+        "one warm connection does the work: {pids:?}"
+    );
+    let a = pool.getconn(None).finish().await.unwrap();
+    let b = pool.getconn(None).finish().await.unwrap();
+    let (a_pid, b_pid) = (a.conn.pid, b.conn.pid);
+    pool.putconn(Some(&a.ticket)).finish().await.unwrap();
+    pool.putconn(Some(&b.ticket)).finish().await.unwrap();
+    assert_eq!(pool.getconn(None).finish().await.unwrap().conn.pid, b_pid);
+    assert_ne!(a_pid, b_pid);
 }
 
 #[tokio::test(start_paused = true)]
