@@ -56,7 +56,7 @@ export interface PoolOptions<C, P> {
    * Concurrent `query()` calls that would wait for a connection may share the round trip of
    * one that has a connection instead, each statement still its own implicit transaction (only
    * in autocommit, only for SELECT, INSERT, UPDATE, DELETE, MERGE, WITH, VALUES and TABLE, and
-   * not with a `reset` hook). `true` (default): up to 8 statements per round trip; a number sets
+   * not with a `reset` hook). `true` (default): up to 4 statements per round trip; a number sets
    * that depth; `false` (or 1) gives every statement a connection to itself.
    */
   pipelining?: boolean | number

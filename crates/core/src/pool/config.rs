@@ -86,7 +86,7 @@ pub const MAX_POOL_SIZE: usize = 262_143;
 pub const MAX_WORKERS: usize = 1_024;
 
 /// `pipelining: true`: how many statements may share a connection's round trip.
-pub const DEFAULT_PIPELINE_DEPTH: usize = 8;
+pub const DEFAULT_PIPELINE_DEPTH: usize = 4;
 
 /// Past this a statement would wait behind too many others for too little gain.
 pub const MAX_PIPELINE_DEPTH: usize = 64;
