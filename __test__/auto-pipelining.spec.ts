@@ -48,6 +48,20 @@ describe('pool.query() pipelining', () => {
     expect(p.getStats().requestsPipelined).toBeGreaterThan(0)
   })
 
+  it('streams each rider its own large result', async () => {
+    const p = await pool()
+    const sql = 'SELECT g, pg_sleep(0) AS s FROM generate_series(1, 20000 + $1::int4) g'
+    await p.query(sql, [0])
+    const settled = await concurrently(12, (i) => p.query<{ g: number }>(sql, [i]))
+    for (const [i, s] of settled.entries()) {
+      expect(s.status).toBe('fulfilled')
+      const { rows } = (s as PromiseFulfilledResult<{ rows: { g: number }[] }>).value
+      expect(rows).toHaveLength(20000 + i)
+      expect(rows[rows.length - 1]!.g).toBe(20000 + i)
+    }
+    expect(p.getStats().requestsPipelined).toBeGreaterThan(0)
+  })
+
   it('fails a statement alone: its neighbours in the round trip commit', async () => {
     const p = await pool()
     await p.query('CREATE TABLE IF NOT EXISTS auto_pipelining_rows (id int4 PRIMARY KEY)')
