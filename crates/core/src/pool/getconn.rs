@@ -70,18 +70,11 @@ impl<C: PoolConnection> Shared<C> {
     }
 
     pub(super) async fn serve(self: &Arc<Self>, request: Request<C>) -> Result<Checkout<C>> {
-        let Request {
-            first,
-            deadline,
-            timeout,
-        } = request;
-        self.getconn_checked(first, deadline)
-            .await
-            .map_err(|e| self.timed_out(e, timeout))
+        self.serve_turn(request).await?.into_lease()
     }
 
-    /// `serve` for a request made with a ride: the statement's answer if the client boarded
-    /// another's connection while it waited, else a connection as `serve` gives it.
+    /// `serve` for any request: the statement's answer if the client (one with a ride) boarded
+    /// another's connection while it waited, else a connection.
     pub(super) async fn serve_turn(self: &Arc<Self>, request: Request<C>) -> Result<Turn<C>> {
         let Request {
             first,
@@ -190,13 +183,7 @@ impl<C: PoolConnection> Shared<C> {
         match ready {
             Ready::Lease(lease) => Ok(lease),
             Ready::Connect => self.connect_for_client(deadline).await,
-            Ready::Queued(mut client) => match client.wait(deadline).await? {
-                Turn::Lease(lease) => Ok(lease),
-                // Only a request made with a ride boards, and `serve_turn` waits for those.
-                Turn::Answer(_) => Err(Error::Interface(
-                    "a statement was answered where a connection was expected".into(),
-                )),
-            },
+            Ready::Queued(mut client) => client.wait(deadline).await?.into_lease(),
         }
     }
 

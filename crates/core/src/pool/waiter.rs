@@ -29,6 +29,18 @@ pub(super) enum Turn<C> {
     Answer(Result<QueryResult>),
 }
 
+impl<C> Turn<C> {
+    /// The connection of a request that cannot have boarded (only one with a ride does).
+    pub fn into_lease(self) -> Result<Checkout<C>> {
+        match self {
+            Turn::Lease(lease) => Ok(lease),
+            Turn::Answer(_) => Err(Error::Interface(
+                "a statement was answered where a connection was expected".into(),
+            )),
+        }
+    }
+}
+
 pub(super) struct Waiter<C> {
     slot: Mutex<Slot<C>>,
     ready: Notify,
