@@ -106,7 +106,7 @@ impl Pool {
         }
         // Slot 0 is the carrier's own statement, slot i rider i - 1's.
         let rides: Vec<Arc<Ride>> = std::iter::once(ride.clone())
-            .chain(boarded.iter().filter_map(|w| w.ride.clone()))
+            .chain(boarded.iter().map(|(_, ride)| ride.clone()))
             .collect();
         let mut riders = Riders::new(boarded);
         let mut own = None;
@@ -151,13 +151,16 @@ fn batch_statement<'a>(statement: &'a Statement, params: Vec<Param<'a>>) -> Batc
     }
 }
 
+/// A client taken out of the queue to ride, with its statement.
+pub(super) type Boarded<C> = (Arc<Waiter<C>>, Arc<Ride>);
+
 /// The clients riding on a carrier's round trip. Each is answered exactly once: one the
 /// carrier could not answer (its call was dropped midway) gets an error, never silence.
 struct Riders(Vec<Option<Arc<Waiter<Connection>>>>);
 
 impl Riders {
-    fn new(waiters: Vec<Arc<Waiter<Connection>>>) -> Riders {
-        Riders(waiters.into_iter().map(Some).collect())
+    fn new(boarded: Vec<Boarded<Connection>>) -> Riders {
+        Riders(boarded.into_iter().map(|(waiter, _)| Some(waiter)).collect())
     }
 
     fn answer(&mut self, index: usize, outcome: Result<QueryResult>) {
@@ -180,7 +183,7 @@ impl Drop for Riders {
 impl<C: PoolConnection> Shared<C> {
     /// Boards up to `limit` clients from the front of the queue, in order, while they can ride.
     /// None if the carrier's own statement was last seen slow.
-    pub(super) fn take_riders(&self, carrier: u64, limit: usize) -> Vec<Arc<Waiter<C>>> {
+    pub(super) fn take_riders(&self, carrier: u64, limit: usize) -> Vec<Boarded<C>> {
         let mut state = self.state();
         if state.waiting.front().is_none_or(|w| w.ride.is_none()) || state.slow_statements.contains(&carrier) {
             return Vec::new();
@@ -188,8 +191,10 @@ impl<C: PoolConnection> Shared<C> {
         let now = Instant::now();
         let mut riders = Vec::new();
         while riders.len() < limit {
-            let rides = state.waiting.front().and_then(|w| w.ride.as_ref());
-            if rides.is_none_or(|ride| state.slow_statements.contains(&ride.key)) {
+            let Some(ride) = state.waiting.front().and_then(|w| w.ride.clone()) else {
+                break;
+            };
+            if state.slow_statements.contains(&ride.key) {
                 break;
             }
             let Some(waiter) = state.waiting.pop_front() else {
@@ -201,7 +206,7 @@ impl<C: PoolConnection> Shared<C> {
                 state.counters.requests_wait_ms += millis(waited);
                 state.counters.durations.requests_wait.record(waited);
                 state.counters.requests_pipelined += 1;
-                riders.push(waiter);
+                riders.push((waiter, ride));
             }
         }
         riders
