@@ -9,6 +9,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::exchange::is_fatal;
 use super::query::{check_query, is_stale_statement, queue_execute, Executed};
 use super::{Connection, Session, TransactionStatus};
 use crate::error::{Error, Result};
@@ -23,11 +24,32 @@ pub struct BatchStatement<'a> {
     pub rows: Option<RowSink>,
 }
 
-/// What a batch statement's caller gets: its outcome, and how long the server took on it
-/// (from the previous answer, or from the write, to its own).
+/// What a batch statement's caller gets: its outcome, how long the server took on it (from the
+/// previous answer, or from the write, to its own), and whether the server may have run it.
 pub struct Answered {
     pub outcome: Result<QueryResult>,
     pub took: Duration,
+    /// False when the server certainly never ran it: the session ended before it (a FATAL error
+    /// on an earlier statement, after which the backend reads nothing more), or it was never
+    /// written. Such a statement may run elsewhere as if for the first time.
+    pub reached_server: bool,
+}
+
+/// How a batch ended early: the error the statements not answered yet share, and whether the
+/// written ones among them may have run.
+struct Broken {
+    error: Error,
+    written_may_have_run: bool,
+}
+
+impl From<Error> for Broken {
+    /// A failure before anything was written.
+    fn from(error: Error) -> Broken {
+        Broken {
+            error,
+            written_may_have_run: false,
+        }
+    }
 }
 
 impl Connection {
@@ -39,42 +61,56 @@ impl Connection {
     /// Runs `statements`, handing each outcome to `answer(index, ...)` as soon as it is read.
     /// Every statement is answered exactly once, whatever happens to the connection.
     pub async fn query_batch(&self, statements: &[BatchStatement<'_>], mut answer: impl FnMut(usize, Answered)) {
-        let mut unanswered: Vec<bool> = vec![true; statements.len()];
-        let failure = {
+        let mut unanswered = vec![true; statements.len()];
+        let mut written = vec![false; statements.len()];
+        let ended = {
             let mut reply = |index: usize, outcome: Result<QueryResult>, took: Duration| {
                 unanswered[index] = false;
-                answer(index, Answered { outcome, took });
+                let reached_server = true;
+                answer(
+                    index,
+                    Answered {
+                        outcome,
+                        took,
+                        reached_server,
+                    },
+                );
             };
-            self.run_batch(statements, &mut reply).await.err()
+            self.run_batch(statements, &mut written, &mut reply).await
         };
-        let failure = failure.unwrap_or_else(|| Error::operational("the connection was lost"));
+        let Err(broken) = ended else {
+            return;
+        };
         for (index, _) in unanswered.iter().enumerate().filter(|(_, open)| **open) {
-            let outcome = Err(failure.clone());
             answer(
                 index,
                 Answered {
-                    outcome,
+                    outcome: Err(broken.error.clone()),
                     took: Duration::ZERO,
+                    reached_server: written[index] && broken.written_may_have_run,
                 },
             );
         }
     }
 
-    /// The outer error ends the batch: the statements not answered yet share it.
+    /// Marks in `written` what it writes; an early end leaves the statements not answered yet
+    /// to the caller.
     async fn run_batch(
         &self,
         statements: &[BatchStatement<'_>],
+        written: &mut [bool],
         reply: &mut impl FnMut(usize, Result<QueryResult>, Duration),
-    ) -> Result<()> {
+    ) -> Result<(), Broken> {
         if !self.pipelines() {
             return Err(Error::Interface(
                 "a pipelined batch needs an autocommit connection outside a transaction".into(),
-            ));
+            )
+            .into());
         }
         let mut hold = self.acquire(None).await?;
         let session = hold.exchange();
         let mut alone = Vec::new();
-        let mut written = Vec::new();
+        let mut pipelined = Vec::new();
         for (index, statement) in statements.iter().enumerate() {
             if let Err(e) = check_query(statement.sql, &statement.params) {
                 reply(index, Err(e), Duration::ZERO);
@@ -86,7 +122,7 @@ impl Connection {
             };
             let mark = session.wire.out.len();
             match queue_execute(session, &prepared, &statement.params, statement.formats) {
-                Ok(fields) => written.push((index, fields)),
+                Ok(fields) => pipelined.push((index, fields)),
                 Err(e) => {
                     // It fails alone: the server never hears of it.
                     session.wire.out.truncate(mark);
@@ -94,11 +130,14 @@ impl Connection {
                 }
             }
         }
-        if !written.is_empty() {
-            session.wire.flush().await?;
+        if !pipelined.is_empty() {
+            for (index, _) in &pipelined {
+                written[*index] = true;
+            }
+            session.wire.flush().await.map_err(|error| self.lost(error))?;
         }
         let mut since = Instant::now();
-        for (index, fields) in written {
+        for (index, fields) in pipelined {
             let statement = &statements[index];
             let outcome = self.read_answer(session, statement, fields).await;
             let took = since.elapsed();
@@ -106,38 +145,60 @@ impl Connection {
             match outcome {
                 Err(Executed::BeforeBind(Error::Database(db))) if is_stale_statement(&db) => {
                     session.statements.remove(statement.sql);
+                    written[index] = false;
                     alone.push(index);
                 }
                 outcome => {
                     let outcome = self.settle(outcome.map_err(Executed::into_error));
-                    if self.broken() {
-                        // Nothing more will come: the rest share this error.
-                        return Err(outcome
-                            .err()
-                            .unwrap_or_else(|| Error::operational("the connection was lost")));
-                    }
+                    let broken = self.broken().then(|| self.ended_at(&outcome));
                     reply(index, outcome, took);
+                    if let Some(broken) = broken {
+                        return Err(broken);
+                    }
                 }
             }
         }
         for index in alone {
             let statement = &statements[index];
             let started = Instant::now();
+            written[index] = true;
             session.rows = statement.rows.clone();
             let outcome = self
                 .run_query(session, statement.sql, &statement.params, None, statement.formats)
                 .await;
             session.rows = None;
             let outcome = self.settle(outcome);
-            if self.broken() {
-                return Err(outcome
-                    .err()
-                    .unwrap_or_else(|| Error::operational("the connection was lost")));
-            }
+            let broken = self.broken().then(|| self.ended_at(&outcome));
             reply(index, outcome, started.elapsed());
+            if let Some(broken) = broken {
+                return Err(broken);
+            }
         }
         hold.done();
         Ok(())
+    }
+
+    /// The connection broke at a statement with `outcome`. A FATAL error is the server ending
+    /// the session there: it reads nothing after it, so what follows never ran. Any other loss
+    /// leaves unknown how far the server got.
+    fn ended_at(&self, outcome: &Result<QueryResult>) -> Broken {
+        let fatal = matches!(outcome, Err(Error::Database(db)) if is_fatal(db));
+        Broken {
+            error: outcome
+                .clone()
+                .err()
+                .unwrap_or_else(|| Error::operational("the connection was lost")),
+            written_may_have_run: !fatal,
+        }
+    }
+
+    /// A write that failed: the server may have read part of it.
+    fn lost(&self, error: Error) -> Broken {
+        self.mark_broken();
+        Broken {
+            error,
+            written_may_have_run: true,
+        }
     }
 
     async fn read_answer(

@@ -83,8 +83,8 @@ impl<C: PoolConnection> Shared<C> {
         } = request;
         let first = match first {
             Ready::Queued(mut client) => match client.wait(deadline).await.map_err(|e| self.timed_out(e, timeout))? {
-                Turn::Answer(answer) => return Ok(Turn::Answer(answer)),
                 Turn::Lease(lease) => Ready::Lease(lease),
+                rode => return Ok(rode),
             },
             first => first,
         };
@@ -330,9 +330,9 @@ impl<C: PoolConnection> QueuedClient<C> {
     pub(super) async fn wait(&mut self, deadline: Instant) -> Result<Turn<C>> {
         let outcome = self.waiter.wait(deadline).await;
         self.done = true;
-        if let Some(Ok(Turn::Answer(answer))) = outcome {
+        if let Some(Ok(rode @ (Turn::Answer(_) | Turn::Rerun(_)))) = outcome {
             // Its wait was counted when it boarded.
-            return Ok(Turn::Answer(answer));
+            return Ok(rode);
         }
         let mut state = self.pool.state();
         let waited = self.started.elapsed();

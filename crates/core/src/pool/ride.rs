@@ -16,7 +16,9 @@
 //!   transaction; a `SET` would change what they run under; `COPY FROM STDIN` needs its data);
 //! - riders come only from the queue, so a statement never waits behind others when a
 //!   connection is free for it; and a statement seen taking `SLOW` or more neither carries
-//!   riders nor rides, until it is seen running quickly again.
+//!   riders nor rides, until it is seen running quickly again;
+//! - a rider whose statement never reached the server (the session ended at a statement before
+//!   it) queues again, so a terminated backend fails only the statement it was running.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -29,7 +31,7 @@ use tokio::time::Instant;
 use super::stats::millis;
 use super::waiter::{Turn, Waiter};
 use super::{Pool, PoolConnection, Shared};
-use crate::connection::{Answered, BatchStatement, Connection};
+use crate::connection::{BatchStatement, Connection};
 use crate::error::{Error, Result};
 use crate::params::{self, Param};
 use crate::result::{QueryResult, ResultFormats, RowSink};
@@ -38,6 +40,10 @@ use crate::result::{QueryResult, ResultFormats, RowSink};
 const RIDES: &[&str] = &[
     "select", "with", "insert", "update", "delete", "merge", "values", "table",
 ];
+
+/// How many times a statement that never reached the server (its carrier's session ended
+/// first) queues again before it fails with the reason.
+const MAX_RERUNS: usize = 3;
 
 /// A statement that takes this long keeps the ones behind it waiting: it runs alone. Well above
 /// what a busy event loop adds to a quick statement (a few ms), which must not count as slow.
@@ -75,16 +81,23 @@ impl Pool {
     }
 
     /// `Pool::query` for a statement that may ride: it waits in the queue like any request,
-    /// unless a carrier boards it first, and carries the riders behind it once served.
+    /// unless a carrier boards it first, and carries the riders behind it once served. A
+    /// statement whose carrier's session ended before the server ran it queues again (a few
+    /// times at most: then it fails with the reason).
     pub(super) async fn query_riding(&self, ride: Arc<Ride>, timeout: Option<Duration>) -> Result<QueryResult> {
         let shared = &self.shared;
-        let request = shared.request(timeout, Some(ride.clone()))?;
-        let checkout = match shared.ready_now(request) {
-            Ok(checkout) => checkout,
-            Err(request) => match shared.serve_turn(request).await? {
-                Turn::Answer(answer) => return answer,
-                Turn::Lease(checkout) => checkout,
-            },
+        let mut reruns = 0;
+        let checkout = loop {
+            let request = shared.request(timeout, Some(ride.clone()))?;
+            match shared.ready_now(request) {
+                Ok(checkout) => break checkout,
+                Err(request) => match shared.serve_turn(request).await? {
+                    Turn::Lease(checkout) => break checkout,
+                    Turn::Answer(answer) => return answer,
+                    Turn::Rerun(why) if reruns == MAX_RERUNS => return Err(why),
+                    Turn::Rerun(_) => reruns += 1,
+                },
+            }
         };
         self.use_and_return(checkout, |conn| async move { self.carry(&conn, &ride).await })
             .await
@@ -123,12 +136,13 @@ impl Pool {
             }
         }
         let mut times = Vec::with_capacity(rides.len());
-        conn.query_batch(&batch, |index, Answered { outcome, took }| {
+        conn.query_batch(&batch, |index, answered| {
             let slot = slots[index];
-            times.push((rides[slot].key, took));
+            times.push((rides[slot].key, answered.took));
             match slot {
-                0 => own = Some(outcome),
-                rider => riders.answer(rider - 1, outcome),
+                0 => own = Some(answered.outcome),
+                rider if answered.reached_server => riders.answer(rider - 1, answered.outcome),
+                rider => riders.rerun(rider - 1, answered.outcome.err()),
             }
         })
         .await;
@@ -166,6 +180,13 @@ impl Riders {
     fn answer(&mut self, index: usize, outcome: Result<QueryResult>) {
         if let Some(waiter) = self.0.get_mut(index).and_then(Option::take) {
             waiter.answer(outcome);
+        }
+    }
+
+    /// Rider `index`'s statement never reached the server: it queues again.
+    fn rerun(&mut self, index: usize, why: Option<Error>) {
+        if let Some(waiter) = self.0.get_mut(index).and_then(Option::take) {
+            waiter.rerun(why.unwrap_or_else(|| Error::operational("the connection was lost")));
         }
     }
 }

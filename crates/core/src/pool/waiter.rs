@@ -19,6 +19,8 @@ enum Slot<C> {
     /// Boarded: another client runs this one's statement.
     Riding,
     Answered(Result<QueryResult>),
+    /// The carrier's connection ended before the server ran the statement: run it again.
+    Rerun(Error),
     Gone,
 }
 
@@ -27,6 +29,8 @@ pub(super) enum Turn<C> {
     Lease(Checkout<C>),
     /// The statement ran on another client's connection: its outcome.
     Answer(Result<QueryResult>),
+    /// The statement never reached the server (why, in case it cannot be run again).
+    Rerun(Error),
 }
 
 impl<C> Turn<C> {
@@ -34,7 +38,7 @@ impl<C> Turn<C> {
     pub fn into_lease(self) -> Result<Checkout<C>> {
         match self {
             Turn::Lease(lease) => Ok(lease),
-            Turn::Answer(_) => Err(Error::Interface(
+            Turn::Answer(_) | Turn::Rerun(_) => Err(Error::Interface(
                 "a statement was answered where a connection was expected".into(),
             )),
         }
@@ -71,9 +75,18 @@ impl<C> Waiter<C> {
 
     /// The boarded client's outcome; dropped if it has gone.
     pub fn answer(&self, outcome: Result<QueryResult>) {
+        self.settle_ride(Slot::Answered(outcome));
+    }
+
+    /// Sends the boarded client back to run its statement itself (it never reached the server).
+    pub fn rerun(&self, why: Error) {
+        self.settle_ride(Slot::Rerun(why));
+    }
+
+    fn settle_ride(&self, outcome: Slot<C>) {
         let mut slot = self.slot.lock().unwrap();
         if matches!(*slot, Slot::Riding) {
-            *slot = Slot::Answered(outcome);
+            *slot = outcome;
             self.ready.notify_one();
         }
     }
@@ -126,6 +139,7 @@ impl<C> Waiter<C> {
         match std::mem::replace(&mut *slot, Slot::Gone) {
             Slot::Served(outcome) => Ok(outcome.map(Turn::Lease)),
             Slot::Answered(outcome) => Ok(Ok(Turn::Answer(outcome))),
+            Slot::Rerun(why) => Ok(Ok(Turn::Rerun(why))),
             other => {
                 let riding = matches!(other, Slot::Riding);
                 *slot = other;
