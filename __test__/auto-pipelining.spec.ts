@@ -7,8 +7,9 @@
 
 import { afterEach, describe, expect, it } from 'vitest'
 
-import { AsyncConnectionPool, DatabaseError, OperationalError, type AsyncPoolOptions } from '../dist/index.js'
-import { databaseUrl } from './helpers'
+import { AsyncConnectionPool, DatabaseError, OperationalError, PoolTimeout, type AsyncPoolOptions } from '../dist/index.js'
+import { databaseUrl, sleep } from './helpers'
+import { TcpProxy } from './tcp-proxy'
 import { openAsync } from './open'
 
 const pools: AsyncConnectionPool[] = []
@@ -16,8 +17,8 @@ afterEach(async () => {
   await Promise.all(pools.splice(0).map((p) => p.close()))
 })
 
-async function pool(options: AsyncPoolOptions<AsyncConnectionPool> = {}): Promise<AsyncConnectionPool> {
-  const p = new AsyncConnectionPool(databaseUrl(), {
+async function pool(options: AsyncPoolOptions<AsyncConnectionPool> = {}, url = databaseUrl()): Promise<AsyncConnectionPool> {
+  const p = new AsyncConnectionPool(url, {
     minSize: 1,
     maxSize: 1,
     connectionOptions: { autocommit: true },
@@ -109,6 +110,34 @@ describe('pool.query() pipelining', () => {
     expect(p.getStats().requestsPipelined).toBe(0)
     await concurrently(50, (i) => p.query(QUEUEING, [i]))
     expect(p.getStats().requestsPipelined).toBeGreaterThan(0)
+  })
+
+  it('fails every unanswered statement when the connection is cut with no word from the server', async () => {
+    const proxy = TcpProxy.to(databaseUrl())
+    await proxy.start()
+    try {
+      const p = await pool({}, proxy.url(databaseUrl()))
+      await p.query('SELECT pg_sleep($1)', [0])
+      await p.query('SELECT pg_sleep($1) AS blocker', [0])
+      // The blocker holds the connection; the long statement and the quick ones queue behind it,
+      // and the long one then carries the quick ones in one round trip.
+      const blocker = p.query('SELECT pg_sleep($1) AS blocker', [0.1])
+      const long = p.query('SELECT pg_sleep($1)', [1])
+      const quick = Array.from({ length: 3 }, () => p.query('SELECT pg_sleep($1)', [0]))
+      await blocker
+      await sleep(200) // the long statement is on the server, the quick ones written behind it
+      await proxy.stop()
+      const settled = await Promise.allSettled([long, ...quick])
+      // Whether the server ran them is unknown: none may be sent again.
+      for (const s of settled) {
+        expect(s.status).toBe('rejected')
+        expect((s as PromiseRejectedResult).reason).toBeInstanceOf(OperationalError)
+        expect((s as PromiseRejectedResult).reason).not.toBeInstanceOf(PoolTimeout) // not queued again
+      }
+      expect(p.getStats().requestsPipelined).toBe(3)
+    } finally {
+      await proxy.close()
+    }
   })
 
   it('prepares again a statement the server dropped under the batch (result type changed)', async () => {
