@@ -3,9 +3,13 @@
 //! implicit transaction and an error fails that statement alone. Only in autocommit outside a
 //! transaction, where that is what running them one after another would do.
 //!
-//! A statement the connection has not prepared yet, or whose prepared statement the server has
-//! dropped (a `DISCARD ALL` earlier in the batch), runs alone after the others, through the
-//! ordinary path that prepares it.
+//! A statement the connection has not prepared yet, or whose prepared statement the server no
+//! longer accepts (`cached plan must not change result type` after an `ALTER TABLE`), runs alone
+//! after the others, through the ordinary path that prepares it.
+//!
+//! If the session ends midway, the statements not answered yet share its error, and each says
+//! whether the server may have run it: after a FATAL error the backend reads nothing more, so
+//! the statements written behind it never ran; after any other loss nobody knows.
 
 use std::time::{Duration, Instant};
 
@@ -183,11 +187,12 @@ impl Connection {
     /// leaves unknown how far the server got.
     fn ended_at(&self, outcome: &Result<QueryResult>) -> Broken {
         let fatal = matches!(outcome, Err(Error::Database(db)) if is_fatal(db));
+        let error = match outcome {
+            Err(e) => e.clone(),
+            Ok(_) => Error::operational("the connection was lost"),
+        };
         Broken {
-            error: outcome
-                .clone()
-                .err()
-                .unwrap_or_else(|| Error::operational("the connection was lost")),
+            error,
             written_may_have_run: !fatal,
         }
     }
