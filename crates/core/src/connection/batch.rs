@@ -152,14 +152,7 @@ impl Connection {
                     written[index] = false;
                     alone.push(index);
                 }
-                outcome => {
-                    let outcome = self.settle(outcome.map_err(Executed::into_error));
-                    let broken = self.broken().then(|| self.ended_at(&outcome));
-                    reply(index, outcome, took);
-                    if let Some(broken) = broken {
-                        return Err(broken);
-                    }
-                }
+                outcome => self.answer_one(index, outcome.map_err(Executed::into_error), took, reply)?,
             }
         }
         for index in alone {
@@ -171,15 +164,24 @@ impl Connection {
                 .run_query(session, statement.sql, &statement.params, None, statement.formats)
                 .await;
             session.rows = None;
-            let outcome = self.settle(outcome);
-            let broken = self.broken().then(|| self.ended_at(&outcome));
-            reply(index, outcome, started.elapsed());
-            if let Some(broken) = broken {
-                return Err(broken);
-            }
+            self.answer_one(index, outcome, started.elapsed(), reply)?;
         }
         hold.done();
         Ok(())
+    }
+
+    /// Gives statement `index` its outcome; a connection that broke on it ends the batch there.
+    fn answer_one(
+        &self,
+        index: usize,
+        outcome: Result<QueryResult>,
+        took: Duration,
+        reply: &mut impl FnMut(usize, Result<QueryResult>, Duration),
+    ) -> Result<(), Broken> {
+        let outcome = self.settle(outcome);
+        let broken = self.broken().then(|| self.ended_at(&outcome));
+        reply(index, outcome, took);
+        broken.map_or(Ok(()), Err)
     }
 
     /// The connection broke at a statement with `outcome`. A FATAL error is the server ending

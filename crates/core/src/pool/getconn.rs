@@ -237,7 +237,6 @@ impl<C: PoolConnection> Shared<C> {
         Ok(Ready::Queued(QueuedClient {
             pool: self.clone(),
             waiter,
-            started: Instant::now(),
             done: false,
         }))
     }
@@ -322,7 +321,6 @@ pub(super) struct Request<C: PoolConnection> {
 struct QueuedClient<C: PoolConnection> {
     pool: Arc<Shared<C>>,
     waiter: Arc<Waiter<C>>,
-    started: Instant,
     done: bool,
 }
 
@@ -335,7 +333,7 @@ impl<C: PoolConnection> QueuedClient<C> {
             return Ok(rode);
         }
         let mut state = self.pool.state();
-        let waited = self.started.elapsed();
+        let waited = self.waiter.queued_at.elapsed();
         state.counters.requests_wait_ms += millis(waited);
         state.counters.durations.requests_wait.record(waited);
         match outcome {

@@ -50,6 +50,7 @@ pub(super) struct Waiter<C> {
     ready: Notify,
     /// The statement this client would run, if it may board another's connection.
     pub ride: Option<Arc<Ride>>,
+    /// When it joined the queue: its wait is counted from here.
     pub queued_at: Instant,
 }
 
